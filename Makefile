@@ -1,0 +1,45 @@
+# Two entry points (see README): `make demo` and `make test`. Everything else is plumbing.
+PY      ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+UV      := $(PY) -m uv
+
+.PHONY: demo test install install-test lint typecheck bench-accuracy clean
+
+$(BIN)/python:
+	@$(UV) --version >/dev/null 2>&1 || $(PY) -m pip install --quiet uv
+	$(UV) venv --quiet --allow-existing --python $(PY) $(VENV)
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(UV) pip install --quiet --python $(BIN)/python --compile-bytecode -e .
+	@touch $@
+
+$(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
+	$(UV) pip install --quiet --python $(BIN)/python --compile-bytecode -e '.[test]'
+	@touch $@
+
+install: $(VENV)/.installed
+install-test: $(VENV)/.installed-test
+
+## The main job on the embedded defaults: SQLite + the built-in simulated endpoint, no keys.
+demo: install
+	$(BIN)/llmbench bench --provider local-sim --runs 5 --warmup 1
+
+## The whole test suite (PostgreSQL included), then lint and type checks.
+test: install-test
+	$(BIN)/python -m pytest -q -ra
+	$(BIN)/ruff check llmbench_jupyter tests benchmarks
+	$(BIN)/mypy
+
+lint: install-test
+	$(BIN)/ruff check llmbench_jupyter tests benchmarks
+
+typecheck: install-test
+	$(BIN)/mypy
+
+## Timing accuracy and client CPU per chunk: llmbench vs bare aiohttp vs litellm.
+bench-accuracy: install
+	$(BIN)/python benchmarks/timing_accuracy.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,362 @@
+"""``llmbench``: the command-line surface. It parses, calls the engine, and prints.
+
+Nothing here measures or aggregates: numbers come from ``workloads`` and ``stats``.
+Exit codes: 0 success, 1 every measured request failed, 2 bad input, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+from .errors import LLMBenchError, scrub
+from .records import RequestRecord
+
+EXIT_ALL_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
+
+
+def _int_list(text: str) -> list[int]:
+    try:
+        values = [int(v.strip().replace("_", "")) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"found {text!r}, expected comma-separated token counts such as 0,1000,8000") from None
+    if not values or any(v < 0 for v in values):
+        raise argparse.ArgumentTypeError(f"found {text!r}, expected integers >= 0")
+    return values
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"found {text!r}, expected an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"found {value}, expected an integer >= 1")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"found {text!r}, expected an integer") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"found {value}, expected an integer >= 0")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"found {text!r}, expected a number") from None
+    if not value > 0 or math.isinf(value):
+        raise argparse.ArgumentTypeError(f"found {text}, expected a number > 0")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="llmbench", description="Benchmark LLM providers: TTFT, decode speed, cost.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    bench = sub.add_parser("bench", help="run a benchmark",
+                           description="Run a benchmark against configured or ad-hoc targets.")
+    add_bench_arguments(bench)
+
+    sim = sub.add_parser("sim", help="serve the simulated OpenAI/Anthropic-compatible endpoint")
+    sim.add_argument("--host", default="127.0.0.1")
+    sim.add_argument("--port", type=int, default=8765)
+    sim.add_argument("--seed", type=int, default=0)
+    sim.add_argument("--rules", help="YAML/JSON rules file for scripted responses")
+    sim.add_argument("--require-key", help="answer 401 unless this API key is sent")
+
+    results = sub.add_parser("results", help="list, show and export stored runs")
+    rsub = results.add_subparsers(dest="action", required=True, metavar="ACTION")
+    lst = rsub.add_parser("list", help="list recent runs")
+    lst.add_argument("--limit", type=_positive_int, default=20)
+    lst.add_argument("--all-owners", action="store_true", help="include other users' runs")
+    show = rsub.add_parser("show", help="summary of one run")
+    show.add_argument("run_id", help="run id or a unique prefix")
+    exp = rsub.add_parser("export", help="export a run's per-request records")
+    exp.add_argument("run_id", help="run id or a unique prefix")
+    exp.add_argument("--format", choices=("csv", "json", "jsonl"), default="csv")
+    exp.add_argument("--output", "-o", required=True, help="file to write")
+    for p in (lst, show, exp):
+        p.add_argument("--db", help="database URL (default: $LLMBENCH_DB_URL or the local SQLite)")
+    return parser
+
+
+def add_bench_arguments(p: argparse.ArgumentParser) -> None:
+    """The bench flags; the notebook magic reuses this so both surfaces take the same flags."""
+    p.add_argument("--config", help="config file (default: $LLMBENCH_CONFIG, ./config.yaml, "
+                                    "then the packaged one)")
+    p.add_argument("--provider", "-p", action="append", help="provider name from the config "
+                   "(repeatable; default local-sim)")
+    p.add_argument("--model", "-m", action="append", help="model id, or provider/model "
+                   "(repeatable); with --api-base, the model name the server serves")
+    p.add_argument("--api-base", help="ad-hoc OpenAI-compatible base URL, e.g. "
+                   "http://127.0.0.1:8000/v1 (no config needed)")
+    p.add_argument("--api-key", help="API key for --api-base (prefer an env var in config)")
+    p.add_argument("--kind", choices=("openai", "anthropic", "litellm"), default="openai",
+                   help="protocol of --api-base (default openai)")
+    p.add_argument("--runs", "-n", type=_positive_int, help="measured requests per target "
+                   "and context tier")
+    p.add_argument("--warmup", type=_non_negative_int, help="unmeasured requests first")
+    p.add_argument("--context-tiers", type=_int_list, help="padding sizes in tokens, e.g. "
+                   "0,1000,32000")
+    p.add_argument("--max-tokens", type=_positive_int)
+    p.add_argument("--temperature", type=float)
+    p.add_argument("--concurrency", "-c", type=_positive_int, default=1,
+                   help="requests in flight per target (with --rate: a cap, 1 = none)")
+    p.add_argument("--rate", type=_positive_float, help="open-loop Poisson arrivals per second")
+    p.add_argument("--prompt", help="prompt text (default from config)")
+    p.add_argument("--prompt-template", help="named prompt template from the config")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--timeout", type=_positive_float, help="per-request timeout in seconds")
+    p.add_argument("--name", help="a label for the stored run")
+    p.add_argument("--no-save", action="store_true", help="do not store the run")
+    p.add_argument("--db", help="database URL (default: $LLMBENCH_DB_URL or the local SQLite)")
+    p.add_argument("--output", "-o", help="write one JSON record per measured request (JSONL)")
+    p.add_argument("--include-warmup", action="store_true",
+                   help="also write warm-up requests to --output")
+    p.add_argument("--sim-url", help="use this running simulated endpoint for local-sim")
+    p.add_argument("--verbose", "-v", action="store_true", help="print every request")
+
+
+def spec_from_args(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
+    """Resolve flags (and the config, unless ad hoc) into a BenchSpec and a config snapshot."""
+    from . import targets as targets_mod
+    from .workloads import DEFAULT_PROMPT, BenchSpec
+
+    config = None
+    if args.api_base:
+        model = (args.model or [None])[0]
+        if args.model and len(args.model) > 1:
+            raise LLMBenchError("--api-base takes exactly one --model")
+        chosen = [targets_mod.adhoc(args.api_base, model or "", args.api_key, args.kind)]
+        if args.config:
+            from .config import load_config
+
+            config = load_config(args.config)
+        snapshot: dict[str, Any] = {"adhoc": True}
+    else:
+        from .config import load_config
+
+        config = load_config(args.config)
+        chosen = targets_mod.from_config(config, args.provider, args.model)
+        snapshot = config.snapshot()
+    defaults = config.defaults if config is not None else None
+    if args.prompt is not None:
+        prompt = args.prompt
+    elif config is not None:
+        prompt = config.prompt(args.prompt_template)
+    elif args.prompt_template:
+        raise LLMBenchError("--prompt-template needs a config file (--config)")
+    else:
+        prompt = DEFAULT_PROMPT
+
+    def pick(flag: Any, name: str, fallback: Any) -> Any:
+        if flag is not None:
+            return flag
+        return getattr(defaults, name) if defaults is not None else fallback
+
+    spec = BenchSpec(
+        targets=chosen,
+        runs=pick(args.runs, "runs", 3),
+        warmup=pick(args.warmup, "warmup", 1),
+        context_tiers=pick(args.context_tiers, "context_tiers", [0]),
+        max_tokens=pick(args.max_tokens, "max_tokens", 256),
+        temperature=pick(args.temperature, "temperature", 0.0),
+        concurrency=args.concurrency,
+        rate=args.rate,
+        prompt=prompt,
+        seed=args.seed,
+        timeout_s=pick(args.timeout, "timeout_s", 120.0),
+        name=args.name,
+    )
+    spec.validate()
+    return spec, snapshot
+
+
+def _fmt(value: Any, digits: int = 1) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    if isinstance(value, float):
+        return f"{value:,.{digits}f}"
+    return str(value)
+
+
+def summary_table(result: Any) -> Any:
+    """A rich table of the per-target summary computed by ``stats.summarize``."""
+    from rich.table import Table
+
+    df = result.summary()
+    table = Table(title="llmbench summary (warm-up excluded; p50 [p95])", title_justify="left")
+    for col in ("target", "tier", "ok/err", "TTFT ms", "TTFAT ms", "decode tok/s", "TPOT ms",
+                "e2e ms", "out tok", "cost $"):
+        table.add_column(col, justify="left" if col == "target" else "right")
+    for row in df.to_dict("records"):
+        errs = row.get("error_categories") or {}
+        err_note = f" ({', '.join(f'{k}×{v}' for k, v in errs.items())})" if errs else ""
+        table.add_row(
+            f"{row['provider']}/{row['model']}", str(row["context_tier"]),
+            f"{row['ok']}/{row['errors']}{err_note}",
+            f"{_fmt(row['ttft_ms_p50'])} [{_fmt(row['ttft_ms_p95'])}]",
+            _fmt(row["ttfat_ms_p50"]),
+            f"{_fmt(row['decode_tps_p50'])} [{_fmt(row['decode_tps_p95'])}]",
+            _fmt(row["tpot_ms_p50"], 2), _fmt(row["e2e_ms_p50"]),
+            _fmt(row["output_tokens_mean"]), _fmt(row["total_cost_usd"], 5))
+    return table
+
+
+def _overhead_line(result: Any) -> str:
+    o = result.overhead
+    bound = "  CLIENT-BOUND: numbers include client queueing" if o.get("client_bound") else ""
+    return (f"client overhead: CPU {o.get('client_cpu_share', 0) * 100:.0f}% of one core, "
+            f"event-loop lag p99 {o.get('loop_lag_p99_ms', 0):.1f} ms{bound}")
+
+
+def _verbose_line(r: RequestRecord) -> str:
+    if r.status != "ok":
+        return (f"  {r.provider}/{r.model} tier={r.context_tier} #{r.run_index}"
+                f"{' warmup' if r.is_warmup else ''}: {r.error_category}: {r.error_message}")
+    return (f"  {r.provider}/{r.model} tier={r.context_tier} #{r.run_index}"
+            f"{' warmup' if r.is_warmup else ''}: ttft={_fmt(r.ttft_ms)} ms "
+            f"e2e={_fmt(r.e2e_ms)} ms out={r.output_tokens} ({r.output_tokens_source}) "
+            f"decode={_fmt(r.decode_tps)} tok/s")
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from .workloads import arun
+
+    spec, snapshot = spec_from_args(args)
+    out, err = Console(), Console(stderr=True)
+    store = None
+    if not args.no_save:
+        from .store import open_store
+
+        store = open_store(args.db)
+    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                        TextColumn("{task.fields[errors]} errors"), TimeElapsedColumn(),
+                        console=err, transient=True)
+    task = progress.add_task("benchmark", total=None, errors=0)
+    n_errors = 0
+
+    def on_start(run_id: str | None, planned: int) -> None:
+        progress.update(task, total=planned, description=f"run {run_id[:8]}" if run_id else "run")
+
+    def on_record(record: RequestRecord) -> None:
+        nonlocal n_errors
+        n_errors += record.status != "ok"
+        progress.update(task, advance=1, errors=n_errors)
+        if args.verbose:
+            progress.console.print(_verbose_line(record), markup=False, highlight=False)
+
+    with progress:
+        result = asyncio.run(arun(spec, save=not args.no_save, store=store, on_record=on_record,
+                                  on_start=on_start, config_snapshot=snapshot,
+                                  sim_url=args.sim_url))
+    for skip in result.skipped:
+        err.print(f"skipped {skip['provider']}/{skip['model']} tier {skip['context_tier']}: "
+                  f"{skip['reason']}", markup=False, highlight=False)
+    if result.records:
+        out.print(summary_table(result))
+        tp = result.throughput()
+        out.print(f"aggregate: {_fmt(tp.get('requests_per_s'), 2)} req/s, "
+                  f"{_fmt(tp.get('output_tokens_per_s'))} output tok/s across streams",
+                  markup=False, highlight=False)
+        out.print(_overhead_line(result), markup=False, highlight=False)
+    if args.output:
+        rows = [r for r in result.records if args.include_warmup or not r.is_warmup]
+        path = Path(args.output)
+        with path.open("w") as fh:
+            for r in rows:
+                fh.write(json.dumps(r.to_dict()) + "\n")
+        err.print(f"wrote {len(rows)} records to {path}", markup=False, highlight=False)
+    if result.run_id:
+        out.print(f"stored run {result.run_id} in {store.url if store else ''}",
+                  markup=False, highlight=False)
+    for problem in result.store_errors:
+        err.print(f"warning: a record could not be stored: {problem}", markup=False)
+    if result.all_failed:
+        err.print(f"error: all {result.error_count} measured requests failed", markup=False)
+        return EXIT_ALL_FAILED
+    return 0
+
+
+def cmd_sim(args: argparse.Namespace) -> int:
+    from .sim import run_forever
+
+    run_forever(args.host, args.port, args.seed, args.rules, args.require_key)
+    return 0
+
+
+def cmd_results(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from .store import open_store
+
+    store = open_store(args.db)
+    out = Console()
+    if args.action == "list":
+        runs = store.list_runs(limit=args.limit, all_owners=args.all_owners)
+        table = Table(title=f"runs in {store.url}", title_justify="left")
+        for col in ("run_id", "created_at", "owner", "name", "status", "requests", "errors"):
+            table.add_column(col)
+        for run in runs:
+            table.add_row(run["run_id"], str(run["created_at"])[:19], run["owner"],
+                          run.get("name") or "", run["status"], str(run["n_requests"]),
+                          str(run["n_errors"]))
+        out.print(table)
+        return 0
+    run = store.get_run(args.run_id)
+    if args.action == "show":
+        from .workloads import BenchResult
+
+        records = store.records(run["run_id"])
+        result = BenchResult(run_id=run["run_id"], spec=run["spec"], records=records,
+                             skipped=(run["spec"] or {}).get("plan", {}).get("skipped", []),
+                             overhead=run.get("overhead") or {}, status=run["status"])
+        out.print(f"run {run['run_id']}  {run['status']}  {str(run['created_at'])[:19]}  "
+                  f"owner {run['owner']}  {run['n_requests']} requests, {run['n_errors']} errors",
+                  markup=False, highlight=False)
+        if records:
+            out.print(summary_table(result))
+            out.print(_overhead_line(result), markup=False, highlight=False)
+        return 0
+    n = store.export(run["run_id"], args.output, args.format)
+    out.print(f"wrote {n} records of run {run['run_id']} to {args.output} ({args.format})",
+              markup=False, highlight=False)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "bench":
+            return cmd_bench(args)
+        if args.command == "sim":
+            return cmd_sim(args)
+        return cmd_results(args)
+    except LLMBenchError as exc:
+        print(f"error: {scrub(str(exc))}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,77 @@
+"""Error categories for failed requests, and secret scrubbing for everything we print or store.
+
+Provider failures never abort a run: they become a record with ``status="error"``,
+one of the categories below, and a message from which keys have been removed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+# Categories a failed request can carry. ``http_<code>`` covers the other statuses.
+RATE_LIMITED = "rate_limited"
+AUTH_FAILED = "auth_failed"
+TIMEOUT = "timeout"
+STREAM_CUT = "stream_cut"
+MALFORMED = "malformed"
+CONNECTION = "connection"
+CONTEXT_OVERFLOW = "context_overflow"
+EMPTY_RESPONSE = "empty_response"
+CLIENT = "client_error"
+CANCELLED = "cancelled"
+PROVIDER_ERROR = "provider_error"  # an error event inside an otherwise healthy stream
+OVERLOADED = "overloaded"
+
+
+def http_category(status: int) -> str:
+    """Map an HTTP status to an error category."""
+    if status == 429:
+        return RATE_LIMITED
+    if status in (401, 403):
+        return AUTH_FAILED
+    if status in (408, 504):
+        return TIMEOUT
+    return f"http_{status}"
+
+
+class LLMBenchError(Exception):
+    """Base of errors we raise on purpose; their text is meant for the user, not a traceback."""
+
+
+class RequestFailed(LLMBenchError):
+    """A request failed in a known way; carries the category and the HTTP status if any."""
+
+    def __init__(self, category: str, message: str, http_status: int | None = None):
+        super().__init__(message)
+        self.category = category
+        self.http_status = http_status
+
+
+# Key shapes of the providers we know, plus generic bearer/api-key assignments.
+_SECRET_PATTERNS = [
+    re.compile(r"sk-ant-[A-Za-z0-9_\-]{8,}"),
+    re.compile(r"sk-proj-[A-Za-z0-9_\-]{8,}"),
+    re.compile(r"sk-or-v1-[A-Za-z0-9_\-]{8,}"),
+    re.compile(r"sk-[A-Za-z0-9_\-]{16,}"),
+    re.compile(r"AIza[0-9A-Za-z_\-]{20,}"),
+    re.compile(r"gsk_[A-Za-z0-9]{16,}"),
+    re.compile(r"xai-[A-Za-z0-9]{16,}"),
+    re.compile(r"hf_[A-Za-z0-9]{16,}"),
+    re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._\-~+/=]{8,}"),
+    re.compile(r"(?i)((?:api[_-]?key|x-api-key|authorization|key)[\"']?\s*[:=]\s*[\"']?)[^\s\"',&}]{8,}"),
+]
+REDACTED = "[REDACTED]"
+
+
+def scrub(text: str, known_secrets: Iterable[str] = ()) -> str:
+    """Remove API keys from ``text``: the known values first, then anything key-shaped."""
+    for secret in known_secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, REDACTED)
+    for pattern in _SECRET_PATTERNS:
+        if pattern.groups:
+            text = pattern.sub(lambda m: m.group(1) + REDACTED, text)
+        else:
+            text = pattern.sub(REDACTED, text)
+    return text

@@ -1,0 +1,138 @@
+"""Per-request metrics from raw stamps: the single implementation of docs/metrics.md.
+
+Transports only collect arrival stamps and payload; this module turns one
+``StreamResult`` into the fields of a ``RequestRecord``. Aggregates over many
+requests live in ``stats.py``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Protocol
+
+from . import errors
+from .pricing import Price
+from .records import RequestRecord
+from .transports.base import ANSWER, REASONING, TOOL, StreamResult
+
+#: Usage and an exact tokenizer "disagree" beyond this many tokens or this fraction.
+DISAGREE_ABS, DISAGREE_REL = 2, 0.05
+OUTPUT_TEXT_LIMIT = 20_000
+
+
+class TokenCounter(Protocol):
+    name: str
+    exact: bool
+
+    def count(self, text: str) -> int: ...
+
+
+def _ms(ns: int) -> float:
+    return ns / 1e6
+
+
+def fill_record(
+    record: RequestRecord,
+    result: StreamResult,
+    *,
+    origin_ns: int,
+    tokenizer: TokenCounter | None = None,
+    prompt_text: str | None = None,
+    price: Price | None = None,
+    known_secrets: tuple[str, ...] = (),
+) -> RequestRecord:
+    """Derive every per-request metric in ``record`` from ``result``.
+
+    ``origin_ns`` is the time origin: the send stamp (closed loop) or the intended send
+    time (open loop). Timings of failed requests are kept as far as they got.
+    """
+    record.response_id = result.response_id
+    times = [_ms(t - origin_ns) for t in result.chunk_ns]
+    record.chunk_times_ms = [round(t, 4) for t in times]
+    record.chunk_kinds = "".join(result.chunk_kinds)
+    record.n_chunks = len(times)
+    record.itl_ms = [round(b - a, 4) for a, b in zip(times, times[1:], strict=False)]
+    record.ttft_ms = times[0] if times else None
+    answer_at = next((t for t, k in zip(times, result.chunk_kinds, strict=True)
+                      if k in (ANSWER, TOOL)), None)
+    record.ttfat_ms = answer_at
+    record.e2e_ms = _ms(result.end_ns - origin_ns) if result.end_ns is not None else None
+    record.finish_reason = result.finish_reason
+
+    answer = "".join(result.answer_parts)
+    reasoning = "".join(result.reasoning_parts)
+    tool_text = "".join(c["name"] + c["arguments"] for c in result.tool_calls.values())
+    if result.tool_calls:
+        calls = [result.tool_calls[i] for i in sorted(result.tool_calls)]
+        record.output_text = json.dumps({"content": answer, "tool_calls": calls})[:OUTPUT_TEXT_LIMIT]
+    else:
+        record.output_text = answer[:OUTPUT_TEXT_LIMIT]
+
+    _count_tokens(record, result, tokenizer, answer + tool_text, reasoning, prompt_text)
+    _derive_rates(record)
+    if price is not None and record.output_tokens is not None and record.input_tokens is not None:
+        record.cost_usd = (record.input_tokens * price.input_per_mtok
+                           + record.output_tokens * price.output_per_mtok) / 1e6
+        record.cost_source = price.source
+
+    if result.error_category is None and not times:
+        result.fail(errors.EMPTY_RESPONSE, "the stream ended without any content, reasoning "
+                    "or tool call")
+    if result.error_category is not None:
+        record.status = "error"
+        record.error_category = result.error_category
+        record.error_message = errors.scrub(result.error_message or "", known_secrets)
+        record.http_status = result.http_status
+    return record
+
+
+def _count_tokens(record: RequestRecord, result: StreamResult, tokenizer: TokenCounter | None,
+                  answer: str, reasoning: str, prompt_text: str | None) -> None:
+    record.output_tokens_usage = result.usage_output_tokens
+    record.output_tokens_chunks = record.n_chunks
+    if tokenizer is not None:
+        record.tokenizer = tokenizer.name
+        if answer or reasoning:
+            record.output_tokens_tokenizer = tokenizer.count(reasoning) + tokenizer.count(answer)
+        else:
+            record.output_tokens_tokenizer = 0
+    for source in ("usage", "tokenizer", "chunks"):
+        value = getattr(record, f"output_tokens_{source}")
+        if value is not None:
+            record.output_tokens = value
+            record.output_tokens_source = source
+            break
+    usage, counted = record.output_tokens_usage, record.output_tokens_tokenizer
+    disagree = False
+    if usage is not None:
+        # more token-carrying chunks than tokens is impossible: the usage block is wrong
+        disagree = record.n_chunks > usage
+        if counted is not None and tokenizer is not None and tokenizer.exact:
+            disagree = disagree or abs(usage - counted) > max(DISAGREE_ABS, DISAGREE_REL * usage)
+    record.output_tokens_disagree = disagree
+
+    if result.usage_reasoning_tokens is not None:
+        record.reasoning_tokens = result.usage_reasoning_tokens
+    elif reasoning:
+        record.reasoning_tokens = (tokenizer.count(reasoning) if tokenizer is not None
+                                   else result.chunk_kinds.count(REASONING))
+    if result.usage_input_tokens is not None:
+        record.input_tokens = result.usage_input_tokens
+        record.input_tokens_source = "usage"
+    elif tokenizer is not None and prompt_text is not None:
+        record.input_tokens = tokenizer.count(prompt_text)
+        record.input_tokens_source = "tokenizer"
+
+
+def _derive_rates(record: RequestRecord) -> None:
+    n, ttft, e2e = record.output_tokens, record.ttft_ms, record.e2e_ms
+    if n is None or ttft is None or e2e is None:
+        return
+    decode_ms = e2e - ttft
+    if n > 1 and decode_ms > 0:
+        record.tpot_ms = decode_ms / (n - 1)
+        record.decode_tps = (n - 1) / decode_ms * 1000.0
+    if e2e > 0:
+        record.total_tps = n / e2e * 1000.0
+    if record.input_tokens is not None and ttft > 0:
+        record.prefill_tps = record.input_tokens / ttft * 1000.0

@@ -1,0 +1,69 @@
+"""Token prices: per-model overrides from config.yaml, else litellm's bundled price map.
+
+The map is read as JSON from litellm's package directory, without importing litellm
+(that import costs seconds and must stay off the benchmark path).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+#: How litellm's price map prefixes models of providers we ship in config.yaml.
+LITELLM_PREFIXES = {
+    "gemini": "gemini/", "groq": "groq/", "deepseek": "deepseek/", "mistral": "mistral/",
+    "xai": "xai/", "openrouter": "openrouter/", "together": "together_ai/",
+    "anthropic": "anthropic/", "openai": "",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Price:
+    input_per_mtok: float
+    output_per_mtok: float
+    source: str  # override | litellm | override+litellm
+
+
+@cache
+def litellm_price_map() -> dict[str, Any]:
+    spec = importlib.util.find_spec("litellm")
+    if spec is None or not spec.submodule_search_locations:
+        return {}
+    path = Path(next(iter(spec.submodule_search_locations))) / (
+        "model_prices_and_context_window_backup.json")
+    try:
+        data: dict[str, Any] = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data
+
+
+def _lookup(provider: str, api_model: str, model_id: str) -> tuple[float, float] | None:
+    table = litellm_price_map()
+    prefix = LITELLM_PREFIXES.get(provider, f"{provider}/")
+    for key in (api_model, prefix + api_model, model_id, prefix + model_id):
+        entry = table.get(key)
+        if entry and entry.get("input_cost_per_token") is not None:
+            return (entry["input_cost_per_token"] * 1e6,
+                    (entry.get("output_cost_per_token") or 0.0) * 1e6)
+    return None
+
+
+def price_for(provider: str, api_model: str, model_id: str = "",
+              input_override: float | None = None,
+              output_override: float | None = None) -> Price | None:
+    """USD per million tokens for a target, or None when no price is known (never 0)."""
+    if input_override is not None and output_override is not None:
+        return Price(input_override, output_override, "override")
+    found = _lookup(provider, api_model, model_id or api_model)
+    if found is None:
+        return None
+    if input_override is None and output_override is None:
+        return Price(found[0], found[1], "litellm")
+    return Price(input_override if input_override is not None else found[0],
+                 output_override if output_override is not None else found[1],
+                 "override+litellm")

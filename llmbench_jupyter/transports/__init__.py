@@ -1,0 +1,34 @@
+"""Transports: how bytes get from a provider to a ``StreamResult``. One per protocol."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from .base import RequestSpec, StreamResult
+
+StreamFn = Callable[[Any, RequestSpec], Awaitable[tuple[int, StreamResult]]]
+
+
+def for_kind(kind: str) -> tuple[str, StreamFn]:
+    """The transport name and stream function for a provider ``kind``."""
+    if kind == "openai":
+        from . import openai
+
+        return openai.NAME, openai.stream
+    if kind == "anthropic":
+        from . import anthropic
+
+        return anthropic.NAME, anthropic.stream
+    if kind == "litellm":
+        from . import litellm
+
+        return litellm.NAME, litellm.stream
+    raise ValueError(f"unknown provider kind {kind!r}; expected openai, anthropic or litellm")
+
+
+def endpoint_path(kind: str) -> str:
+    return {"openai": "/chat/completions", "anthropic": "/messages"}.get(kind, "")
+
+
+__all__ = ["RequestSpec", "StreamFn", "StreamResult", "endpoint_path", "for_kind"]
