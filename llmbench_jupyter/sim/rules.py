@@ -1,0 +1,153 @@
+"""Scripted responses: rules that map the last user message to content, reasoning or tool calls.
+
+A rules file is a YAML or JSON list. Each rule::
+
+    - match: "weather in"          # regex searched in the last user message
+      model: "^sim-"               # optional regex on the model name
+      content: "It is sunny."      # and/or reasoning: "...", and/or tool_calls:
+      tool_calls: [{name: get_weather, arguments: {city: Paris}}]
+
+A rule with ``tool_result: <regex>`` instead applies only when the conversation ends
+with a tool result (matched against its text), so multi-turn tool chains can end.
+First matching rule wins; without a match the sim generates filler text.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import LLMBenchError
+
+_KEYS = {"match", "model", "tool_result", "content", "reasoning", "tool_calls"}
+
+
+class RulesError(LLMBenchError):
+    """A rules file is unreadable or a rule is invalid; names the file and the rule index."""
+
+
+@dataclass(frozen=True)
+class ToolCallSpec:
+    name: str
+    arguments: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Rule:
+    match: re.Pattern[str] | None
+    model: re.Pattern[str] | None = None
+    tool_result: re.Pattern[str] | None = None
+    content: str | None = None
+    reasoning: str | None = None
+    tool_calls: tuple[ToolCallSpec, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """What rules look at: the last user text and, if the chat ends with one, a tool result."""
+
+    model: str
+    last_user: str
+    tool_result: str | None  # text of the trailing tool result(s), None if the user spoke last
+
+
+def _compile(where: str, key: str, value: Any) -> re.Pattern[str] | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise RulesError(f"{where}: {key!r} must be a regex string, got {type(value).__name__}")
+    try:
+        return re.compile(value)
+    except re.error as exc:
+        raise RulesError(f"{where}: {key!r} is not a valid regex ({exc}): {value!r}") from None
+
+
+def _tool_calls(where: str, value: Any) -> tuple[ToolCallSpec, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not value:
+        raise RulesError(f"{where}: 'tool_calls' must be a non-empty list of {{name, arguments}}")
+    calls = []
+    for j, call in enumerate(value):
+        if not isinstance(call, dict) or not isinstance(call.get("name"), str):
+            raise RulesError(f"{where}: tool_calls[{j}] needs a string 'name'")
+        args = call.get("arguments", {})
+        if isinstance(args, str):
+            try:
+                args = json.loads(args)
+            except json.JSONDecodeError:
+                raise RulesError(f"{where}: tool_calls[{j}].arguments is not JSON") from None
+        if not isinstance(args, dict):
+            raise RulesError(f"{where}: tool_calls[{j}].arguments must be a mapping")
+        calls.append(ToolCallSpec(call["name"], args))
+    return tuple(calls)
+
+
+def _parse_rule(where: str, raw: Any) -> Rule:
+    if not isinstance(raw, dict):
+        raise RulesError(f"{where}: expected a mapping, got {type(raw).__name__}")
+    unknown = set(raw) - _KEYS
+    if unknown:
+        raise RulesError(f"{where}: unknown keys {sorted(unknown)}; expected {sorted(_KEYS)}")
+    if raw.get("match") is None and raw.get("tool_result") is None:
+        raise RulesError(f"{where}: needs 'match' (or 'tool_result')")
+    for key in ("content", "reasoning"):
+        if raw.get(key) is not None and not isinstance(raw[key], str):
+            raise RulesError(f"{where}: {key!r} must be a string")
+    rule = Rule(
+        match=_compile(where, "match", raw.get("match")),
+        model=_compile(where, "model", raw.get("model")),
+        tool_result=_compile(where, "tool_result", raw.get("tool_result")),
+        content=raw.get("content"),
+        reasoning=raw.get("reasoning"),
+        tool_calls=_tool_calls(where, raw.get("tool_calls")),
+    )
+    if rule.content is None and rule.reasoning is None and not rule.tool_calls:
+        raise RulesError(f"{where}: needs 'content', 'reasoning' or 'tool_calls'")
+    return rule
+
+
+def load_rules(source: str | os.PathLike[str] | list[Any] | None) -> list[Rule]:
+    """Load rules from a YAML/JSON file path or an already-parsed list (None: no rules)."""
+    if source is None:
+        return []
+    if isinstance(source, list):
+        name, data = "rules list", source
+    else:
+        name = os.fspath(source)
+        try:
+            with open(name, encoding="utf-8") as fh:
+                text = fh.read()
+        except OSError as exc:
+            raise RulesError(f"rules file {name}: cannot read ({exc.strerror})") from None
+        import yaml  # JSON is YAML too
+
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise RulesError(f"rules file {name}: not valid YAML/JSON ({exc})") from None
+        if data is None:
+            data = []
+        name = f"rules file {name}"
+    if not isinstance(data, list):
+        raise RulesError(f"{name}: expected a list of rules, got {type(data).__name__}")
+    return [_parse_rule(f"{name}, rule {i}", raw) for i, raw in enumerate(data)]
+
+
+def find_rule(rules: list[Rule], conv: Conversation) -> Rule | None:
+    """First rule matching the conversation, or None."""
+    for rule in rules:
+        if rule.model is not None and not rule.model.search(conv.model):
+            continue
+        if conv.tool_result is not None:
+            if rule.tool_result is None or not rule.tool_result.search(conv.tool_result):
+                continue
+        elif rule.tool_result is not None:
+            continue
+        if rule.match is not None and not rule.match.search(conv.last_user):
+            continue
+        return rule
+    return None

@@ -1,0 +1,196 @@
+"""Database URLs, engines and schema upgrades for the results store.
+
+Migrations ship inside the package and run programmatically, so opening a store
+works from any working directory and always lands on the current schema.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import math
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.pool import StaticPool
+
+from ..errors import LLMBenchError, scrub
+
+APP_NAME = "llmbench-jupyter"
+DB_URL_ENV = "LLMBENCH_DB_URL"
+USER_ENV = "LLMBENCH_USER"
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+PG_CONNECT_TIMEOUT_S = 10
+# Any constant works; it only has to be the same for every process that migrates.
+_PG_MIGRATION_LOCK = 0x11BE_4C48
+
+
+def default_db_url() -> str:
+    """``$LLMBENCH_DB_URL`` if set, else a SQLite file in the user's data directory."""
+    env = os.environ.get(DB_URL_ENV, "").strip()
+    if env:
+        return env
+    data_dir = Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+    return f"sqlite:///{data_dir / 'llmbench.db'}"
+
+
+def current_owner() -> str:
+    """The owner recorded on new rows: ``$LLMBENCH_USER``, else the login name."""
+    env = os.environ.get(USER_ENV, "").strip()
+    if env:
+        return env
+    try:
+        return getpass.getuser()
+    except Exception:  # no passwd entry and no LOGNAME/USER (some containers)
+        return f"uid{os.getuid()}"
+
+
+def mask_url(url: str | URL) -> str:
+    """Render ``url`` with its password hidden, even if it does not parse."""
+    if isinstance(url, URL):
+        return url.render_as_string(hide_password=True)
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
+
+
+def parse_url(url: str) -> URL:
+    """Parse a URL, defaulting PostgreSQL to the psycopg 3 driver we ship with."""
+    try:
+        parsed = make_url(url)
+    except Exception as exc:
+        raise LLMBenchError(
+            f"cannot open results store {mask_url(url)!r}: not a database URL "
+            "(expected e.g. sqlite:///path/llmbench.db or "
+            "postgresql+psycopg://user@host:5432/llmbench)"
+        ) from exc
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def _json_default(obj: Any) -> Any:
+    item = getattr(obj, "item", None)  # numpy scalars
+    if callable(item):
+        return item()
+    return str(obj)
+
+
+def json_dumps(obj: Any) -> str:
+    """JSON for JSON columns: numpy scalars become numbers, NaN/inf become null."""
+    return json.dumps(_finite(obj), default=_json_default, ensure_ascii=False)
+
+
+def _finite(obj: Any) -> Any:
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, list | tuple):
+        return [_finite(v) for v in obj]
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    return obj
+
+
+def make_engine(url: URL) -> Engine:
+    """An engine with our per-backend settings (SQLite: WAL, busy timeout, foreign keys)."""
+    kwargs: dict[str, Any] = {"json_serializer": json_dumps}
+    if url.get_backend_name() == "sqlite":
+        if url.database in (None, "", ":memory:"):
+            # One shared connection, or every connection would see its own empty DB.
+            kwargs.update(poolclass=StaticPool, connect_args={"check_same_thread": False})
+        else:
+            Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    elif url.get_backend_name() == "postgresql" and "connect_timeout" not in url.query:
+        # libpq waits forever by default; a wrong host should fail with a message.
+        kwargs["connect_args"] = {"connect_timeout": PG_CONNECT_TIMEOUT_S}
+    engine = create_engine(url, **kwargs)
+    if url.get_backend_name() == "sqlite":
+        event.listen(engine, "connect", _sqlite_on_connect)
+    return engine
+
+
+def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    try:
+        cur.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cur.execute("PRAGMA journal_mode = WAL")
+        # WAL + NORMAL survives a process crash (what a killed kernel is); only a
+        # power cut can lose the last commits, and per-request commits stay cheap.
+        cur.execute("PRAGMA synchronous = NORMAL")
+        cur.execute("PRAGMA foreign_keys = ON")
+    finally:
+        cur.close()
+
+
+def alembic_config(url: URL | None = None) -> Config:
+    """An Alembic config pointing at the packaged migrations (independent of cwd)."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if url is not None:
+        cfg.set_main_option(
+            "sqlalchemy.url", url.render_as_string(hide_password=False).replace("%", "%%")
+        )
+    return cfg
+
+
+def upgrade_to_head(engine: Engine) -> None:
+    """Bring the schema to the newest revision; a no-op when it already is there."""
+    cfg = alembic_config()
+    heads = set(ScriptDirectory.from_config(cfg).get_heads())
+    try:
+        _upgrade(engine, cfg, heads)
+    except Exception:
+        # Another process may have migrated the same SQLite file at the same moment
+        # (PostgreSQL serialises on an advisory lock instead): fine if we are at head now.
+        if _current_heads(engine) != heads:
+            raise
+
+
+def _current_heads(engine: Engine) -> set[str]:
+    with engine.connect() as conn:
+        return set(MigrationContext.configure(conn).get_current_heads())
+
+
+def _upgrade(engine: Engine, cfg: Config, heads: set[str]) -> None:
+    with engine.connect() as conn:
+        current = set(MigrationContext.configure(conn).get_current_heads())
+        conn.rollback()
+        if current == heads:
+            return
+        unknown = current - _known_revisions(cfg)
+        if unknown:
+            raise LLMBenchError(
+                f"results store {mask_url(engine.url)!r} has schema revision "
+                f"{', '.join(sorted(unknown))}, newer than this llmbench-jupyter knows: "
+                "upgrade the package"
+            )
+        if engine.dialect.name == "postgresql":
+            # Two kernels opening a fresh database at once must not both create tables.
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_MIGRATION_LOCK})
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+        conn.commit()
+
+
+def _known_revisions(cfg: Config) -> set[str]:
+    return {rev.revision for rev in ScriptDirectory.from_config(cfg).walk_revisions()}
+
+
+def describe_db_error(exc: BaseException) -> str:
+    """A one- or two-line reason from a driver error, with secrets removed."""
+    orig = getattr(exc, "orig", None) or exc
+    lines = [ln.strip() for ln in str(orig).strip().splitlines() if ln.strip()]
+    lines = [ln for ln in lines if not ln.startswith("(Background on this error")]
+    reason = " ".join(lines[:2]) or type(orig).__name__
+    return scrub(reason)

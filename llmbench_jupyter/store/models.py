@@ -1,0 +1,157 @@
+"""SQLAlchemy models of the results store.
+
+The ``requests`` columns are named exactly like the fields of
+:class:`~llmbench_jupyter.records.RequestRecord` so that no layer ever renames a
+field (a test asserts the two sets are equal). Every user-owned table carries an
+indexed ``owner`` so that PostgreSQL row-level security can key on it later.
+
+Schema changes go through a new Alembic revision in ``migrations/versions``; a test
+checks that these models and the migrations agree.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    MetaData,
+    String,
+    Text,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+#: Deterministic constraint and index names, so migrations can refer to them.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on every backend.
+
+    SQLite has no time zones: we store UTC and re-attach UTC on the way out, so
+    callers always get aware datetimes whatever the database.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: pass a timezone-aware datetime")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Run(Base):
+    """One benchmark (or later: eval, tune) run: its spec, provenance and outcome."""
+
+    __tablename__ = "runs"
+
+    run_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    owner: Mapped[str] = mapped_column(String, index=True)
+    kind: Mapped[str] = mapped_column(String, default="bench")
+    name: Mapped[str | None] = mapped_column(String)
+    status: Mapped[str] = mapped_column(String)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)
+    config_snapshot: Mapped[dict[str, Any]] = mapped_column(JSON)
+    versions: Mapped[dict[str, Any]] = mapped_column(JSON)
+    host: Mapped[dict[str, Any]] = mapped_column(JSON)
+    overhead: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    n_requests: Mapped[int] = mapped_column(default=0)
+    n_errors: Mapped[int] = mapped_column(default=0)
+
+
+class Request(Base):
+    """One request's record; columns mirror ``RequestRecord`` field for field."""
+
+    __tablename__ = "requests"
+
+    # identity and provenance
+    request_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    run_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("runs.run_id", ondelete="CASCADE"), index=True
+    )
+    owner: Mapped[str] = mapped_column(String, index=True)
+    provider: Mapped[str] = mapped_column(String)
+    model: Mapped[str] = mapped_column(String)
+    api_model: Mapped[str] = mapped_column(String)
+    transport: Mapped[str] = mapped_column(String)
+    response_id: Mapped[str | None] = mapped_column(String)
+    # workload position
+    context_tier: Mapped[int] = mapped_column()
+    run_index: Mapped[int] = mapped_column()
+    is_warmup: Mapped[bool] = mapped_column(Boolean)
+    concurrency: Mapped[int] = mapped_column()
+    rate_rps: Mapped[float | None] = mapped_column(Float)
+    scheduled_ms: Mapped[float | None] = mapped_column(Float)
+    send_lag_ms: Mapped[float] = mapped_column(Float)
+    time_origin: Mapped[str] = mapped_column(String)
+    started_at: Mapped[str] = mapped_column(String)  # ISO 8601 text, as in the record
+    send_mono_ns: Mapped[int] = mapped_column(BigInteger)
+    # timings
+    ttft_ms: Mapped[float | None] = mapped_column(Float)
+    ttfat_ms: Mapped[float | None] = mapped_column(Float)
+    e2e_ms: Mapped[float | None] = mapped_column(Float)
+    tpot_ms: Mapped[float | None] = mapped_column(Float)
+    chunk_times_ms: Mapped[list[float]] = mapped_column(JSON)
+    chunk_kinds: Mapped[str] = mapped_column(Text)
+    itl_ms: Mapped[list[float]] = mapped_column(JSON)
+    n_chunks: Mapped[int] = mapped_column()
+    # tokens
+    output_tokens: Mapped[int | None] = mapped_column()
+    output_tokens_source: Mapped[str | None] = mapped_column(String)
+    output_tokens_usage: Mapped[int | None] = mapped_column()
+    output_tokens_tokenizer: Mapped[int | None] = mapped_column()
+    output_tokens_chunks: Mapped[int | None] = mapped_column()
+    output_tokens_disagree: Mapped[bool] = mapped_column(Boolean)
+    reasoning_tokens: Mapped[int | None] = mapped_column()
+    input_tokens: Mapped[int | None] = mapped_column()
+    input_tokens_source: Mapped[str | None] = mapped_column(String)
+    padding_tokens: Mapped[int | None] = mapped_column()
+    tokenizer: Mapped[str | None] = mapped_column(String)
+    # rates
+    decode_tps: Mapped[float | None] = mapped_column(Float)
+    total_tps: Mapped[float | None] = mapped_column(Float)
+    prefill_tps: Mapped[float | None] = mapped_column(Float)
+    # cost
+    cost_usd: Mapped[float | None] = mapped_column(Float)
+    cost_source: Mapped[str | None] = mapped_column(String)
+    # outcome
+    status: Mapped[str] = mapped_column(String)
+    error_category: Mapped[str | None] = mapped_column(String)
+    error_message: Mapped[str | None] = mapped_column(Text)
+    http_status: Mapped[int | None] = mapped_column()
+    finish_reason: Mapped[str | None] = mapped_column(String)
+    output_text: Mapped[str | None] = mapped_column(Text)
+
+
+#: Column names of ``runs`` in table order: the keys of every run dict.
+RUN_COLUMNS: tuple[str, ...] = tuple(c.name for c in Run.__table__.columns)

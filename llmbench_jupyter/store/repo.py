@@ -1,0 +1,414 @@
+"""The repository every surface uses to save and read runs and request records.
+
+Owner filtering: lookups that search (``get_run`` by prefix, ``list_runs``,
+``runs_df``) only see the caller's rows unless told otherwise. Calls that take a
+full ``run_id`` address the run by identity. Real isolation between users will be
+PostgreSQL row-level security keyed on the login role, never this client code.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy.engine import URL, Connection
+from sqlalchemy.exc import SQLAlchemyError
+
+from ..errors import LLMBenchError, scrub
+from ..records import LIST_FIELDS, RECORD_FIELDS, RequestRecord
+from . import export as _export
+from .db import (
+    current_owner,
+    default_db_url,
+    describe_db_error,
+    make_engine,
+    mask_url,
+    parse_url,
+    upgrade_to_head,
+)
+from .models import RUN_COLUMNS, Request, Run
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+RUN_STATUSES = ("running", "done", "failed", "cancelled", "interrupted")
+FINAL_STATUSES = ("done", "failed", "cancelled", "interrupted")
+_MAX_ID = 64
+_SECRET_KEYS = frozenset({"api_key"})
+_RUN_COLS = tuple(Run.__table__.columns)
+
+
+class Store:
+    """A results store on one database. Thread-safe; each call is its own transaction."""
+
+    def __init__(self, url: str) -> None:
+        parsed = parse_url(url)
+        self._url: URL = parsed
+        self.url: str = mask_url(parsed)
+        self._owners: dict[str, str] = {}  # run_id -> owner; owners never change
+        try:
+            self._engine: Engine = make_engine(parsed)
+        except (SQLAlchemyError, OSError, ImportError) as exc:
+            raise self._error("cannot open results store", exc) from None
+        try:
+            upgrade_to_head(self._engine)
+        except BaseException as exc:
+            self._engine.dispose()
+            if isinstance(exc, SQLAlchemyError | OSError):
+                raise self._error("cannot open results store", exc) from None
+            raise
+        self.closed = False
+
+    def __repr__(self) -> str:
+        return f"Store({self.url!r})"
+
+    # ------------------------------------------------------------------ runs
+    def create_run(
+        self,
+        *,
+        owner: str | None = None,
+        kind: str = "bench",
+        name: str | None = None,
+        spec: Mapping[str, Any],
+        config_snapshot: Mapping[str, Any],
+        versions: Mapping[str, Any],
+        host: Mapping[str, Any],
+        run_id: str | None = None,
+    ) -> str:
+        """Insert a new run in status ``running`` and return its id (uuid4 hex by default)."""
+        run_id = run_id or uuid.uuid4().hex
+        _check_id("run_id", run_id)
+        owner = owner or current_owner()
+        for label, value in (
+            ("spec", spec),
+            ("config_snapshot", config_snapshot),
+            ("versions", versions),
+            ("host", host),
+        ):
+            if not isinstance(value, Mapping):
+                raise LLMBenchError(
+                    f"create_run: {label} must be a dict, got {type(value).__name__}"
+                )
+        row = {
+            "run_id": run_id,
+            "owner": owner,
+            "kind": kind,
+            "name": name,
+            "status": "running",
+            "created_at": datetime.now(UTC),
+            "finished_at": None,
+            "spec": dict(spec),
+            "config_snapshot": _drop_secret_keys(dict(config_snapshot)),
+            "versions": dict(versions),
+            "host": dict(host),
+            "overhead": None,
+            "n_requests": 0,
+            "n_errors": 0,
+        }
+        with self._tx("cannot create run") as conn:
+            conn.execute(insert(Run), [row])
+        self._owners[run_id] = owner
+        return run_id
+
+    def finish_run(
+        self, run_id: str, status: str, overhead: Mapping[str, Any] | None = None
+    ) -> None:
+        """Move a running run to a final status and record the client overhead."""
+        if status not in FINAL_STATUSES:
+            raise LLMBenchError(
+                f"finish_run: unknown final status {status!r}; expected one of "
+                f"{', '.join(FINAL_STATUSES)}"
+            )
+        with self._tx("cannot finish run") as conn:
+            current = conn.execute(select(Run.status).where(Run.run_id == run_id)).scalar()
+            if current is None:
+                raise LLMBenchError(f"finish_run: no run {run_id!r} in {self.url}")
+            if current != "running":
+                raise LLMBenchError(
+                    f"finish_run: run {run_id} is already {current!r}; only a running run "
+                    "can be finished"
+                )
+            values: dict[str, Any] = {"status": status, "finished_at": datetime.now(UTC)}
+            if overhead is not None:
+                values["overhead"] = dict(overhead)
+            conn.execute(update(Run).where(Run.run_id == run_id).values(**values))
+
+    def get_run(self, run_id_or_prefix: str, owner: str | None = None) -> dict[str, Any]:
+        """The run with this id, or the only one of ``owner``'s runs whose id starts so."""
+        query = (run_id_or_prefix or "").strip()
+        if not query:
+            raise LLMBenchError("get_run: give a run id or a prefix of one")
+        owner = owner or current_owner()
+        mine = select(*_RUN_COLS).where(Run.owner == owner)
+        with self._tx("cannot look up run") as conn:
+            exact = conn.execute(mine.where(Run.run_id == query)).mappings().first()
+            if exact is not None:
+                return dict(exact)
+            like = query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            found = (
+                conn.execute(
+                    mine.where(Run.run_id.like(like, escape="\\"))
+                    .order_by(Run.created_at.desc(), Run.run_id)
+                    .limit(11)
+                )
+                .mappings()
+                .all()
+            )
+        if not found:
+            raise LLMBenchError(
+                f"no run id starts with {query!r} among the runs of owner {owner!r} "
+                f"in {self.url} (list_runs() shows them)"
+            )
+        if len(found) > 1:
+            shown = "; ".join(_describe_run(r) for r in found[:10])
+            more = " and more" if len(found) > 10 else ""
+            raise LLMBenchError(
+                f"run id prefix {query!r} is ambiguous: it matches {shown}{more}. "
+                "Give more characters."
+            )
+        return dict(found[0])
+
+    def list_runs(
+        self, owner: str | None = None, limit: int = 50, all_owners: bool = False
+    ) -> list[dict[str, Any]]:
+        """Runs newest first: the owner's, or everyone's with ``all_owners=True``."""
+        if not isinstance(limit, int) or limit < 1:
+            raise LLMBenchError(f"list_runs: limit must be a positive integer, got {limit!r}")
+        stmt = select(*_RUN_COLS).order_by(Run.created_at.desc(), Run.run_id).limit(limit)
+        if not all_owners:
+            stmt = stmt.where(Run.owner == (owner or current_owner()))
+        with self._tx("cannot list runs") as conn:
+            return [dict(r) for r in conn.execute(stmt).mappings()]
+
+    def runs_df(
+        self, owner: str | None = None, limit: int = 200, all_owners: bool = False
+    ) -> pd.DataFrame:
+        """``list_runs`` as a DataFrame whose columns are the ``runs`` column names."""
+        import pandas as pd
+
+        rows = self.list_runs(owner=owner, limit=limit, all_owners=all_owners)
+        return pd.DataFrame.from_records(rows, columns=list(RUN_COLUMNS))
+
+    def delete_run(self, run_id: str) -> None:
+        """Delete a run and (by cascade) all its records."""
+        with self._tx("cannot delete run") as conn:
+            deleted = conn.execute(delete(Run).where(Run.run_id == run_id)).rowcount
+        if not deleted:
+            raise LLMBenchError(f"delete_run: no run {run_id!r} in {self.url}")
+        self._owners.pop(run_id, None)
+
+    # --------------------------------------------------------------- records
+    def add_record(self, record: RequestRecord) -> None:
+        """Save one record in its own committed transaction (a crash keeps what was saved)."""
+        self._insert([record])
+
+    def add_records(self, records: Sequence[RequestRecord]) -> None:
+        """Save records in one transaction: all of them or, on any error, none."""
+        self._insert(list(records))
+
+    def records(self, run_id: str, include_warmup: bool = True) -> list[RequestRecord]:
+        """The run's records in send order."""
+        with self._tx("cannot read records") as conn:
+            return self._records(conn, run_id, include_warmup)
+
+    def records_df(self, run_ids: str | Sequence[str], include_warmup: bool = True) -> pd.DataFrame:
+        """Records of one or more runs; columns are exactly ``RECORD_FIELDS`` in order."""
+        import pandas as pd
+
+        ids = [run_ids] if isinstance(run_ids, str) else list(run_ids)
+        with self._tx("cannot read records") as conn:
+            rows = [r.to_dict() for rid in ids for r in self._records(conn, rid, include_warmup)]
+        return pd.DataFrame.from_records(rows, columns=list(RECORD_FIELDS))
+
+    def export(
+        self,
+        run_id: str,
+        path: str | Path,
+        fmt: str | None = None,
+        include_warmup: bool = True,
+    ) -> int:
+        """Write the run's records to ``path`` as csv, json or jsonl; returns rows written.
+
+        ``fmt`` defaults to the file extension. Field names are the store's column names.
+        """
+        path = Path(path)
+        fmt = (fmt or path.suffix.lstrip(".")).lower()
+        rows = [r.to_dict() for r in self.records(run_id, include_warmup=include_warmup)]
+        return _export.write(rows, path, fmt)
+
+    def close(self) -> None:
+        """Release the connections; the store cannot be used afterwards."""
+        if not self.closed:
+            self.closed = True
+            self._engine.dispose()
+            _forget(self)
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -------------------------------------------------------------- helpers
+    def _insert(self, records: list[RequestRecord]) -> None:
+        if not records:
+            return
+        by_run: dict[str, list[dict[str, Any]]] = {}
+        for rec in records:
+            if not isinstance(rec, RequestRecord):
+                raise LLMBenchError(
+                    f"add_record: expected a RequestRecord, got {type(rec).__name__}"
+                )
+            _check_id("request_id", rec.request_id)
+            _check_id("run_id", rec.run_id)
+            by_run.setdefault(rec.run_id, []).append(_record_row(rec))
+        with self._tx("cannot save records") as conn:
+            for run_id, rows in by_run.items():
+                owner = self._run_owner(conn, run_id)
+                for row in rows:
+                    if row["owner"] and row["owner"] != owner:
+                        raise LLMBenchError(
+                            f"record {row['request_id']} has owner {row['owner']!r} but run "
+                            f"{run_id} belongs to {owner!r}"
+                        )
+                    row["owner"] = owner
+                conn.execute(insert(Request), rows)
+                n_err = sum(1 for row in rows if row["status"] != "ok")
+                conn.execute(
+                    update(Run)
+                    .where(Run.run_id == run_id)
+                    .values(n_requests=Run.n_requests + len(rows), n_errors=Run.n_errors + n_err)
+                )
+
+    def _run_owner(self, conn: Connection, run_id: str) -> str:
+        owner = self._owners.get(run_id)
+        if owner is None:
+            owner = conn.execute(select(Run.owner).where(Run.run_id == run_id)).scalar()
+            if owner is None:
+                raise LLMBenchError(f"cannot save records: no run {run_id!r} in {self.url}")
+            self._owners[run_id] = owner
+        return owner
+
+    def _records(self, conn: Connection, run_id: str, include_warmup: bool) -> list[RequestRecord]:
+        if conn.execute(select(Run.run_id).where(Run.run_id == run_id)).first() is None:
+            raise LLMBenchError(f"no run {run_id!r} in {self.url}")
+        stmt = (
+            select(Request.__table__)
+            .where(Request.run_id == run_id)
+            .order_by(Request.send_mono_ns, Request.request_id)
+        )
+        if not include_warmup:
+            stmt = stmt.where(Request.is_warmup.is_(False))
+        return [RequestRecord(**row) for row in conn.execute(stmt).mappings()]
+
+    def _tx(self, what: str) -> _Transaction:
+        if self.closed:
+            raise LLMBenchError(f"{what}: the store {self.url} is closed")
+        return _Transaction(self, what)
+
+    def _error(self, what: str, exc: BaseException) -> LLMBenchError:
+        secrets = [self._url.password] if isinstance(self._url.password, str) else []
+        reason = scrub(describe_db_error(exc), secrets)
+        return LLMBenchError(f"{what} ({self.url}): {reason}")
+
+
+class _Transaction:
+    """``engine.begin()`` that turns driver errors into one-line ``LLMBenchError``s."""
+
+    def __init__(self, store: Store, what: str) -> None:
+        self._store = store
+        self._what = what
+        self._cm: Any = None
+
+    def __enter__(self) -> Connection:
+        try:
+            self._cm = self._store._engine.begin()
+            conn: Connection = self._cm.__enter__()
+            return conn
+        except SQLAlchemyError as exc:
+            raise self._store._error(self._what, exc) from None
+
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> Literal[False]:
+        try:
+            self._cm.__exit__(exc_type, exc, tb)  # commits, or rolls back on error
+        except SQLAlchemyError as err:
+            raise self._store._error(self._what, err) from None
+        if isinstance(exc, SQLAlchemyError):
+            raise self._store._error(self._what, exc) from None
+        return False
+
+
+def _check_id(label: str, value: object) -> None:
+    if not isinstance(value, str) or not value or len(value) > _MAX_ID:
+        raise LLMBenchError(
+            f"{label} must be a non-empty string of at most {_MAX_ID} characters, got {value!r}"
+        )
+
+
+def _record_row(rec: RequestRecord) -> dict[str, Any]:
+    row = rec.to_dict()
+    for key, value in row.items():
+        if key in LIST_FIELDS:
+            row[key] = list(value) if value is not None else []
+        elif hasattr(value, "item") and not isinstance(value, str | bytes):
+            row[key] = value.item()  # numpy scalar -> Python, which every driver adapts
+    return row
+
+
+def _drop_secret_keys(value: Any) -> Any:
+    """Defensive second line: the caller scrubs, but an ``api_key`` must never be stored."""
+    if isinstance(value, Mapping):
+        return {
+            k: _drop_secret_keys(v)
+            for k, v in value.items()
+            if not (isinstance(k, str) and k.lower() in _SECRET_KEYS)
+        }
+    if isinstance(value, list | tuple):
+        return [_drop_secret_keys(v) for v in value]
+    return value
+
+
+def _describe_run(row: Any) -> str:
+    created = row["created_at"].strftime("%Y-%m-%d %H:%M:%S") if row["created_at"] else "?"
+    label = f" {row['name']!r}" if row["name"] else ""
+    return f"{row['run_id']}{label} ({row['status']}, {created} UTC)"
+
+
+# ------------------------------------------------------------- per-URL cache
+_cache: dict[str, Store] = {}
+_cache_lock = threading.Lock()
+
+
+def open_store(url: str | None = None) -> Store:
+    """The store at ``url`` (default: ``default_db_url()``), schema upgraded to head.
+
+    Stores are cached per URL within a process, so repeated calls are cheap.
+    """
+    resolved = url or default_db_url()
+    key = parse_url(resolved).render_as_string(hide_password=False)
+    with _cache_lock:
+        store = _cache.get(key)
+        if store is None or store.closed:
+            store = Store(resolved)
+            _cache[key] = store
+        return store
+
+
+def _forget(store: Store) -> None:
+    with _cache_lock:
+        for key, cached in list(_cache.items()):
+            if cached is store:
+                del _cache[key]
+
+
+def close_all() -> None:
+    """Close every cached store (tests, and before dropping a database)."""
+    with _cache_lock:
+        stores = list(_cache.values())
+    for store in stores:
+        store.close()

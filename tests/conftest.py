@@ -1,0 +1,60 @@
+"""Shared fixtures: databases for the store (SQLite and the real PostgreSQL)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import sqlalchemy as sa
+
+#: Server used for PostgreSQL tests; always running on these machines (trust auth).
+PG_ADMIN_URL = os.environ.get(
+    "LLMBENCH_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+
+
+@pytest.fixture(autouse=True)
+def _no_real_user_data(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory):
+    """Keep tests away from the developer's data dir and from their LLMBENCH_DB_URL."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("xdg_data")))
+    monkeypatch.delenv("LLMBENCH_DB_URL", raising=False)
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """URL of a fresh PostgreSQL database for this test session, dropped at the end."""
+    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    name = f"llmbench_test_{uuid.uuid4().hex[:12]}"
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    except sa.exc.OperationalError as exc:
+        admin.dispose()
+        pytest.fail(
+            f"PostgreSQL is required for these tests and is not reachable at "
+            f"{admin.url.render_as_string(hide_password=True)}: {exc.orig}. "
+            "Start it (e.g. `service postgresql start`) or set LLMBENCH_TEST_PG_ADMIN_URL.",
+            pytrace=False,
+        )
+    url = admin.url.set(database=name).render_as_string(hide_password=False)
+    yield url
+    from llmbench_jupyter.store import close_all
+
+    close_all()
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path) -> str:
+    """A store URL on each backend: a fresh SQLite file, or the session's PostgreSQL db.
+
+    The PostgreSQL database is shared by the session: tests use unique owners/ids.
+    """
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'llmbench.db'}"
+    url: str = request.getfixturevalue("pg_url")
+    return url
