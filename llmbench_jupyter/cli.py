@@ -25,7 +25,8 @@ def _int_list(text: str) -> list[int]:
         values = [int(v.strip().replace("_", "")) for v in text.split(",") if v.strip()]
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"found {text!r}, expected comma-separated token counts such as 0,1000,8000") from None
+            f"found {text!r}, expected comma-separated token counts such as 0,1000,8000"
+        ) from None
     if not values or any(v < 0 for v in values):
         raise argparse.ArgumentTypeError(f"found {text!r}, expected integers >= 0")
     return values
@@ -63,11 +64,15 @@ def _positive_float(text: str) -> float:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="llmbench", description="Benchmark LLM providers: TTFT, decode speed, cost.")
+        prog="llmbench", description="Benchmark LLM providers: TTFT, decode speed, cost."
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    bench = sub.add_parser("bench", help="run a benchmark",
-                           description="Run a benchmark against configured or ad-hoc targets.")
+    bench = sub.add_parser(
+        "bench",
+        help="run a benchmark",
+        description="Run a benchmark against configured or ad-hoc targets.",
+    )
     add_bench_arguments(bench)
 
     sim = sub.add_parser("sim", help="serve the simulated OpenAI/Anthropic-compatible endpoint")
@@ -95,26 +100,50 @@ def build_parser() -> argparse.ArgumentParser:
 
 def add_bench_arguments(p: argparse.ArgumentParser) -> None:
     """The bench flags; the notebook magic reuses this so both surfaces take the same flags."""
-    p.add_argument("--config", help="config file (default: $LLMBENCH_CONFIG, ./config.yaml, "
-                                    "then the packaged one)")
-    p.add_argument("--provider", "-p", action="append", help="provider name from the config "
-                   "(repeatable; default local-sim)")
-    p.add_argument("--model", "-m", action="append", help="model id, or provider/model "
-                   "(repeatable); with --api-base, the model name the server serves")
-    p.add_argument("--api-base", help="ad-hoc OpenAI-compatible base URL, e.g. "
-                   "http://127.0.0.1:8000/v1 (no config needed)")
+    p.add_argument(
+        "--config",
+        help="config file (default: $LLMBENCH_CONFIG, ./config.yaml, then the packaged one)",
+    )
+    p.add_argument(
+        "--provider",
+        "-p",
+        action="append",
+        help="provider name from the config (repeatable; default local-sim)",
+    )
+    p.add_argument(
+        "--model",
+        "-m",
+        action="append",
+        help="model id, or provider/model "
+        "(repeatable); with --api-base, the model name the server serves",
+    )
+    p.add_argument(
+        "--api-base",
+        help="ad-hoc OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1 (no config needed)",
+    )
     p.add_argument("--api-key", help="API key for --api-base (prefer an env var in config)")
-    p.add_argument("--kind", choices=("openai", "anthropic", "litellm"), default="openai",
-                   help="protocol of --api-base (default openai)")
-    p.add_argument("--runs", "-n", type=_positive_int, help="measured requests per target "
-                   "and context tier")
+    p.add_argument(
+        "--kind",
+        choices=("openai", "anthropic", "litellm"),
+        default="openai",
+        help="protocol of --api-base (default openai)",
+    )
+    p.add_argument(
+        "--runs", "-n", type=_positive_int, help="measured requests per target and context tier"
+    )
     p.add_argument("--warmup", type=_non_negative_int, help="unmeasured requests first")
-    p.add_argument("--context-tiers", type=_int_list, help="padding sizes in tokens, e.g. "
-                   "0,1000,32000")
+    p.add_argument(
+        "--context-tiers", type=_int_list, help="padding sizes in tokens, e.g. 0,1000,32000"
+    )
     p.add_argument("--max-tokens", type=_positive_int)
     p.add_argument("--temperature", type=float)
-    p.add_argument("--concurrency", "-c", type=_positive_int, default=1,
-                   help="requests in flight per target (with --rate: a cap, 1 = none)")
+    p.add_argument(
+        "--concurrency",
+        "-c",
+        type=_positive_int,
+        default=1,
+        help="requests in flight per target (with --rate: a cap, 1 = none)",
+    )
     p.add_argument("--rate", type=_positive_float, help="open-loop Poisson arrivals per second")
     p.add_argument("--prompt", help="prompt text (default from config)")
     p.add_argument("--prompt-template", help="named prompt template from the config")
@@ -124,8 +153,9 @@ def add_bench_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-save", action="store_true", help="do not store the run")
     p.add_argument("--db", help="database URL (default: $LLMBENCH_DB_URL or the local SQLite)")
     p.add_argument("--output", "-o", help="write one JSON record per measured request (JSONL)")
-    p.add_argument("--include-warmup", action="store_true",
-                   help="also write warm-up requests to --output")
+    p.add_argument(
+        "--include-warmup", action="store_true", help="also write warm-up requests to --output"
+    )
     p.add_argument("--sim-url", help="use this running simulated endpoint for local-sim")
     p.add_argument("--verbose", "-v", action="store_true", help="print every request")
 
@@ -198,57 +228,90 @@ def summary_table(result: Any) -> Any:
     from rich.table import Table
 
     df = result.summary()
-    table = Table(title="llmbench summary (warm-up excluded; p50 [p95])", title_justify="left")
-    for col in ("target", "tier", "ok/err", "TTFT ms", "TTFAT ms", "decode tok/s", "TPOT ms",
-                "e2e ms", "out tok", "cost $"):
+    table = Table(title="llmbench summary: p50 \\[p95], warm-up excluded", title_justify="left")
+    for col in (
+        "target",
+        "tier",
+        "ok/err",
+        "TTFT ms",
+        "TTFAT ms",
+        "decode tok/s",
+        "TPOT ms",
+        "e2e ms",
+        "out tok",
+        "cost $",
+    ):
         table.add_column(col, justify="left" if col == "target" else "right")
     for row in df.to_dict("records"):
         errs = row.get("error_categories") or {}
         err_note = f" ({', '.join(f'{k}×{v}' for k, v in errs.items())})" if errs else ""
         table.add_row(
-            f"{row['provider']}/{row['model']}", str(row["context_tier"]),
+            f"{row['provider']}/{row['model']}",
+            str(row["context_tier"]),
             f"{row['ok']}/{row['errors']}{err_note}",
             f"{_fmt(row['ttft_ms_p50'])} [{_fmt(row['ttft_ms_p95'])}]",
             _fmt(row["ttfat_ms_p50"]),
             f"{_fmt(row['decode_tps_p50'])} [{_fmt(row['decode_tps_p95'])}]",
-            _fmt(row["tpot_ms_p50"], 2), _fmt(row["e2e_ms_p50"]),
-            _fmt(row["output_tokens_mean"]), _fmt(row["total_cost_usd"], 5))
+            _fmt(row["tpot_ms_p50"], 2),
+            _fmt(row["e2e_ms_p50"]),
+            _fmt(row["output_tokens_mean"]),
+            _fmt(row["total_cost_usd"], 5),
+        )
     return table
 
 
 def _overhead_line(result: Any) -> str:
     o = result.overhead
     bound = "  CLIENT-BOUND: numbers include client queueing" if o.get("client_bound") else ""
-    return (f"client overhead: CPU {o.get('client_cpu_share', 0) * 100:.0f}% of one core, "
-            f"event-loop lag p99 {o.get('loop_lag_p99_ms', 0):.1f} ms{bound}")
+    return (
+        f"client overhead: CPU {o.get('client_cpu_share', 0) * 100:.0f}% of one core, "
+        f"event-loop lag p99 {o.get('loop_lag_p99_ms', 0):.1f} ms{bound}"
+    )
 
 
 def _verbose_line(r: RequestRecord) -> str:
     if r.status != "ok":
-        return (f"  {r.provider}/{r.model} tier={r.context_tier} #{r.run_index}"
-                f"{' warmup' if r.is_warmup else ''}: {r.error_category}: {r.error_message}")
-    return (f"  {r.provider}/{r.model} tier={r.context_tier} #{r.run_index}"
-            f"{' warmup' if r.is_warmup else ''}: ttft={_fmt(r.ttft_ms)} ms "
-            f"e2e={_fmt(r.e2e_ms)} ms out={r.output_tokens} ({r.output_tokens_source}) "
-            f"decode={_fmt(r.decode_tps)} tok/s")
+        return (
+            f"  {r.provider}/{r.model} tier={r.context_tier} #{r.run_index}"
+            f"{' warmup' if r.is_warmup else ''}: {r.error_category}: {r.error_message}"
+        )
+    return (
+        f"  {r.provider}/{r.model} tier={r.context_tier} #{r.run_index}"
+        f"{' warmup' if r.is_warmup else ''}: ttft={_fmt(r.ttft_ms)} ms "
+        f"e2e={_fmt(r.e2e_ms)} ms out={r.output_tokens} ({r.output_tokens_source}) "
+        f"decode={_fmt(r.decode_tps)} tok/s"
+    )
+
+
+def _console(stderr: bool = False) -> Any:
+    """A rich console that does not squeeze tables to 80 columns when output is piped."""
+    from rich.console import Console
+
+    stream = sys.stderr if stderr else sys.stdout
+    return Console(stderr=stderr, width=None if stream.isatty() else 160)
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from .workloads import arun
 
     spec, snapshot = spec_from_args(args)
-    out, err = Console(), Console(stderr=True)
+    out, err = _console(), _console(stderr=True)
     store = None
     if not args.no_save:
         from .store import open_store
 
         store = open_store(args.db)
-    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                        TextColumn("{task.fields[errors]} errors"), TimeElapsedColumn(),
-                        console=err, transient=True)
+    progress = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[errors]} errors"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    )
     task = progress.add_task("benchmark", total=None, errors=0)
     n_errors = 0
 
@@ -263,18 +326,33 @@ def cmd_bench(args: argparse.Namespace) -> int:
             progress.console.print(_verbose_line(record), markup=False, highlight=False)
 
     with progress:
-        result = asyncio.run(arun(spec, save=not args.no_save, store=store, on_record=on_record,
-                                  on_start=on_start, config_snapshot=snapshot,
-                                  sim_url=args.sim_url))
+        result = asyncio.run(
+            arun(
+                spec,
+                save=not args.no_save,
+                store=store,
+                on_record=on_record,
+                on_start=on_start,
+                config_snapshot=snapshot,
+                sim_url=args.sim_url,
+            )
+        )
     for skip in result.skipped:
-        err.print(f"skipped {skip['provider']}/{skip['model']} tier {skip['context_tier']}: "
-                  f"{skip['reason']}", markup=False, highlight=False)
+        err.print(
+            f"skipped {skip['provider']}/{skip['model']} tier {skip['context_tier']}: "
+            f"{skip['reason']}",
+            markup=False,
+            highlight=False,
+        )
     if result.records:
         out.print(summary_table(result))
         tp = result.throughput()
-        out.print(f"aggregate: {_fmt(tp.get('requests_per_s'), 2)} req/s, "
-                  f"{_fmt(tp.get('output_tokens_per_s'))} output tok/s across streams",
-                  markup=False, highlight=False)
+        out.print(
+            f"aggregate: {_fmt(tp.get('requests_per_s'), 2)} req/s, "
+            f"{_fmt(tp.get('output_tps'))} output tok/s across streams",
+            markup=False,
+            highlight=False,
+        )
         out.print(_overhead_line(result), markup=False, highlight=False)
     if args.output:
         rows = [r for r in result.records if args.include_warmup or not r.is_warmup]
@@ -284,8 +362,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
                 fh.write(json.dumps(r.to_dict()) + "\n")
         err.print(f"wrote {len(rows)} records to {path}", markup=False, highlight=False)
     if result.run_id:
-        out.print(f"stored run {result.run_id} in {store.url if store else ''}",
-                  markup=False, highlight=False)
+        out.print(
+            f"stored run {result.run_id} in {store.url if store else ''}",
+            markup=False,
+            highlight=False,
+        )
     for problem in result.store_errors:
         err.print(f"warning: a record could not be stored: {problem}", markup=False)
     if result.all_failed:
@@ -302,22 +383,27 @@ def cmd_sim(args: argparse.Namespace) -> int:
 
 
 def cmd_results(args: argparse.Namespace) -> int:
-    from rich.console import Console
     from rich.table import Table
 
     from .store import open_store
 
     store = open_store(args.db)
-    out = Console()
+    out = _console()
     if args.action == "list":
         runs = store.list_runs(limit=args.limit, all_owners=args.all_owners)
         table = Table(title=f"runs in {store.url}", title_justify="left")
         for col in ("run_id", "created_at", "owner", "name", "status", "requests", "errors"):
             table.add_column(col)
         for run in runs:
-            table.add_row(run["run_id"], str(run["created_at"])[:19], run["owner"],
-                          run.get("name") or "", run["status"], str(run["n_requests"]),
-                          str(run["n_errors"]))
+            table.add_row(
+                run["run_id"],
+                str(run["created_at"])[:19],
+                run["owner"],
+                run.get("name") or "",
+                run["status"],
+                str(run["n_requests"]),
+                str(run["n_errors"]),
+            )
         out.print(table)
         return 0
     run = store.get_run(args.run_id)
@@ -325,19 +411,30 @@ def cmd_results(args: argparse.Namespace) -> int:
         from .workloads import BenchResult
 
         records = store.records(run["run_id"])
-        result = BenchResult(run_id=run["run_id"], spec=run["spec"], records=records,
-                             skipped=(run["spec"] or {}).get("plan", {}).get("skipped", []),
-                             overhead=run.get("overhead") or {}, status=run["status"])
-        out.print(f"run {run['run_id']}  {run['status']}  {str(run['created_at'])[:19]}  "
-                  f"owner {run['owner']}  {run['n_requests']} requests, {run['n_errors']} errors",
-                  markup=False, highlight=False)
+        result = BenchResult(
+            run_id=run["run_id"],
+            spec=run["spec"],
+            records=records,
+            skipped=(run["spec"] or {}).get("plan", {}).get("skipped", []),
+            overhead=run.get("overhead") or {},
+            status=run["status"],
+        )
+        out.print(
+            f"run {run['run_id']}  {run['status']}  {str(run['created_at'])[:19]}  "
+            f"owner {run['owner']}  {run['n_requests']} requests, {run['n_errors']} errors",
+            markup=False,
+            highlight=False,
+        )
         if records:
             out.print(summary_table(result))
             out.print(_overhead_line(result), markup=False, highlight=False)
         return 0
     n = store.export(run["run_id"], args.output, args.format)
-    out.print(f"wrote {n} records of run {run['run_id']} to {args.output} ({args.format})",
-              markup=False, highlight=False)
+    out.print(
+        f"wrote {n} records of run {run['run_id']} to {args.output} ({args.format})",
+        markup=False,
+        highlight=False,
+    )
     return 0
 
 

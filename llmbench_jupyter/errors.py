@@ -59,7 +59,9 @@ _SECRET_PATTERNS = [
     re.compile(r"xai-[A-Za-z0-9]{16,}"),
     re.compile(r"hf_[A-Za-z0-9]{16,}"),
     re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._\-~+/=]{8,}"),
-    re.compile(r"(?i)((?:api[_-]?key|x-api-key|authorization|key)[\"']?\s*[:=]\s*[\"']?)[^\s\"',&}]{8,}"),
+    re.compile(
+        r"(?i)((?:api[_-]?key|x-api-key|authorization|key)[\"']?\s*[:=]\s*[\"']?)[^\s\"',&}]{8,}"
+    ),
 ]
 REDACTED = "[REDACTED]"
 

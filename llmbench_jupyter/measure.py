@@ -8,6 +8,7 @@ requests live in ``stats.py``.
 from __future__ import annotations
 
 import json
+from itertools import pairwise
 from typing import Protocol
 
 from . import errors
@@ -51,10 +52,11 @@ def fill_record(
     record.chunk_times_ms = [round(t, 4) for t in times]
     record.chunk_kinds = "".join(result.chunk_kinds)
     record.n_chunks = len(times)
-    record.itl_ms = [round(b - a, 4) for a, b in zip(times, times[1:], strict=False)]
+    record.itl_ms = [round(b - a, 4) for a, b in pairwise(times)]
     record.ttft_ms = times[0] if times else None
-    answer_at = next((t for t, k in zip(times, result.chunk_kinds, strict=True)
-                      if k in (ANSWER, TOOL)), None)
+    answer_at = next(
+        (t for t, k in zip(times, result.chunk_kinds, strict=True) if k in (ANSWER, TOOL)), None
+    )
     record.ttfat_ms = answer_at
     record.e2e_ms = _ms(result.end_ns - origin_ns) if result.end_ns is not None else None
     record.finish_reason = result.finish_reason
@@ -64,20 +66,25 @@ def fill_record(
     tool_text = "".join(c["name"] + c["arguments"] for c in result.tool_calls.values())
     if result.tool_calls:
         calls = [result.tool_calls[i] for i in sorted(result.tool_calls)]
-        record.output_text = json.dumps({"content": answer, "tool_calls": calls})[:OUTPUT_TEXT_LIMIT]
+        record.output_text = json.dumps({"content": answer, "tool_calls": calls})[
+            :OUTPUT_TEXT_LIMIT
+        ]
     else:
         record.output_text = answer[:OUTPUT_TEXT_LIMIT]
 
     _count_tokens(record, result, tokenizer, answer + tool_text, reasoning, prompt_text)
     _derive_rates(record)
     if price is not None and record.output_tokens is not None and record.input_tokens is not None:
-        record.cost_usd = (record.input_tokens * price.input_per_mtok
-                           + record.output_tokens * price.output_per_mtok) / 1e6
+        record.cost_usd = (
+            record.input_tokens * price.input_per_mtok
+            + record.output_tokens * price.output_per_mtok
+        ) / 1e6
         record.cost_source = price.source
 
     if result.error_category is None and not times:
-        result.fail(errors.EMPTY_RESPONSE, "the stream ended without any content, reasoning "
-                    "or tool call")
+        result.fail(
+            errors.EMPTY_RESPONSE, "the stream ended without any content, reasoning or tool call"
+        )
     if result.error_category is not None:
         record.status = "error"
         record.error_category = result.error_category
@@ -86,8 +93,14 @@ def fill_record(
     return record
 
 
-def _count_tokens(record: RequestRecord, result: StreamResult, tokenizer: TokenCounter | None,
-                  answer: str, reasoning: str, prompt_text: str | None) -> None:
+def _count_tokens(
+    record: RequestRecord,
+    result: StreamResult,
+    tokenizer: TokenCounter | None,
+    answer: str,
+    reasoning: str,
+    prompt_text: str | None,
+) -> None:
     record.output_tokens_usage = result.usage_output_tokens
     record.output_tokens_chunks = record.n_chunks
     if tokenizer is not None:
@@ -114,8 +127,11 @@ def _count_tokens(record: RequestRecord, result: StreamResult, tokenizer: TokenC
     if result.usage_reasoning_tokens is not None:
         record.reasoning_tokens = result.usage_reasoning_tokens
     elif reasoning:
-        record.reasoning_tokens = (tokenizer.count(reasoning) if tokenizer is not None
-                                   else result.chunk_kinds.count(REASONING))
+        record.reasoning_tokens = (
+            tokenizer.count(reasoning)
+            if tokenizer is not None
+            else result.chunk_kinds.count(REASONING)
+        )
     if result.usage_input_tokens is not None:
         record.input_tokens = result.usage_input_tokens
         record.input_tokens_source = "usage"

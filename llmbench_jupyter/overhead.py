@@ -7,6 +7,7 @@ latency; these figures let every run say whether that happened (``client_bound``
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from typing import Any
 
@@ -36,10 +37,8 @@ class OverheadMonitor:
         self._cpu1, self._wall1 = time.process_time(), time.perf_counter()
         if self._task is not None:
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            except asyncio.CancelledError:
-                pass
 
     def report(self) -> dict[str, Any]:
         from .stats import cpu_share, is_client_bound, loop_lag_summary
@@ -50,7 +49,10 @@ class OverheadMonitor:
         lag = loop_lag_summary(self.lags_ms)
         p99 = lag.get("p99") or 0.0
         return {
-            "wall_s": round(wall, 4), "client_cpu_s": round(cpu, 4),
-            "client_cpu_share": round(share, 4), "loop_lag_ms": lag,
-            "loop_lag_p99_ms": p99, "client_bound": is_client_bound(share, p99),
+            "wall_s": round(wall, 4),
+            "client_cpu_s": round(cpu, 4),
+            "client_cpu_share": round(share, 4),
+            "loop_lag_ms": lag,
+            "loop_lag_p99_ms": p99,
+            "client_bound": is_client_bound(share, p99),
         }

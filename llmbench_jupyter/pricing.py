@@ -15,9 +15,15 @@ from typing import Any
 
 #: How litellm's price map prefixes models of providers we ship in config.yaml.
 LITELLM_PREFIXES = {
-    "gemini": "gemini/", "groq": "groq/", "deepseek": "deepseek/", "mistral": "mistral/",
-    "xai": "xai/", "openrouter": "openrouter/", "together": "together_ai/",
-    "anthropic": "anthropic/", "openai": "",
+    "gemini": "gemini/",
+    "groq": "groq/",
+    "deepseek": "deepseek/",
+    "mistral": "mistral/",
+    "xai": "xai/",
+    "openrouter": "openrouter/",
+    "together": "together_ai/",
+    "anthropic": "anthropic/",
+    "openai": "",
 }
 
 
@@ -34,7 +40,8 @@ def litellm_price_map() -> dict[str, Any]:
     if spec is None or not spec.submodule_search_locations:
         return {}
     path = Path(next(iter(spec.submodule_search_locations))) / (
-        "model_prices_and_context_window_backup.json")
+        "model_prices_and_context_window_backup.json"
+    )
     try:
         data: dict[str, Any] = json.loads(path.read_text())
     except (OSError, ValueError):
@@ -48,14 +55,20 @@ def _lookup(provider: str, api_model: str, model_id: str) -> tuple[float, float]
     for key in (api_model, prefix + api_model, model_id, prefix + model_id):
         entry = table.get(key)
         if entry and entry.get("input_cost_per_token") is not None:
-            return (entry["input_cost_per_token"] * 1e6,
-                    (entry.get("output_cost_per_token") or 0.0) * 1e6)
+            return (
+                entry["input_cost_per_token"] * 1e6,
+                (entry.get("output_cost_per_token") or 0.0) * 1e6,
+            )
     return None
 
 
-def price_for(provider: str, api_model: str, model_id: str = "",
-              input_override: float | None = None,
-              output_override: float | None = None) -> Price | None:
+def price_for(
+    provider: str,
+    api_model: str,
+    model_id: str = "",
+    input_override: float | None = None,
+    output_override: float | None = None,
+) -> Price | None:
     """USD per million tokens for a target, or None when no price is known (never 0)."""
     if input_override is not None and output_override is not None:
         return Price(input_override, output_override, "override")
@@ -64,6 +77,8 @@ def price_for(provider: str, api_model: str, model_id: str = "",
         return None
     if input_override is None and output_override is None:
         return Price(found[0], found[1], "litellm")
-    return Price(input_override if input_override is not None else found[0],
-                 output_override if output_override is not None else found[1],
-                 "override+litellm")
+    return Price(
+        input_override if input_override is not None else found[0],
+        output_override if output_override is not None else found[1],
+        "override+litellm",
+    )

@@ -22,11 +22,21 @@ START_TIMEOUT_S = 30.0
 @contextlib.contextmanager
 def sim_process(seed: int = 0, rules: str | None = None) -> Iterator[str]:
     """Start ``python -m llmbench_jupyter.sim`` on a free loopback port; yield its base URL."""
-    cmd = [sys.executable, "-m", "llmbench_jupyter.sim", "--host", "127.0.0.1", "--port", "0",
-           "--seed", str(seed)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "llmbench_jupyter.sim",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--seed",
+        str(seed),
+    ]
     if rules:
         cmd += ["--rules", rules]
-    errlog = tempfile.TemporaryFile(mode="w+")  # a file, not a pipe: a chatty server never blocks
+    # a file, not a pipe: a chatty server never blocks; closed in the finally below
+    errlog = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errlog, text=True)
     lines: queue.Queue[str] = queue.Queue()
 
@@ -45,7 +55,9 @@ def sim_process(seed: int = 0, rules: str | None = None) -> Iterator[str]:
             proc.kill()
             errlog.seek(0)
             err = errlog.read()[-500:]
-            raise LLMBenchError(f"the simulated endpoint did not start: {first or err or 'no output'}")
+            raise LLMBenchError(
+                f"the simulated endpoint did not start: {first or err or 'no output'}"
+            )
         yield first
     finally:
         if proc.poll() is None:

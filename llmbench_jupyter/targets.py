@@ -46,11 +46,17 @@ class Target:
     def describe(self) -> dict[str, Any]:
         """JSON-able description for run metadata; never includes the key itself."""
         return {
-            "provider": self.provider, "model": self.model, "kind": self.kind,
-            "api_base": self.api_base, "api_model": self.api_model,
-            "display_name": self.display_name, "context_window": self.context_window,
-            "max_output_tokens": self.max_output_tokens, "skip_params": list(self.skip_params),
-            "has_api_key": bool(self.api_key), "simulated": self.simulated,
+            "provider": self.provider,
+            "model": self.model,
+            "kind": self.kind,
+            "api_base": self.api_base,
+            "api_model": self.api_model,
+            "display_name": self.display_name,
+            "context_window": self.context_window,
+            "max_output_tokens": self.max_output_tokens,
+            "skip_params": list(self.skip_params),
+            "has_api_key": bool(self.api_key),
+            "simulated": self.simulated,
         }
 
 
@@ -66,8 +72,9 @@ def _split_filters(models: list[str] | None) -> tuple[set[str], set[tuple[str, s
     return bare, qualified
 
 
-def from_config(config: Any, providers: list[str] | None = None,
-                models: list[str] | None = None) -> list[Target]:
+def from_config(
+    config: Any, providers: list[str] | None = None, models: list[str] | None = None
+) -> list[Target]:
     """Targets for the named providers (default: ``local-sim``), filtered by model ids.
 
     ``models`` entries may be bare ids or ``provider/id``.
@@ -84,7 +91,7 @@ def from_config(config: Any, providers: list[str] | None = None,
         prov = config.provider(name)  # raises ConfigError with suggestions
         filtered_here = bool(bare) or any(p == name for p, _ in qualified)
         for model in prov.models:
-            if (not filtered_here or model.id in bare or (name, model.id) in qualified):
+            if not filtered_here or model.id in bare or (name, model.id) in qualified:
                 targets.append(_target(prov, model, config))
     chosen = {t.model for t in targets} | {f"{t.provider}/{t.model}" for t in targets}
     missing = [m for m in (models or []) if m not in chosen]
@@ -93,22 +100,33 @@ def from_config(config: Any, providers: list[str] | None = None,
         hint = difflib.get_close_matches(missing[0], known, n=3)
         raise LLMBenchError(
             f"model {missing[0]!r} is not configured under provider(s) {', '.join(names)}"
-            + (f"; did you mean {', '.join(hint)}?" if hint else f"; known: {', '.join(known)}"))
+            + (f"; did you mean {', '.join(hint)}?" if hint else f"; known: {', '.join(known)}")
+        )
     return targets
 
 
 def _target(prov: Any, model: Any, config: Any) -> Target:
     return Target(
-        provider=prov.name, model=model.id, kind=prov.kind, api_base=(prov.api_base or ""),
-        api_model=prov.api_model(model), api_key=prov.resolve_api_key(),
-        display_name=model.display_name or model.id, context_window=model.context_window,
-        max_output_tokens=model.max_output_tokens, skip_params=tuple(model.skip_params),
-        system_prompt=model.system_prompt, tokenizer_hint=model.tokenizer,
+        provider=prov.name,
+        model=model.id,
+        kind=prov.kind,
+        api_base=(prov.api_base or ""),
+        api_model=prov.api_model(model),
+        api_key=prov.resolve_api_key(),
+        display_name=model.display_name or model.id,
+        context_window=model.context_window,
+        max_output_tokens=model.max_output_tokens,
+        skip_params=tuple(model.skip_params),
+        system_prompt=model.system_prompt,
+        tokenizer_hint=model.tokenizer,
         input_cost_per_mtok=model.input_cost_per_mtok,
         output_cost_per_mtok=model.output_cost_per_mtok,
-        litellm_model=model.litellm_model or (prov.api_model(model) if prov.kind == "litellm" else None),
-        headers=tuple(sorted(prov.extra_headers.items())), timeout_s=prov.timeout_s,
-        simulated=prov.simulated, sequential=prov.sequential,
+        litellm_model=model.litellm_model
+        or (prov.api_model(model) if prov.kind == "litellm" else None),
+        headers=tuple(sorted(prov.extra_headers.items())),
+        timeout_s=prov.timeout_s,
+        simulated=prov.simulated,
+        sequential=prov.sequential,
     )
 
 
@@ -116,11 +134,22 @@ def adhoc(api_base: str, model: str, api_key: str | None = None, kind: str = "op
     """A target with no config entry: ``--api-base URL --model NAME``."""
     parsed = urlparse(api_base)
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        raise LLMBenchError(f"--api-base: found {api_base!r}, expected an http(s) base URL "
-                            "such as http://127.0.0.1:8000/v1")
+        raise LLMBenchError(
+            f"--api-base: found {api_base!r}, expected an http(s) base URL "
+            "such as http://127.0.0.1:8000/v1"
+        )
     if not model:
-        raise LLMBenchError("--model is required with --api-base (the model name the server serves)")
+        raise LLMBenchError(
+            "--model is required with --api-base (the model name the server serves)"
+        )
     provider = parsed.netloc
-    return Target(provider=provider, model=model, kind=kind, api_base=api_base.rstrip("/"),
-                  api_model=model, api_key=api_key, display_name=model,
-                  litellm_model=model if kind == "litellm" else None)
+    return Target(
+        provider=provider,
+        model=model,
+        kind=kind,
+        api_base=api_base.rstrip("/"),
+        api_model=model,
+        api_key=api_key,
+        display_name=model,
+        litellm_model=model if kind == "litellm" else None,
+    )

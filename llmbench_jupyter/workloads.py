@@ -142,10 +142,15 @@ def plan(spec: BenchSpec) -> tuple[list[Phase], list[dict[str, Any]]]:
         for tier in spec.context_tiers:
             window = target.context_window
             if window is not None and tier + max_out > window:
-                skipped.append({"provider": target.provider, "model": target.model,
-                                "context_tier": tier,
-                                "reason": f"tier {tier} + max_tokens {max_out} exceeds the "
-                                          f"model's context window of {window} tokens"})
+                skipped.append(
+                    {
+                        "provider": target.provider,
+                        "model": target.model,
+                        "context_tier": tier,
+                        "reason": f"tier {tier} + max_tokens {max_out} exceeds the "
+                        f"model's context window of {window} tokens",
+                    }
+                )
             else:
                 phases.append(Phase(target, tier))
     return phases, skipped
@@ -166,13 +171,18 @@ def _versions() -> dict[str, str]:
 
 
 def _host() -> dict[str, Any]:
-    return {"hostname": socket.gethostname(), "platform": platform.platform(),
-            "cpu_count": os.cpu_count(), "pid": os.getpid()}
+    return {
+        "hostname": socket.gethostname(),
+        "platform": platform.platform(),
+        "cpu_count": os.cpu_count(),
+        "pid": os.getpid(),
+    }
 
 
 class _Runner:
-    def __init__(self, spec: BenchSpec, run_id: str, owner: str,
-                 emit: Callable[[RequestRecord], None]) -> None:
+    def __init__(
+        self, spec: BenchSpec, run_id: str, owner: str, emit: Callable[[RequestRecord], None]
+    ) -> None:
         self.spec = spec
         self.run_id = run_id
         self.owner = owner
@@ -223,8 +233,9 @@ class _Runner:
             if session is not None:
                 await session.close()
 
-    async def _phase(self, phase: Phase, transport: str, stream_fn: transports.StreamFn,
-                     session: Any) -> None:
+    async def _phase(
+        self, phase: Phase, transport: str, stream_fn: transports.StreamFn, session: Any
+    ) -> None:
         from .padding import build_prompt
         from .tokens import get_tokenizer
 
@@ -234,11 +245,16 @@ class _Runner:
         total = spec.warmup + spec.runs
         # built before timing starts: padding a 150k-token tier must not delay other streams
         prompts = [build_prompt(spec.prompt, phase.tier, tokenizer, rng) for _ in range(total)]
-        price = price_for(target.provider, target.api_model, target.model,
-                          target.input_cost_per_mtok, target.output_cost_per_mtok)
+        price = price_for(
+            target.provider,
+            target.api_model,
+            target.model,
+            target.input_cost_per_mtok,
+            target.output_cost_per_mtok,
+        )
         ctx = _RequestContext(self, phase, transport, stream_fn, session, tokenizer, price)
         warm = prompts[: spec.warmup]
-        measured = prompts[spec.warmup:]
+        measured = prompts[spec.warmup :]
         if warm:
             await self._closed_loop(ctx, warm, min(spec.concurrency, len(warm)), True, 0)
         if spec.rate is None:
@@ -246,8 +262,14 @@ class _Runner:
         else:
             await self._open_loop(ctx, measured, spec.rate)
 
-    async def _closed_loop(self, ctx: _RequestContext, prompts: list[tuple[str, int]],
-                           concurrency: int, warmup: bool, first_index: int) -> None:
+    async def _closed_loop(
+        self,
+        ctx: _RequestContext,
+        prompts: list[tuple[str, int]],
+        concurrency: int,
+        warmup: bool,
+        first_index: int,
+    ) -> None:
         indices = iter(range(len(prompts)))
 
         async def worker() -> None:
@@ -257,8 +279,9 @@ class _Runner:
 
         await asyncio.gather(*(worker() for _ in range(max(1, min(concurrency, len(prompts))))))
 
-    async def _open_loop(self, ctx: _RequestContext, prompts: list[tuple[str, int]],
-                         rate: float) -> None:
+    async def _open_loop(
+        self, ctx: _RequestContext, prompts: list[tuple[str, int]], rate: float
+    ) -> None:
         """Poisson arrivals at ``rate``/s (seeded); every timing counts from the intended send."""
         rng = random.Random(f"{self.spec.seed}:arrivals:{ctx.phase.target.key}:{ctx.phase.tier}")
         offsets_ns, t = [], 0.0
@@ -272,12 +295,18 @@ class _Runner:
         async def fire(i: int, intended_ns: int) -> None:
             text, padding = prompts[i]
             if cap is None:
-                self.emit(await ctx.request(text, padding, i, False, intended_ns,
-                                            (intended_ns - start_ns) / 1e6))
+                self.emit(
+                    await ctx.request(
+                        text, padding, i, False, intended_ns, (intended_ns - start_ns) / 1e6
+                    )
+                )
             else:
                 async with cap:
-                    self.emit(await ctx.request(text, padding, i, False, intended_ns,
-                                                (intended_ns - start_ns) / 1e6))
+                    self.emit(
+                        await ctx.request(
+                            text, padding, i, False, intended_ns, (intended_ns - start_ns) / 1e6
+                        )
+                    )
 
         try:
             for i, offset in enumerate(offsets_ns):
@@ -304,8 +333,15 @@ class _RequestContext:
     tokenizer: Any
     price: Price | None
 
-    async def request(self, prompt_text: str, padding_tokens: int, index: int, warmup: bool,
-                      intended_ns: int | None, scheduled_ms: float | None = None) -> RequestRecord:
+    async def request(
+        self,
+        prompt_text: str,
+        padding_tokens: int,
+        index: int,
+        warmup: bool,
+        intended_ns: int | None,
+        scheduled_ms: float | None = None,
+    ) -> RequestRecord:
         runner, target, spec = self.runner, self.phase.target, self.runner.spec
         messages: list[dict[str, Any]] = []
         if target.system_prompt:
@@ -313,18 +349,32 @@ class _RequestContext:
         messages.append({"role": "user", "content": prompt_text})
         req = transports.RequestSpec(
             url=target.api_base + transports.endpoint_path(target.kind),
-            api_model=target.api_model, messages=messages,
+            api_model=target.api_model,
+            messages=messages,
             max_tokens=None if "max_tokens" in target.skip_params else _max_tokens(spec, target),
             temperature=None if "temperature" in target.skip_params else spec.temperature,
-            headers=dict(target.headers), api_key=target.api_key,
+            headers=dict(target.headers),
+            api_key=target.api_key,
             timeout_s=target.timeout_s or spec.timeout_s,
-            litellm_model=target.litellm_model, api_base=target.api_base or None)
+            litellm_model=target.litellm_model,
+            api_base=target.api_base or None,
+        )
         record = RequestRecord(
-            request_id=uuid.uuid4().hex, run_id=runner.run_id, owner=runner.owner,
-            provider=target.provider, model=target.model, api_model=target.api_model,
-            transport=self.transport, context_tier=self.phase.tier, run_index=index,
-            is_warmup=warmup, concurrency=spec.concurrency, rate_rps=spec.rate,
-            scheduled_ms=scheduled_ms, padding_tokens=padding_tokens)
+            request_id=uuid.uuid4().hex,
+            run_id=runner.run_id,
+            owner=runner.owner,
+            provider=target.provider,
+            model=target.model,
+            api_model=target.api_model,
+            transport=self.transport,
+            context_tier=self.phase.tier,
+            run_index=index,
+            is_warmup=warmup,
+            concurrency=spec.concurrency,
+            rate_rps=spec.rate,
+            scheduled_ms=scheduled_ms,
+            padding_tokens=padding_tokens,
+        )
         secrets = (target.api_key,) if target.api_key else ()
         try:
             send_ns, result = await self.stream_fn(self.session, req)
@@ -340,8 +390,15 @@ class _RequestContext:
         if intended_ns is not None:
             record.time_origin = "intended"
             record.send_lag_ms = (send_ns - intended_ns) / 1e6
-        return fill_record(record, result, origin_ns=origin, tokenizer=self.tokenizer,
-                           prompt_text=prompt_text, price=self.price, known_secrets=secrets)
+        return fill_record(
+            record,
+            result,
+            origin_ns=origin,
+            tokenizer=self.tokenizer,
+            prompt_text=prompt_text,
+            price=self.price,
+            known_secrets=secrets,
+        )
 
 
 async def arun(
@@ -355,7 +412,7 @@ async def arun(
     config_snapshot: dict[str, Any] | None = None,
     sim_url: str | None = None,
 ) -> BenchResult:
-    """Run a benchmark to completion and return its records; the run is stored unless ``save`` is False.
+    """Run a benchmark to completion and return its records; stored unless ``save`` is False.
 
     Simulated targets get the built-in endpoint started in its own process unless
     ``sim_url`` points at one already running.
@@ -369,32 +426,58 @@ async def arun(
             sim_url = stack.enter_context(sim_process(seed=spec.seed))
         if sim_url:
             spec.targets = [t.with_api_base(sim_url) if t.simulated else t for t in spec.targets]
-            phases = [Phase(p.target.with_api_base(sim_url) if p.target.simulated else p.target,
-                            p.tier) for p in phases]
-        return await _execute(spec, phases, skipped, save=save, store=store, owner=owner,
-                              on_record=on_record, on_start=on_start,
-                              config_snapshot=config_snapshot)
+            phases = [
+                Phase(p.target.with_api_base(sim_url) if p.target.simulated else p.target, p.tier)
+                for p in phases
+            ]
+        return await _execute(
+            spec,
+            phases,
+            skipped,
+            save=save,
+            store=store,
+            owner=owner,
+            on_record=on_record,
+            on_start=on_start,
+            config_snapshot=config_snapshot,
+        )
 
 
-async def _execute(spec: BenchSpec, phases: list[Phase], skipped: list[dict[str, Any]], *,
-                   save: bool, store: Any, owner: str | None,
-                   on_record: Callable[[RequestRecord], None] | None,
-                   on_start: Callable[[str | None, int], None] | None,
-                   config_snapshot: dict[str, Any] | None) -> BenchResult:
+async def _execute(
+    spec: BenchSpec,
+    phases: list[Phase],
+    skipped: list[dict[str, Any]],
+    *,
+    save: bool,
+    store: Any,
+    owner: str | None,
+    on_record: Callable[[RequestRecord], None] | None,
+    on_start: Callable[[str | None, int], None] | None,
+    config_snapshot: dict[str, Any] | None,
+) -> BenchResult:
     from .store import current_owner, open_store
 
     owner = owner or current_owner()
     described = spec.describe()
-    described["plan"] = {"phases": [{"provider": p.target.provider, "model": p.target.model,
-                                      "context_tier": p.tier} for p in phases],
-                          "skipped": skipped}
+    described["plan"] = {
+        "phases": [
+            {"provider": p.target.provider, "model": p.target.model, "context_tier": p.tier}
+            for p in phases
+        ],
+        "skipped": skipped,
+    }
     writer = None
     run_id: str | None = None
     if save:
         store = store or open_store()
-        run_id = store.create_run(owner=owner, name=spec.name, spec=described,
-                                  config_snapshot=config_snapshot or {}, versions=_versions(),
-                                  host=_host())
+        run_id = store.create_run(
+            owner=owner,
+            name=spec.name,
+            spec=described,
+            config_snapshot=config_snapshot or {},
+            versions=_versions(),
+            host=_host(),
+        )
         from .sinks import StoreWriter
 
         writer = StoreWriter(store)
@@ -432,9 +515,15 @@ async def _execute(spec: BenchSpec, phases: list[Phase], skipped: list[dict[str,
             await asyncio.to_thread(writer.close)
             overhead["store_errors"] = writer.errors
             store.finish_run(run_id, status, overhead=overhead)
-    return BenchResult(run_id=run_id, spec=described, records=records, skipped=skipped,
-                       overhead=overhead, status=status,
-                       store_errors=writer.errors if writer else [])
+    return BenchResult(
+        run_id=run_id,
+        spec=described,
+        records=records,
+        skipped=skipped,
+        overhead=overhead,
+        status=status,
+        store_errors=writer.errors if writer else [],
+    )
 
 
 def run(spec: BenchSpec, **kwargs: Any) -> BenchResult:

@@ -16,8 +16,13 @@ MS = 1_000_000
 
 
 def chunk(delta: dict, **extra: object) -> bytes:
-    return json.dumps({"id": "chatcmpl-1", "choices": [{"index": 0, "delta": delta,
-                                                        "finish_reason": None}], **extra}).encode()
+    return json.dumps(
+        {
+            "id": "chatcmpl-1",
+            "choices": [{"index": 0, "delta": delta, "finish_reason": None}],
+            **extra,
+        }
+    ).encode()
 
 
 class FakeTokenizer:
@@ -47,14 +52,16 @@ def test_sse_splitter_handles_any_split_points_and_crlf() -> None:
 
 
 def test_role_only_and_empty_chunks_are_not_the_first_token() -> None:
-    result = feed([
-        (1, chunk({"role": "assistant", "content": ""})),
-        (2, chunk({"content": None})),
-        (3, chunk({})),
-        (40, chunk({"content": "Hello"})),
-        (50, chunk({"content": " world"})),
-        (60, b"[DONE]"),
-    ])
+    result = feed(
+        [
+            (1, chunk({"role": "assistant", "content": ""})),
+            (2, chunk({"content": None})),
+            (3, chunk({})),
+            (40, chunk({"content": "Hello"})),
+            (50, chunk({"content": " world"})),
+            (60, b"[DONE]"),
+        ]
+    )
     record = fill_record(RequestRecord(request_id="r"), result, origin_ns=0)
     assert record.ttft_ms == 40.0
     assert record.chunk_times_ms == [40.0, 50.0]
@@ -64,11 +71,22 @@ def test_role_only_and_empty_chunks_are_not_the_first_token() -> None:
 
 def test_multi_token_chunks_prefer_usage_and_keep_every_source() -> None:
     events = [(10 + 10 * i, chunk({"content": "a b c "})) for i in range(5)]
-    events.append((70, json.dumps({"id": "c", "choices": [], "usage": {
-        "prompt_tokens": 12, "completion_tokens": 15, "total_tokens": 27}}).encode()))
+    events.append(
+        (
+            70,
+            json.dumps(
+                {
+                    "id": "c",
+                    "choices": [],
+                    "usage": {"prompt_tokens": 12, "completion_tokens": 15, "total_tokens": 27},
+                }
+            ).encode(),
+        )
+    )
     events.append((71, b"[DONE]"))
-    record = fill_record(RequestRecord(request_id="r"), feed(events), origin_ns=0,
-                         tokenizer=FakeTokenizer())
+    record = fill_record(
+        RequestRecord(request_id="r"), feed(events), origin_ns=0, tokenizer=FakeTokenizer()
+    )
     assert record.output_tokens == 15 and record.output_tokens_source == "usage"
     assert record.output_tokens_chunks == 5
     assert record.output_tokens_tokenizer == 15
@@ -84,28 +102,43 @@ def test_multi_token_chunks_prefer_usage_and_keep_every_source() -> None:
 
 
 def test_disagreement_between_usage_and_an_exact_tokenizer_is_flagged() -> None:
-    events = [(10, chunk({"content": "one two three four five six seven eight nine ten"})),
-              (20, json.dumps({"choices": [], "usage": {"completion_tokens": 30}}).encode()),
-              (21, b"[DONE]")]
-    record = fill_record(RequestRecord(request_id="r"), feed(events), origin_ns=0,
-                         tokenizer=FakeTokenizer())
+    events = [
+        (10, chunk({"content": "one two three four five six seven eight nine ten"})),
+        (20, json.dumps({"choices": [], "usage": {"completion_tokens": 30}}).encode()),
+        (21, b"[DONE]"),
+    ]
+    record = fill_record(
+        RequestRecord(request_id="r"), feed(events), origin_ns=0, tokenizer=FakeTokenizer()
+    )
     assert record.output_tokens == 30
     assert record.output_tokens_tokenizer == 10
     assert record.output_tokens_disagree is True
 
 
 def test_without_usage_the_tokenizer_counts_and_says_so() -> None:
-    events = [(5, chunk({"content": "alpha beta"})), (9, chunk({"content": " gamma"})),
-              (10, b"[DONE]")]
-    record = fill_record(RequestRecord(request_id="r"), feed(events), origin_ns=0,
-                         tokenizer=FakeTokenizer(), prompt_text="a b c d")
+    events = [
+        (5, chunk({"content": "alpha beta"})),
+        (9, chunk({"content": " gamma"})),
+        (10, b"[DONE]"),
+    ]
+    record = fill_record(
+        RequestRecord(request_id="r"),
+        feed(events),
+        origin_ns=0,
+        tokenizer=FakeTokenizer(),
+        prompt_text="a b c d",
+    )
     assert (record.output_tokens, record.output_tokens_source) == (3, "tokenizer")
     assert (record.input_tokens, record.input_tokens_source) == (4, "tokenizer")
 
 
 def test_reasoning_chunks_give_ttft_before_ttfat() -> None:
-    events = [(20, chunk({"reasoning_content": "think"})), (30, chunk({"reasoning_content": "more"})),
-              (90, chunk({"content": "answer"})), (91, b"[DONE]")]
+    events = [
+        (20, chunk({"reasoning_content": "think"})),
+        (30, chunk({"reasoning_content": "more"})),
+        (90, chunk({"content": "answer"})),
+        (91, b"[DONE]"),
+    ]
     record = fill_record(RequestRecord(request_id="r"), feed(events), origin_ns=0)
     assert record.ttft_ms == 20.0 and record.ttfat_ms == 90.0
     assert record.chunk_kinds == "rra"
@@ -119,8 +152,21 @@ def test_stream_without_done_or_content_is_an_error() -> None:
 
 def test_tool_call_fragments_are_reassembled() -> None:
     events = [
-        (10, chunk({"tool_calls": [{"index": 0, "id": "call_1", "type": "function",
-                                    "function": {"name": "get_weather", "arguments": ""}}]})),
+        (
+            10,
+            chunk(
+                {
+                    "tool_calls": [
+                        {
+                            "index": 0,
+                            "id": "call_1",
+                            "type": "function",
+                            "function": {"name": "get_weather", "arguments": ""},
+                        }
+                    ]
+                }
+            ),
+        ),
         (12, chunk({"tool_calls": [{"index": 0, "function": {"arguments": '{"city": '}}]})),
         (14, chunk({"tool_calls": [{"index": 0, "function": {"arguments": '"Paris"}'}}]})),
         (15, b"[DONE]"),
@@ -137,14 +183,23 @@ def test_anthropic_events_map_to_the_same_fields() -> None:
     events = [
         {"type": "message_start", "message": {"id": "msg_1", "usage": {"input_tokens": 7}}},
         {"type": "content_block_start", "index": 0, "content_block": {"type": "thinking"}},
-        {"type": "content_block_delta", "index": 0,
-         "delta": {"type": "thinking_delta", "thinking": "hmm"}},
+        {
+            "type": "content_block_delta",
+            "index": 0,
+            "delta": {"type": "thinking_delta", "thinking": "hmm"},
+        },
         {"type": "content_block_delta", "index": 1, "delta": {"type": "text_delta", "text": "Hi"}},
-        {"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 4}},
+        {
+            "type": "message_delta",
+            "delta": {"stop_reason": "end_turn"},
+            "usage": {"output_tokens": 4},
+        },
         {"type": "message_stop"},
     ]
     for i, ev in enumerate(events):
-        if anthropic.handle_event(ev["type"].encode(), json.dumps(ev).encode(), (i + 1) * MS, result):
+        if anthropic.handle_event(
+            ev["type"].encode(), json.dumps(ev).encode(), (i + 1) * MS, result
+        ):
             result.completed = True
         result.end_ns = (i + 1) * MS
     record = fill_record(RequestRecord(request_id="r"), result, origin_ns=0)
@@ -156,10 +211,12 @@ def test_anthropic_events_map_to_the_same_fields() -> None:
 
 def test_error_messages_are_scrubbed_of_keys() -> None:
     result = StreamResult(end_ns=MS)
-    result.fail("auth_failed", "HTTP 401: bad key sk-proj-abcdefghijklmnop1234 and mysecretvalue",
-                401)
-    record = fill_record(RequestRecord(request_id="r"), result, origin_ns=0,
-                         known_secrets=("mysecretvalue",))
+    result.fail(
+        "auth_failed", "HTTP 401: bad key sk-proj-abcdefghijklmnop1234 and mysecretvalue", 401
+    )
+    record = fill_record(
+        RequestRecord(request_id="r"), result, origin_ns=0, known_secrets=("mysecretvalue",)
+    )
     assert "sk-proj-" not in (record.error_message or "")
     assert "mysecretvalue" not in (record.error_message or "")
     assert record.http_status == 401

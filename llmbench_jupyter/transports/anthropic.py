@@ -32,8 +32,11 @@ def build_body(spec: RequestSpec) -> bytes:
 
 
 def build_headers(spec: RequestSpec) -> dict[str, str]:
-    headers = {"Content-Type": "application/json", "Accept": "text/event-stream",
-               "anthropic-version": API_VERSION}
+    headers = {
+        "Content-Type": "application/json",
+        "Accept": "text/event-stream",
+        "anthropic-version": API_VERSION,
+    }
     if spec.api_key:
         headers["x-api-key"] = spec.api_key
     headers.update(spec.headers)
@@ -81,8 +84,10 @@ def handle_event(name: bytes, payload: bytes, now: int, result: StreamResult) ->
     elif kind == "error":
         err = obj.get("error") or {}
         etype = err.get("type", "error")
-        category = {"overloaded_error": errors.OVERLOADED, "rate_limit_error": errors.RATE_LIMITED}.get(
-            etype, errors.PROVIDER_ERROR)
+        category = {
+            "overloaded_error": errors.OVERLOADED,
+            "rate_limit_error": errors.RATE_LIMITED,
+        }.get(etype, errors.PROVIDER_ERROR)
         result.fail(category, f"{etype}: {str(err.get('message', ''))[:300]}")
     return False
 

@@ -61,7 +61,9 @@ class StreamResult:
             self.error_message = message
             self.http_status = http_status
 
-    def add_tool_fragment(self, index: int, call_id: str | None, name: str | None, args: str) -> None:
+    def add_tool_fragment(
+        self, index: int, call_id: str | None, name: str | None, args: str
+    ) -> None:
         call = self.tool_calls.setdefault(index, {"id": None, "name": "", "arguments": ""})
         if call_id:
             call["id"] = call_id

@@ -22,15 +22,22 @@ from .sse import SSESplitter
 #: Handles one SSE event; returns True when the protocol's end marker was seen.
 EventHandler = Callable[[bytes, bytes, int, StreamResult], bool]
 
-_CONTEXT_HINTS = ("context length", "context_length", "maximum context", "too many tokens",
-                  "context window", "prompt is too long")
+_CONTEXT_HINTS = (
+    "context length",
+    "context_length",
+    "maximum context",
+    "too many tokens",
+    "context window",
+    "prompt is too long",
+)
 
 
 def make_session(max_connections: int = 0) -> aiohttp.ClientSession:
     """A session for many concurrent streams: no pool cap, 1 MiB reads (see lessons.md)."""
     connector = aiohttp.TCPConnector(limit=max_connections, limit_per_host=0, ttl_dns_cache=300)
-    return aiohttp.ClientSession(connector=connector, read_bufsize=2**20,
-                                 timeout=aiohttp.ClientTimeout(total=None))
+    return aiohttp.ClientSession(
+        connector=connector, read_bufsize=2**20, timeout=aiohttp.ClientTimeout(total=None)
+    )
 
 
 def _error_text(status: int, body: bytes) -> str:
@@ -38,10 +45,7 @@ def _error_text(status: int, body: bytes) -> str:
     try:
         payload = json.loads(text)
         err = payload.get("error", payload) if isinstance(payload, dict) else payload
-        if isinstance(err, dict):
-            text = str(err.get("message") or err)
-        else:
-            text = str(err)
+        text = str(err.get("message") or err) if isinstance(err, dict) else str(err)
     except ValueError:
         pass
     return f"HTTP {status}: {text.strip()[:300]}"
@@ -65,8 +69,9 @@ async def stream_sse(
 ) -> int:
     """POST ``body`` and feed each SSE event to ``handle``. Returns the send stamp (ns)."""
     splitter = SSESplitter()
-    timeout = aiohttp.ClientTimeout(total=None, sock_connect=min(spec.timeout_s, 30.0),
-                                    sock_read=spec.timeout_s)
+    timeout = aiohttp.ClientTimeout(
+        total=None, sock_connect=min(spec.timeout_s, 30.0), sock_read=spec.timeout_s
+    )
     received_any = False
     send_ns = perf_counter_ns()
     try:
@@ -91,8 +96,10 @@ async def stream_sse(
     except aiohttp.ClientPayloadError as exc:
         result.fail(errors.STREAM_CUT, f"stream cut by the server: {type(exc).__name__}")
     except aiohttp.ServerDisconnectedError:
-        result.fail(errors.STREAM_CUT if received_any else errors.CONNECTION,
-                    "server closed the connection" + (" mid-stream" if received_any else ""))
+        result.fail(
+            errors.STREAM_CUT if received_any else errors.CONNECTION,
+            "server closed the connection" + (" mid-stream" if received_any else ""),
+        )
     except aiohttp.ClientConnectorError as exc:
         result.fail(errors.CONNECTION, f"cannot connect to {exc.host}:{exc.port}: {exc.os_error}")
     except aiohttp.ClientError as exc:

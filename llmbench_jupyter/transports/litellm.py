@@ -81,8 +81,13 @@ async def stream(session: Any, spec: RequestSpec) -> tuple[int, StreamResult]:
     try:
         async with asyncio.timeout(spec.timeout_s):
             response = await litellm.acompletion(
-                model=spec.litellm_model or spec.api_model, messages=spec.messages, stream=True,
-                stream_options={"include_usage": True}, timeout=spec.timeout_s, **kwargs)
+                model=spec.litellm_model or spec.api_model,
+                messages=spec.messages,
+                stream=True,
+                stream_options={"include_usage": True},
+                timeout=spec.timeout_s,
+                **kwargs,
+            )
             async for chunk in response:
                 now = perf_counter_ns()
                 _take_chunk(chunk, now, result)
@@ -131,7 +136,11 @@ def _take_chunk(chunk: Any, now: int, result: StreamResult) -> None:
             result.chunk_kinds.append(TOOL)
             for call in calls:
                 fn = getattr(call, "function", None)
-                result.add_tool_fragment(getattr(call, "index", 0) or 0, getattr(call, "id", None),
-                                         getattr(fn, "name", None), getattr(fn, "arguments", None) or "")
+                result.add_tool_fragment(
+                    getattr(call, "index", 0) or 0,
+                    getattr(call, "id", None),
+                    getattr(fn, "name", None),
+                    getattr(fn, "arguments", None) or "",
+                )
         if getattr(choice, "finish_reason", None):
             result.finish_reason = choice.finish_reason

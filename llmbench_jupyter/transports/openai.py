@@ -78,8 +78,9 @@ def handle_event(name: bytes, payload: bytes, now: int, result: StreamResult) ->
             result.chunk_kinds.append(TOOL)
             for call in calls:
                 fn = call.get("function") or {}
-                result.add_tool_fragment(call.get("index", 0), call.get("id"), fn.get("name"),
-                                         fn.get("arguments") or "")
+                result.add_tool_fragment(
+                    call.get("index", 0), call.get("id"), fn.get("name"), fn.get("arguments") or ""
+                )
         if choice.get("finish_reason"):
             result.finish_reason = choice["finish_reason"]
     return False
