@@ -32,24 +32,23 @@ def _int_list(text: str) -> list[int]:
     return values
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"found {text!r}, expected an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"found {value}, expected an integer >= 1")
-    return value
+def _int_at_least(minimum: int) -> Any:
+    """An argparse type for integers >= ``minimum`` with a message saying what was found."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"found {text!r}, expected an integer") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"found {value}, expected an integer >= {minimum}")
+        return value
+
+    return parse
 
 
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"found {text!r}, expected an integer") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"found {value}, expected an integer >= 0")
-    return value
+_positive_int = _int_at_least(1)
+_non_negative_int = _int_at_least(0)
 
 
 def _positive_float(text: str) -> float:

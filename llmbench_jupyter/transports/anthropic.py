@@ -93,7 +93,5 @@ def handle_event(name: bytes, payload: bytes, now: int, result: StreamResult) ->
 
 
 async def stream(session: aiohttp.ClientSession, spec: RequestSpec) -> tuple[int, StreamResult]:
-    result = StreamResult()
-    body = build_body(spec)
-    send_ns = await stream_sse(session, spec, build_headers(spec), body, handle_event, result)
-    return send_ns, result
+    """Send one streaming messages request; returns (send stamp in ns, observations)."""
+    return await stream_sse(session, spec, build_headers(spec), build_body(spec), handle_event)

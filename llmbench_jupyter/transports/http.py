@@ -65,9 +65,9 @@ async def stream_sse(
     headers: dict[str, str],
     body: bytes,
     handle: EventHandler,
-    result: StreamResult,
-) -> int:
-    """POST ``body`` and feed each SSE event to ``handle``. Returns the send stamp (ns)."""
+) -> tuple[int, StreamResult]:
+    """POST ``body`` and feed each SSE event to ``handle``; returns (send stamp ns, result)."""
+    result = StreamResult()
     splitter = SSESplitter()
     timeout = aiohttp.ClientTimeout(
         total=None, sock_connect=min(spec.timeout_s, 30.0), sock_read=spec.timeout_s
@@ -81,7 +81,7 @@ async def stream_sse(
                     category, message = _http_failure(resp.status, await resp.read())
                     result.fail(category, message, resp.status)
                     result.end_ns = perf_counter_ns()
-                    return send_ns
+                    return send_ns, result
                 async for data in resp.content.iter_any():
                     now = perf_counter_ns()
                     received_any = True
@@ -109,7 +109,7 @@ async def stream_sse(
     if not result.completed and result.error_category is None:
         tail = " with a partial event pending" if splitter.pending.strip() else ""
         result.fail(errors.STREAM_CUT, f"stream ended before its end marker{tail}")
-    return send_ns
+    return send_ns, result
 
 
 def parse_json(payload: bytes, result: StreamResult) -> Any:
