@@ -310,6 +310,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         TimeElapsedColumn(),
         console=err,
         transient=True,
+        refresh_per_second=4,  # the refresh thread shares the GIL with the timing loop
     )
     task = progress.add_task("benchmark", total=None, errors=0)
     n_errors = 0

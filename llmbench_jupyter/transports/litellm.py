@@ -51,6 +51,8 @@ def _categorise(exc: BaseException) -> tuple[str, int | None]:
         "ServiceUnavailableError": "http_503",
         "InternalServerError": "http_500",
     }
+    if "connection error" in str(exc).lower() or "connect call failed" in str(exc).lower():
+        return errors.CONNECTION, None  # litellm wraps refused connections in server errors
     if name in by_name:
         return by_name[name], status
     if isinstance(exc, TimeoutError):
