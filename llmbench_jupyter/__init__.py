@@ -25,6 +25,12 @@ _EXPORTS = {
     "SimServer": "sim",
     "RequestRecord": "records",
     "LLMBenchError": "errors",
+    "bench": "api",
+    "jobs": "api",
+    "Job": "jobs",
+    "JobManager": "jobs",
+    "history": "results",
+    "leaderboard": "results",
 }
 
 __all__ = ["__version__", *sorted(_EXPORTS)]

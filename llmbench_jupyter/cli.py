@@ -160,58 +160,10 @@ def add_bench_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def spec_from_args(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
-    """Resolve flags (and the config, unless ad hoc) into a BenchSpec and a config snapshot."""
-    from . import targets as targets_mod
-    from .workloads import DEFAULT_PROMPT, BenchSpec
+    """Resolve parsed ``bench`` flags into a BenchSpec and a config snapshot."""
+    from .specs import BENCH_OPTIONS, build_bench_spec
 
-    config = None
-    if args.api_base:
-        model = (args.model or [None])[0]
-        if args.model and len(args.model) > 1:
-            raise LLMBenchError("--api-base takes exactly one --model")
-        chosen = [targets_mod.adhoc(args.api_base, model or "", args.api_key, args.kind)]
-        if args.config:
-            from .config import load_config
-
-            config = load_config(args.config)
-        snapshot: dict[str, Any] = {"adhoc": True}
-    else:
-        from .config import load_config
-
-        config = load_config(args.config)
-        chosen = targets_mod.from_config(config, args.provider, args.model)
-        snapshot = config.snapshot()
-    defaults = config.defaults if config is not None else None
-    if args.prompt is not None:
-        prompt = args.prompt
-    elif config is not None:
-        prompt = config.prompt(args.prompt_template)
-    elif args.prompt_template:
-        raise LLMBenchError("--prompt-template needs a config file (--config)")
-    else:
-        prompt = DEFAULT_PROMPT
-
-    def pick(flag: Any, name: str, fallback: Any) -> Any:
-        if flag is not None:
-            return flag
-        return getattr(defaults, name) if defaults is not None else fallback
-
-    spec = BenchSpec(
-        targets=chosen,
-        runs=pick(args.runs, "runs", 3),
-        warmup=pick(args.warmup, "warmup", 1),
-        context_tiers=pick(args.context_tiers, "context_tiers", [0]),
-        max_tokens=pick(args.max_tokens, "max_tokens", 256),
-        temperature=pick(args.temperature, "temperature", 0.0),
-        concurrency=args.concurrency,
-        rate=args.rate,
-        prompt=prompt,
-        seed=args.seed,
-        timeout_s=pick(args.timeout, "timeout_s", 120.0),
-        name=args.name,
-    )
-    spec.validate()
-    return spec, snapshot
+    return build_bench_spec(**{name: getattr(args, name) for name in BENCH_OPTIONS})
 
 
 def _fmt(value: Any, digits: int = 1) -> str:

@@ -132,6 +132,52 @@ class BenchResult:
 
         return pd.DataFrame([r.to_dict() for r in self.records], columns=list(RECORD_FIELDS))
 
+    def compare(self, other: BenchResult, metric: str = "ttft_ms", seed: int = 0) -> Any:
+        """Per target present in both runs: the median difference (other − self) with a
+        bootstrap 95% CI (``stats.compare``). Without common targets, the runs are pooled."""
+        import pandas as pd
+
+        from .stats import compare
+
+        def groups(result: BenchResult) -> dict[tuple[str, str, int], list[RequestRecord]]:
+            out: dict[tuple[str, str, int], list[RequestRecord]] = {}
+            for r in result.records:
+                out.setdefault((r.provider, r.model, r.context_tier), []).append(r)
+            return out
+
+        mine, theirs = groups(self), groups(other)
+        common = [k for k in mine if k in theirs]
+        rows = []
+        if common:
+            for key in common:
+                row = dict(zip(("provider", "model", "context_tier"), key, strict=True))
+                row.update(compare(mine[key], theirs[key], metric=metric, seed=seed))
+                rows.append(row)
+        else:
+            row = {"provider": "(all)", "model": "(all)", "context_tier": None}
+            row.update(compare(self.records, other.records, metric=metric, seed=seed))
+            rows.append(row)
+        return pd.DataFrame(rows)
+
+    def plot(self, metric: str | None = None, **kwargs: Any) -> Any:
+        """Static plotly figure(s) for reports; see ``charts.result_figure``."""
+        from .charts import result_figure
+
+        return result_figure(self, metric=metric, **kwargs)
+
+    def __repr__(self) -> str:
+        run = f"run {self.run_id[:8]}" if self.run_id else "unsaved run"
+        targets = len({(r.provider, r.model) for r in self.records})
+        return (
+            f"<BenchResult {run} {self.status}: {len(self.measured)} measured requests "
+            f"({self.error_count} errors), {targets} targets>"
+        )
+
+    def _repr_html_(self) -> str:
+        from .display import result_html
+
+        return result_html(self)
+
 
 def plan(spec: BenchSpec) -> tuple[list[Phase], list[dict[str, Any]]]:
     """Phases to run and tiers skipped (with the reason) because they exceed a context window."""

@@ -153,5 +153,32 @@ class Request(Base):
     output_text: Mapped[str | None] = mapped_column(Text)
 
 
+class JobRow(Base):
+    """A background job (bench now; eval and tune later): its state machine, persisted.
+
+    ``pid`` and ``host`` let a later process tell a job whose kernel died (interrupted)
+    from one still running elsewhere.
+    """
+
+    __tablename__ = "jobs"
+
+    job_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    owner: Mapped[str] = mapped_column(String, index=True)
+    kind: Mapped[str] = mapped_column(String)
+    name: Mapped[str | None] = mapped_column(String)
+    state: Mapped[str] = mapped_column(String, index=True)
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)
+    run_id: Mapped[str | None] = mapped_column(String(64))
+    error: Mapped[str | None] = mapped_column(Text)
+    pid: Mapped[int] = mapped_column()
+    host: Mapped[str] = mapped_column(String)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
 #: Column names of ``runs`` in table order: the keys of every run dict.
 RUN_COLUMNS: tuple[str, ...] = tuple(c.name for c in Run.__table__.columns)
+#: Column names of ``jobs``: the keys of every job dict.
+JOB_COLUMNS: tuple[str, ...] = tuple(c.name for c in JobRow.__table__.columns)

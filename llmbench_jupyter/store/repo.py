@@ -31,6 +31,7 @@ from .db import (
     parse_url,
     upgrade_to_head,
 )
+from .jobs_repo import JobsMixin
 from .models import RUN_COLUMNS, Request, Run
 
 if TYPE_CHECKING:
@@ -43,7 +44,7 @@ _SECRET_KEYS = frozenset({"api_key"})
 _RUN_COLS = tuple(Run.__table__.columns)
 
 
-class Store:
+class Store(JobsMixin):
     """A results store on one database. Thread-safe; each call is its own transaction."""
 
     def __init__(self, url: str) -> None:

@@ -1,0 +1,64 @@
+"""The notebook-facing API: ``bench()`` returns a running Job; results as DataFrames.
+
+In a Jupyter kernel the job's widget is displayed at once (unless ``display=False``);
+from plain Python the same call returns the same Job, to ``await`` or ``wait()``.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from .jobs import Job, get_manager
+
+
+def in_kernel() -> bool:
+    """True inside a running IPython kernel (checked without importing IPython)."""
+    ipython = sys.modules.get("IPython")
+    if ipython is None or "ipykernel" not in sys.modules:
+        return False
+    shell = ipython.get_ipython()
+    return shell is not None and getattr(shell, "kernel", None) is not None
+
+
+def bench(
+    provider: str | Sequence[str] | None = None,
+    model: str | Sequence[str] | None = None,
+    *,
+    save: bool = True,
+    sim_url: str | None = None,
+    display: bool | None = None,
+    **options: Any,
+) -> Job:
+    """Start a benchmark job and return its handle immediately.
+
+    Options are the CLI's ``bench`` flags with underscores (``runs``, ``warmup``,
+    ``context_tiers``, ``max_tokens``, ``temperature``, ``concurrency``, ``rate``,
+    ``prompt``, ``prompt_template``, ``seed``, ``timeout``, ``name``, ``config``,
+    ``api_base``, ``api_key``, ``kind``). ``sim_url`` points simulated providers at an
+    endpoint you started (``SimServer``); otherwise one is started for the job.
+    """
+    from .errors import LLMBenchError
+    from .specs import BENCH_OPTIONS, build_bench_spec
+
+    unknown = sorted(set(options) - set(BENCH_OPTIONS))
+    if unknown:
+        raise LLMBenchError(
+            f"bench(): unknown option(s) {', '.join(unknown)}; expected "
+            f"{', '.join(o for o in BENCH_OPTIONS if o not in ('provider', 'model'))}"
+        )
+    spec, snapshot = build_bench_spec(provider=provider, model=model, **options)
+    job = get_manager().submit(spec, save=save, config_snapshot=snapshot, sim_url=sim_url)
+    if display if display is not None else in_kernel():
+        from IPython.display import display as ipy_display
+
+        from .kernel import widget  # noqa: F401  (installs the display hook)
+
+        ipy_display(job)
+    return job
+
+
+def jobs() -> list[Job]:
+    """Jobs started in this process, oldest first."""
+    return get_manager().jobs()

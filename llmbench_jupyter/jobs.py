@@ -1,0 +1,550 @@
+"""Background jobs: a benchmark (later eval, tune) running as a task on an asyncio loop.
+
+In a notebook the task runs on the kernel's own loop, so other cells keep executing and
+widget clicks (cancel) are handled while it runs. In plain Python with no running loop,
+jobs run on one background loop thread. States are enforced here and persisted in the
+store with timestamps::
+
+    pending -> queued -> running -> done | failed | cancelled | interrupted
+           \\-> cancelled  \\-> cancelled
+
+A per-user limit (default 2; ``LLMBENCH_MAX_JOBS``) caps running jobs; more wait in a FIFO
+queue and are never rejected. Progress snapshots reach subscribers at most 10 times a
+second, so a widget never sends a message per chunk. This module imports nothing from
+Jupyter; the kernel layer adds the widget through :func:`set_display_hook`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Generator
+from typing import Any
+
+from .errors import LLMBenchError, scrub
+from .records import RequestRecord
+from .workloads import BenchResult, BenchSpec, arun
+
+log = logging.getLogger(__name__)
+
+PENDING, QUEUED, RUNNING = "pending", "queued", "running"
+DONE, FAILED, CANCELLED, INTERRUPTED = "done", "failed", "cancelled", "interrupted"
+FINAL_STATES = frozenset({DONE, FAILED, CANCELLED, INTERRUPTED})
+TRANSITIONS: dict[str, frozenset[str]] = {
+    PENDING: frozenset({QUEUED, CANCELLED}),
+    QUEUED: frozenset({RUNNING, CANCELLED}),
+    RUNNING: frozenset({DONE, FAILED, CANCELLED, INTERRUPTED}),
+}
+#: Minimum seconds between two progress notifications (10 Hz at most).
+THROTTLE_S = 0.1
+DEFAULT_MAX_JOBS = 2
+
+Snapshot = dict[str, Any]
+Subscriber = Callable[[Snapshot], None]
+_display_hook: Callable[[Job], dict[str, Any] | None] | None = None
+
+
+class JobError(LLMBenchError):
+    """A job operation that cannot be done in the job's current state."""
+
+
+def set_display_hook(hook: Callable[[Job], dict[str, Any] | None] | None) -> None:
+    """Let a surface (the kernel's widget) render jobs; core stays free of Jupyter imports."""
+    global _display_hook
+    _display_hook = hook
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class Job:
+    """Handle of one background job. Returned at once by :meth:`JobManager.submit`."""
+
+    def __init__(
+        self,
+        manager: JobManager,
+        spec: BenchSpec,
+        *,
+        kind: str = "bench",
+        save: bool = True,
+        config_snapshot: dict[str, Any] | None = None,
+        sim_url: str | None = None,
+    ) -> None:
+        self.id = uuid.uuid4().hex
+        self.kind = kind
+        self.name = spec.name
+        self.spec = spec
+        self.manager = manager
+        self.run_id: str | None = None
+        self.error: str | None = None
+        self.created_at = time.time()
+        self.started_at: float | None = None
+        self.finished_at: float | None = None
+        self._save = save
+        self._config_snapshot = config_snapshot
+        self._sim_url = sim_url
+        self._state = PENDING
+        self._records: list[RequestRecord] = []
+        self._planned = 0
+        self._result: BenchResult | None = None
+        self._subscribers: list[Subscriber] = []
+        self._dirty = False
+        self._last_notify = 0.0
+        self._snapshot: Snapshot | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._done: concurrent.futures.Future[BenchResult] = concurrent.futures.Future()
+
+    # ----------------------------------------------------------------- state
+    @property
+    def state(self) -> str:
+        return self._state
+
+    status = state
+
+    def done(self) -> bool:
+        return self._state in FINAL_STATES
+
+    def _transition(self, to: str, **fields: Any) -> None:
+        allowed = TRANSITIONS.get(self._state, frozenset())
+        if to not in allowed:
+            raise JobError(f"job {self.id[:8]}: cannot go from {self._state} to {to}")
+        store = self.manager.store
+        if store is not None:
+            store.transition_job(self.id, [self._state], to, **fields)
+        self._state = to
+        self._notify(force=True)
+
+    # -------------------------------------------------------------- progress
+    def subscribe(self, callback: Subscriber) -> Callable[[], None]:
+        """Call ``callback(snapshot)`` on progress (≤10 Hz) and on every state change."""
+        self._subscribers.append(callback)
+        callback(self.progress)
+
+        def unsubscribe() -> None:
+            with contextlib.suppress(ValueError):
+                self._subscribers.remove(callback)
+
+        return unsubscribe
+
+    @property
+    def progress(self) -> Snapshot:
+        if self._snapshot is None or self._dirty:
+            self._snapshot = self._build_snapshot()
+            self._dirty = False
+        return self._snapshot
+
+    def _on_start(self, run_id: str | None, planned: int) -> None:
+        self.run_id = run_id
+        self._planned = planned
+        if run_id and self.manager.store is not None:
+            self.manager.store.set_job_run(self.id, run_id)
+        self._notify(force=True)
+
+    def _on_record(self, record: RequestRecord) -> None:
+        self._records.append(record)
+        self._dirty = True
+        self._notify()
+
+    def _notify(self, force: bool = False) -> None:
+        self._dirty = True
+        now = time.monotonic()
+        if not force and now - self._last_notify < THROTTLE_S:
+            return  # the ticker delivers it within THROTTLE_S
+        self._last_notify = now
+        snapshot = self.progress
+        for callback in list(self._subscribers):
+            try:
+                callback(snapshot)
+            except Exception:  # a broken display must not break the job
+                log.exception("progress subscriber failed")
+
+    async def _ticker(self) -> None:
+        while True:
+            await asyncio.sleep(THROTTLE_S)
+            if self._dirty and time.monotonic() - self._last_notify >= THROTTLE_S:
+                self._notify()
+
+    def _build_snapshot(self) -> Snapshot:
+        from .stats import live_medians
+
+        records = self._records
+        per_tier = live_medians(records)
+        planned_per_target = self._planned_per_target()
+        done_by: dict[str, int] = {}
+        errors_by: dict[str, int] = {}
+        for r in records:
+            key = f"{r.provider}/{r.model}"
+            done_by[key] = done_by.get(key, 0) + 1
+            errors_by[key] = errors_by.get(key, 0) + (r.status != "ok")
+        by_target = {
+            (row["provider"], row["model"]): row
+            for row in live_medians(records, by=("provider", "model"))
+        }
+        elapsed = (time.monotonic() - self.started_at) if self.started_at else 0.0
+        if self.finished_at and self.started_at:
+            elapsed = self.finished_at - self.started_at
+        done = len(records)
+        total = self._planned or sum(planned_per_target.values())
+        targets = []
+        for t in self.spec.targets:
+            key = t.key
+            n = done_by.get(key, 0)
+            medians = by_target.get((t.provider, t.model), {})
+            total_t = planned_per_target.get(key, 0)
+            targets.append(
+                {
+                    "key": key,
+                    "provider": t.provider,
+                    "model": t.model,
+                    "display_name": t.display_name or t.model,
+                    "done": n,
+                    "total": total_t,
+                    "errors": errors_by.get(key, 0),
+                    "ttft_ms_p50": medians.get("ttft_ms_p50"),
+                    "decode_tps_p50": medians.get("decode_tps_p50"),
+                    "tpot_ms_p50": medians.get("tpot_ms_p50"),
+                    "e2e_ms_p50": medians.get("e2e_ms_p50"),
+                    "state": "done"
+                    if total_t and n >= total_t
+                    else ("running" if n else "waiting"),
+                }
+            )
+        eta = None
+        if self._state == RUNNING and done and total > done:
+            eta = elapsed / done * (total - done)
+        return {
+            "job_id": self.id,
+            "kind": self.kind,
+            "name": self.name,
+            "state": self._state,
+            "run_id": self.run_id,
+            "done": done,
+            "total": total,
+            "errors": sum(errors_by.values()),
+            "elapsed_s": round(elapsed, 2),
+            "eta_s": None if eta is None else round(eta, 1),
+            "error": self.error,
+            "targets": targets,
+            "tiers": [{"key": f"{row['provider']}/{row['model']}", **row} for row in per_tier],
+            "tier_count": len(set(self.spec.context_tiers)),
+        }
+
+    def _planned_per_target(self) -> dict[str, int]:
+        from .workloads import plan
+
+        phases, _ = plan(self.spec)
+        per = self.spec.runs + self.spec.warmup
+        out: dict[str, int] = {}
+        for phase in phases:
+            out[phase.target.key] = out.get(phase.target.key, 0) + per
+        return out
+
+    # --------------------------------------------------------------- running
+    async def _run(self, slots: asyncio.Semaphore) -> None:
+        ticker: asyncio.Task[None] | None = None
+        try:
+            self._transition(QUEUED)
+            async with slots:
+                self._transition(RUNNING)
+                self.started_at = time.monotonic()
+                ticker = asyncio.get_running_loop().create_task(self._ticker())
+                result = await arun(
+                    self.spec,
+                    save=self._save,
+                    store=self.manager.store_for_runs,
+                    owner=self.manager.owner,
+                    on_record=self._on_record,
+                    on_start=self._on_start,
+                    config_snapshot=self._config_snapshot,
+                    sim_url=self._sim_url,
+                )
+            self._result = result
+            self.finished_at = time.monotonic()
+            self._transition(
+                DONE if result.status == "done" else FAILED,
+                error=None if result.status == "done" else "every measured request failed",
+            )
+            if result.status != "done":
+                self.error = "every measured request failed"
+            self._done.set_result(result)
+        except asyncio.CancelledError:
+            self.finished_at = time.monotonic()
+            self._result = self._partial_result(CANCELLED)
+            if self._state in TRANSITIONS and CANCELLED in TRANSITIONS[self._state]:
+                self._transition(CANCELLED)
+            self._done.set_result(self._result)
+        except Exception as exc:
+            self.finished_at = time.monotonic()
+            self.error = scrub(f"{type(exc).__name__}: {exc}")[:2000]
+            self._result = self._partial_result(FAILED) if self._records else None
+            if FAILED in TRANSITIONS.get(self._state, frozenset()):
+                self._transition(FAILED, error=self.error)
+            elif CANCELLED in TRANSITIONS.get(self._state, frozenset()):
+                self._transition(CANCELLED, error=self.error)
+            self._done.set_exception(JobError(f"job {self.id[:8]} failed: {self.error}"))
+        finally:
+            if ticker is not None:
+                ticker.cancel()
+            self._notify(force=True)
+
+    def _on_task_done(self, task: asyncio.Task[None]) -> None:
+        """Settle a job whose task ended without running its body (cancelled before start)."""
+        if self._done.done():
+            return
+        self.finished_at = time.monotonic()
+        self._result = self._partial_result(CANCELLED)
+        if CANCELLED in TRANSITIONS.get(self._state, frozenset()):
+            self._transition(CANCELLED)
+        self._done.set_result(self._result)
+
+    def _partial_result(self, status: str) -> BenchResult:
+        return BenchResult(
+            run_id=self.run_id,
+            spec=self.spec.describe(),
+            records=list(self._records),
+            skipped=[],
+            overhead={},
+            status=status,
+        )
+
+    def cancel(self) -> bool:
+        """Stop the job; completed requests stay stored. False if it had already finished."""
+        if self.done() or self._task is None or self._loop is None:
+            return False
+        if self._loop.is_closed():
+            return False
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is self._loop:
+            self._task.cancel()
+        else:
+            self._loop.call_soon_threadsafe(self._task.cancel)
+        return True
+
+    # --------------------------------------------------------------- results
+    def result(self) -> BenchResult:
+        """The result once finished (partial when cancelled). Never blocks."""
+        if not self._done.done():
+            p = self.progress
+            raise JobError(
+                f"job {self.id[:8]} is {self._state} ({p['done']}/{p['total']} "
+                "requests): use `await job` or job.wait() for its result"
+            )
+        return self._done.result()
+
+    def wait(self, timeout: float | None = None) -> BenchResult:
+        """Block until finished; for threads other than the one running the job's loop."""
+        if self._loop is not None and self._loop.is_running():
+            with contextlib.suppress(RuntimeError):
+                if asyncio.get_running_loop() is self._loop:
+                    raise JobError(
+                        "job.wait() would block the event loop the job runs on; "
+                        "use `await job` instead"
+                    )
+            if threading.current_thread() is getattr(self._loop, "_llmbench_thread", None):
+                raise JobError("job.wait() called from the job's own loop thread")
+        try:
+            return self._done.result(timeout)
+        except concurrent.futures.TimeoutError:
+            raise JobError(f"job {self.id[:8]} still {self._state} after {timeout} s") from None
+
+    def __await__(self) -> Generator[Any, None, BenchResult]:
+        return asyncio.wrap_future(self._done).__await__()
+
+    # conveniences that delegate to the result
+    def to_pandas(self) -> Any:
+        return self.result().to_pandas()
+
+    def summary(self) -> Any:
+        return self.result().summary()
+
+    def plot(self, *args: Any, **kwargs: Any) -> Any:
+        return self.result().plot(*args, **kwargs)
+
+    def compare(self, other: Job | BenchResult, **kwargs: Any) -> Any:
+        theirs = other.result() if isinstance(other, Job) else other
+        return self.result().compare(theirs, **kwargs)
+
+    # ----------------------------------------------------------------- reprs
+    def __repr__(self) -> str:
+        p = self.progress
+        label = f" {self.name!r}" if self.name else ""
+        return (
+            f"<Job {self.id[:8]}{label} {self.kind} {self._state}: {p['done']}/{p['total']} "
+            f"requests, {p['errors']} errors>"
+        )
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        if _display_hook is not None:
+            bundle = _display_hook(self)
+            if bundle:
+                return bundle
+        return {"text/plain": repr(self)}
+
+
+class JobManager:
+    """Submits jobs and enforces the per-user limit with a FIFO queue."""
+
+    def __init__(
+        self,
+        store: Any = None,
+        *,
+        owner: str | None = None,
+        max_concurrent: int | None = None,
+        save: bool = True,
+    ) -> None:
+        from .store import current_owner
+
+        self.owner = owner or current_owner()
+        env = os.environ.get("LLMBENCH_MAX_JOBS")
+        limit = (
+            max_concurrent
+            if max_concurrent is not None
+            else (int(env) if env and env.isdigit() else DEFAULT_MAX_JOBS)
+        )
+        if limit < 1:
+            raise LLMBenchError(f"max concurrent jobs: found {limit}, expected an integer >= 1")
+        self.max_concurrent = limit
+        self.store = store
+        self.host = socket.gethostname()
+        self._jobs: list[Job] = []
+        self._slots: dict[asyncio.AbstractEventLoop, asyncio.Semaphore] = {}
+        self._bg_loop: asyncio.AbstractEventLoop | None = None
+        self._lock = threading.Lock()
+        if store is not None:
+            store.sweep_interrupted(self.host, _pid_alive)
+
+    @property
+    def store_for_runs(self) -> Any:
+        return self.store
+
+    def submit(
+        self,
+        spec: BenchSpec,
+        *,
+        save: bool = True,
+        config_snapshot: dict[str, Any] | None = None,
+        sim_url: str | None = None,
+    ) -> Job:
+        """Create and start a job; returns its handle at once."""
+        spec.validate()
+        job = Job(
+            self,
+            spec,
+            save=save and self.store is not None,
+            config_snapshot=config_snapshot,
+            sim_url=sim_url,
+        )
+        if self.store is not None:
+            self.store.create_job(
+                job_id=job.id,
+                kind=job.kind,
+                spec=spec.describe(),
+                pid=os.getpid(),
+                host=self.host,
+                owner=self.owner,
+                name=spec.name,
+            )
+        self._jobs.append(job)
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = self._background_loop()
+        job._loop = loop
+        if loop.is_running() and _on_loop_thread(loop):
+            job._task = loop.create_task(job._run(self._slots_for(loop)))
+            job._task.add_done_callback(job._on_task_done)
+        else:
+            created: concurrent.futures.Future[asyncio.Task[None]] = concurrent.futures.Future()
+
+            def start() -> None:
+                task = loop.create_task(job._run(self._slots_for(loop)))
+                task.add_done_callback(job._on_task_done)
+                job._task = task
+                created.set_result(task)
+
+            loop.call_soon_threadsafe(start)
+            created.result(timeout=10)
+        return job
+
+    def _slots_for(self, loop: asyncio.AbstractEventLoop) -> asyncio.Semaphore:
+        with self._lock:
+            if loop not in self._slots:
+                self._slots[loop] = asyncio.Semaphore(self.max_concurrent)
+            return self._slots[loop]
+
+    def _background_loop(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._bg_loop is None or self._bg_loop.is_closed():
+                loop = asyncio.new_event_loop()
+                ready = threading.Event()
+
+                def run() -> None:
+                    asyncio.set_event_loop(loop)
+                    loop.call_soon(ready.set)
+                    loop.run_forever()
+
+                thread = threading.Thread(target=run, name="llmbench-jobs", daemon=True)
+                loop._llmbench_thread = thread  # type: ignore[attr-defined]
+                thread.start()
+                ready.wait(10)
+                self._bg_loop = loop
+            return self._bg_loop
+
+    def jobs(self) -> list[Job]:
+        return list(self._jobs)
+
+    def get(self, job_id: str) -> Job:
+        matches = [j for j in self._jobs if j.id.startswith(job_id)]
+        if len(matches) == 1:
+            return matches[0]
+        if not matches:
+            known = ", ".join(j.id[:8] for j in self._jobs) or "none"
+            raise JobError(f"no job {job_id!r} in this session (jobs: {known})")
+        raise JobError(f"job id {job_id!r} is ambiguous: " + ", ".join(j.id[:8] for j in matches))
+
+
+def _on_loop_thread(loop: asyncio.AbstractEventLoop) -> bool:
+    try:
+        return asyncio.get_running_loop() is loop
+    except RuntimeError:
+        return False
+
+
+_manager: JobManager | None = None
+_manager_lock = threading.Lock()
+
+
+def get_manager() -> JobManager:
+    """The process-wide manager on the default store (created on first use)."""
+    global _manager
+    with _manager_lock:
+        if _manager is None:
+            from .store import open_store
+
+            _manager = JobManager(open_store())
+        return _manager
+
+
+def reset_manager(manager: JobManager | None = None) -> None:
+    """Replace the process-wide manager (tests, or after changing ``LLMBENCH_DB_URL``)."""
+    global _manager
+    with _manager_lock:
+        _manager = manager

@@ -1,0 +1,117 @@
+"""Turn user options into a ``BenchSpec``: one resolver for the CLI, the magics and ``bench()``.
+
+Every surface passes the same option names (the CLI's flags, with underscores), so a
+default or a validation rule can never differ between them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+from .errors import LLMBenchError
+
+
+def _as_list(value: str | Sequence[str] | None) -> list[str] | None:
+    if value is None:
+        return None
+    return [value] if isinstance(value, str) else list(value)
+
+
+def build_bench_spec(
+    *,
+    config: Any = None,
+    provider: str | Sequence[str] | None = None,
+    model: str | Sequence[str] | None = None,
+    api_base: str | None = None,
+    api_key: str | None = None,
+    kind: str = "openai",
+    runs: int | None = None,
+    warmup: int | None = None,
+    context_tiers: Sequence[int] | None = None,
+    max_tokens: int | None = None,
+    temperature: float | None = None,
+    concurrency: int = 1,
+    rate: float | None = None,
+    prompt: str | None = None,
+    prompt_template: str | None = None,
+    seed: int = 0,
+    timeout: float | None = None,
+    name: str | None = None,
+) -> tuple[Any, dict[str, Any]]:
+    """Resolve options (and the config, unless ad hoc) into a validated spec and a snapshot.
+
+    ``config`` is a loaded ``Config``, a path, or None for the default search order.
+    """
+    from . import targets as targets_mod
+    from .config import Config, load_config
+    from .workloads import DEFAULT_PROMPT, BenchSpec
+
+    models = _as_list(model)
+    loaded: Config | None = config if isinstance(config, Config) else None
+    if api_base:
+        if models and len(models) > 1:
+            raise LLMBenchError("--api-base takes exactly one --model")
+        chosen = [targets_mod.adhoc(api_base, (models or [""])[0], api_key, kind)]
+        if loaded is None and isinstance(config, str | os.PathLike):
+            loaded = load_config(config)
+        snapshot: dict[str, Any] = {"adhoc": True}
+    else:
+        if loaded is None:
+            loaded = load_config(config)
+        chosen = targets_mod.from_config(loaded, _as_list(provider), models)
+        snapshot = loaded.snapshot()
+    defaults = loaded.defaults if loaded is not None else None
+    if prompt is None:
+        if loaded is not None:
+            prompt = loaded.prompt(prompt_template)
+        elif prompt_template:
+            raise LLMBenchError("--prompt-template needs a config file (--config)")
+        else:
+            prompt = DEFAULT_PROMPT
+
+    def pick(value: Any, field: str, fallback: Any) -> Any:
+        if value is not None:
+            return value
+        return getattr(defaults, field) if defaults is not None else fallback
+
+    spec = BenchSpec(
+        targets=chosen,
+        runs=pick(runs, "runs", 3),
+        warmup=pick(warmup, "warmup", 1),
+        context_tiers=list(pick(context_tiers, "context_tiers", [0])),
+        max_tokens=pick(max_tokens, "max_tokens", 256),
+        temperature=pick(temperature, "temperature", 0.0),
+        concurrency=concurrency,
+        rate=rate,
+        prompt=prompt,
+        seed=seed,
+        timeout_s=pick(timeout, "timeout_s", 120.0),
+        name=name,
+    )
+    spec.validate()
+    return spec, snapshot
+
+
+#: Option names accepted by :func:`build_bench_spec` (the CLI flags, underscored).
+BENCH_OPTIONS = (
+    "config",
+    "provider",
+    "model",
+    "api_base",
+    "api_key",
+    "kind",
+    "runs",
+    "warmup",
+    "context_tiers",
+    "max_tokens",
+    "temperature",
+    "concurrency",
+    "rate",
+    "prompt",
+    "prompt_template",
+    "seed",
+    "timeout",
+    "name",
+)

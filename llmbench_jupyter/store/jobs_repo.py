@@ -1,0 +1,139 @@
+"""Persistence of job states. Transitions are compare-and-set, so two processes never race.
+
+The legal transitions live in ``llmbench_jupyter.jobs``; this layer enforces them in the
+database by updating only rows still in an allowed ``from`` state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import insert, select, update
+
+from ..errors import LLMBenchError
+from .db import current_owner
+from .models import JOB_COLUMNS, JobRow, Run
+
+#: The timestamp column each state stamps when entered.
+_STAMPS = {
+    "queued": "queued_at",
+    "running": "started_at",
+    "done": "finished_at",
+    "failed": "finished_at",
+    "cancelled": "finished_at",
+    "interrupted": "finished_at",
+}
+ACTIVE_STATES = ("pending", "queued", "running")
+
+
+class JobsMixin:
+    """Job methods of :class:`~llmbench_jupyter.store.Store`."""
+
+    _tx: Callable[[str], Any]
+    url: str
+
+    def create_job(
+        self,
+        *,
+        job_id: str,
+        kind: str,
+        spec: Mapping[str, Any],
+        pid: int,
+        host: str,
+        owner: str | None = None,
+        name: str | None = None,
+    ) -> None:
+        row = {
+            "job_id": job_id,
+            "owner": owner or current_owner(),
+            "kind": kind,
+            "name": name,
+            "state": "pending",
+            "spec": dict(spec),
+            "run_id": None,
+            "error": None,
+            "pid": pid,
+            "host": host,
+            "created_at": datetime.now(UTC),
+            "queued_at": None,
+            "started_at": None,
+            "finished_at": None,
+        }
+        with self._tx("cannot create job") as conn:
+            conn.execute(insert(JobRow), [row])
+
+    def transition_job(
+        self, job_id: str, from_states: Iterable[str], to_state: str, **fields: Any
+    ) -> bool:
+        """Move a job to ``to_state`` if it is in one of ``from_states``; False if it was not."""
+        values: dict[str, Any] = {"state": to_state, **fields}
+        if to_state in _STAMPS:
+            values[_STAMPS[to_state]] = datetime.now(UTC)
+        with self._tx("cannot update job") as conn:
+            result = conn.execute(
+                update(JobRow)
+                .where(JobRow.job_id == job_id, JobRow.state.in_(list(from_states)))
+                .values(**values)
+            )
+            return bool(result.rowcount)
+
+    def set_job_run(self, job_id: str, run_id: str) -> None:
+        with self._tx("cannot update job") as conn:
+            conn.execute(update(JobRow).where(JobRow.job_id == job_id).values(run_id=run_id))
+
+    def get_job(self, job_id: str) -> dict[str, Any]:
+        with self._tx("cannot read job") as conn:
+            row = conn.execute(select(JobRow.__table__).where(JobRow.job_id == job_id)).mappings()
+            found = row.first()
+        if found is None:
+            raise LLMBenchError(f"no job {job_id!r} in {self.url}")
+        return {c: found[c] for c in JOB_COLUMNS}
+
+    def list_jobs(
+        self, owner: str | None = None, limit: int = 50, all_owners: bool = False
+    ) -> list[dict[str, Any]]:
+        stmt = select(JobRow.__table__).order_by(JobRow.created_at.desc()).limit(limit)
+        if not all_owners:
+            stmt = stmt.where(JobRow.owner == (owner or current_owner()))
+        with self._tx("cannot list jobs") as conn:
+            return [{c: r[c] for c in JOB_COLUMNS} for r in conn.execute(stmt).mappings()]
+
+    def sweep_interrupted(self, host: str, is_alive: Callable[[int], bool]) -> list[str]:
+        """Mark this host's active jobs and running runs whose process is gone as interrupted.
+
+        Returns the ids of the jobs marked. Their completed records stay in the store.
+        """
+        now = datetime.now(UTC)
+        marked: list[str] = []
+        with self._tx("cannot sweep interrupted jobs") as conn:
+            rows = conn.execute(
+                select(JobRow.job_id, JobRow.pid, JobRow.run_id).where(
+                    JobRow.host == host, JobRow.state.in_(ACTIVE_STATES)
+                )
+            ).all()
+            for job_id, pid, _run_id in rows:
+                if is_alive(pid):
+                    continue
+                conn.execute(
+                    update(JobRow)
+                    .where(JobRow.job_id == job_id, JobRow.state.in_(ACTIVE_STATES))
+                    .values(
+                        state="interrupted",
+                        finished_at=now,
+                        error="the process running this job ended before it did",
+                    )
+                )
+                marked.append(job_id)
+            runs = conn.execute(select(Run.run_id, Run.host).where(Run.status == "running")).all()
+            for run_id, run_host in runs:
+                run_host = run_host or {}
+                pid = run_host.get("pid")
+                if run_host.get("hostname") == host and isinstance(pid, int) and not is_alive(pid):
+                    conn.execute(
+                        update(Run)
+                        .where(Run.run_id == run_id, Run.status == "running")
+                        .values(status="interrupted", finished_at=now)
+                    )
+        return marked
