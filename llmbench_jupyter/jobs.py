@@ -9,8 +9,9 @@ store with timestamps::
            \\-> cancelled  \\-> cancelled
 
 A per-user limit (default 2; ``LLMBENCH_MAX_JOBS``) caps running jobs; more wait in a FIFO
-queue and are never rejected. Progress snapshots reach subscribers at most 10 times a
-second, so a widget never sends a message per chunk. This module imports nothing from
+queue and are never rejected. Progress snapshots, state changes included, reach
+subscribers at most 10 times a second (trailing edge: the latest state is never dropped),
+so a widget never sends a message per chunk. This module imports nothing from
 Jupyter; the kernel layer adds the widget through :func:`set_display_hook`.
 """
 
@@ -104,6 +105,7 @@ class Job:
         self._subscribers: list[Subscriber] = []
         self._dirty = False
         self._last_notify = 0.0
+        self._pending: asyncio.TimerHandle | None = None
         self._snapshot: Snapshot | None = None
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -127,7 +129,7 @@ class Job:
         if store is not None:
             store.transition_job(self.id, [self._state], to, **fields)
         self._state = to
-        self._notify(force=True)
+        self._notify()
 
     # -------------------------------------------------------------- progress
     def subscribe(self, callback: Subscriber) -> Callable[[], None]:
@@ -153,19 +155,29 @@ class Job:
         self._planned = planned
         if run_id and self.manager.store is not None:
             self.manager.store.set_job_run(self.id, run_id)
-        self._notify(force=True)
+        self._notify()
 
     def _on_record(self, record: RequestRecord) -> None:
         self._records.append(record)
         self._dirty = True
         self._notify()
 
-    def _notify(self, force: bool = False) -> None:
+    def _notify(self) -> None:
+        """Deliver the latest snapshot now, or once the 100 ms throttle allows (never dropped)."""
         self._dirty = True
-        now = time.monotonic()
-        if not force and now - self._last_notify < THROTTLE_S:
-            return  # the ticker delivers it within THROTTLE_S
-        self._last_notify = now
+        if self._pending is not None:
+            return  # already scheduled; it will carry this change too
+        wait = THROTTLE_S - (time.monotonic() - self._last_notify)
+        if wait <= 0 or self._loop is None or self._loop.is_closed():
+            self._deliver()
+        else:
+            self._pending = self._loop.call_later(wait, self._deliver)
+
+    def _deliver(self) -> None:
+        if self._pending is not None:
+            self._pending.cancel()
+            self._pending = None
+        self._last_notify = time.monotonic()
         snapshot = self.progress
         for callback in list(self._subscribers):
             try:
@@ -173,11 +185,15 @@ class Job:
             except Exception:  # a broken display must not break the job
                 log.exception("progress subscriber failed")
 
-    async def _ticker(self) -> None:
-        while True:
-            await asyncio.sleep(THROTTLE_S)
-            if self._dirty and time.monotonic() - self._last_notify >= THROTTLE_S:
-                self._notify()
+    async def _deliver_final(self) -> None:
+        """The last snapshot, still within the rate limit; the job settles after it."""
+        if self._pending is not None:  # this delivery replaces the scheduled one
+            self._pending.cancel()
+            self._pending = None
+        wait = THROTTLE_S - (time.monotonic() - self._last_notify)
+        if wait > 0:
+            await asyncio.sleep(wait)
+        self._deliver()
 
     def _build_snapshot(self) -> Snapshot:
         from .stats import live_medians
@@ -256,51 +272,47 @@ class Job:
 
     # --------------------------------------------------------------- running
     async def _run(self, slots: asyncio.Semaphore) -> None:
-        ticker: asyncio.Task[None] | None = None
+        outcome: BenchResult | JobError
         try:
             self._transition(QUEUED)
             async with slots:
                 self._transition(RUNNING)
                 self.started_at = time.monotonic()
-                ticker = asyncio.get_running_loop().create_task(self._ticker())
                 result = await arun(
                     self.spec,
                     save=self._save,
-                    store=self.manager.store_for_runs,
+                    store=self.manager.store,
                     owner=self.manager.owner,
                     on_record=self._on_record,
                     on_start=self._on_start,
                     config_snapshot=self._config_snapshot,
                     sim_url=self._sim_url,
                 )
-            self._result = result
             self.finished_at = time.monotonic()
-            self._transition(
-                DONE if result.status == "done" else FAILED,
-                error=None if result.status == "done" else "every measured request failed",
-            )
             if result.status != "done":
                 self.error = "every measured request failed"
-            self._done.set_result(result)
+            self._transition(DONE if result.status == "done" else FAILED, error=self.error)
+            outcome = result
         except asyncio.CancelledError:
             self.finished_at = time.monotonic()
-            self._result = self._partial_result(CANCELLED)
-            if self._state in TRANSITIONS and CANCELLED in TRANSITIONS[self._state]:
+            outcome = self._partial_result(CANCELLED)
+            if CANCELLED in TRANSITIONS.get(self._state, frozenset()):
                 self._transition(CANCELLED)
-            self._done.set_result(self._result)
         except Exception as exc:
             self.finished_at = time.monotonic()
             self.error = scrub(f"{type(exc).__name__}: {exc}")[:2000]
+            for final in (FAILED, CANCELLED):
+                if final in TRANSITIONS.get(self._state, frozenset()):
+                    self._transition(final, error=self.error)
+                    break
+            outcome = JobError(f"job {self.id[:8]} failed: {self.error}")
+        await self._deliver_final()
+        if isinstance(outcome, BenchResult):
+            self._result = outcome
+            self._done.set_result(outcome)
+        else:
             self._result = self._partial_result(FAILED) if self._records else None
-            if FAILED in TRANSITIONS.get(self._state, frozenset()):
-                self._transition(FAILED, error=self.error)
-            elif CANCELLED in TRANSITIONS.get(self._state, frozenset()):
-                self._transition(CANCELLED, error=self.error)
-            self._done.set_exception(JobError(f"job {self.id[:8]} failed: {self.error}"))
-        finally:
-            if ticker is not None:
-                ticker.cancel()
-            self._notify(force=True)
+            self._done.set_exception(outcome)
 
     def _on_task_done(self, task: asyncio.Task[None]) -> None:
         """Settle a job whose task ended without running its body (cancelled before start)."""
@@ -430,10 +442,6 @@ class JobManager:
         self._lock = threading.Lock()
         if store is not None:
             store.sweep_interrupted(self.host, _pid_alive)
-
-    @property
-    def store_for_runs(self) -> Any:
-        return self.store
 
     def submit(
         self,

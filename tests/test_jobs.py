@@ -1,0 +1,214 @@
+"""The job runner: states, persistence, the FIFO limit, cancellation, crash recovery."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from llmbench_jupyter.jobs import THROTTLE_S, Job, JobError, JobManager
+from llmbench_jupyter.sim import SimServer
+from llmbench_jupyter.store import open_store
+from llmbench_jupyter.targets import adhoc
+from llmbench_jupyter.workloads import BenchSpec
+
+
+@pytest.fixture(scope="module")
+def sim() -> Iterator[SimServer]:
+    srv = SimServer(seed=11).start_in_thread()
+    yield srv
+    srv.stop_thread()
+
+
+@pytest.fixture
+def store(tmp_path: Path):  # type: ignore[no-untyped-def]
+    return open_store(f"sqlite:///{tmp_path / 'jobs.sqlite'}")
+
+
+def spec(sim: SimServer, model: str = "sim:ttft=20,itl=2,out=10", runs: int = 3) -> BenchSpec:
+    return BenchSpec(targets=[adhoc(sim.base_url, model)], runs=runs, warmup=0)
+
+
+def test_a_job_walks_the_states_and_persists_them(sim: SimServer, store) -> None:  # type: ignore[no-untyped-def]
+    manager = JobManager(store, max_concurrent=2)
+    seen: list[str] = []
+
+    async def main() -> Job:
+        job = manager.submit(spec(sim))
+        assert job.state == "pending"
+        job.subscribe(lambda snap: seen.append(snap["state"]))
+        with pytest.raises(JobError, match="await job"):
+            job.result()
+        with pytest.raises(JobError, match="would block"):
+            job.wait(1)
+        result = await job
+        assert result.ok_count == 3
+        return job
+
+    job = asyncio.run(main())
+    assert job.state == "done" and job.result().run_id == job.run_id
+    assert [s for i, s in enumerate(seen) if i == 0 or seen[i - 1] != s] == [
+        "pending",
+        "queued",
+        "running",
+        "done",
+    ]
+    row = store.get_job(job.id)
+    assert row["state"] == "done" and row["run_id"] == job.run_id
+    assert row["created_at"] <= row["queued_at"] <= row["started_at"] <= row["finished_at"]
+    assert store.get_run(job.run_id)["status"] == "done"
+
+
+def test_illegal_transitions_are_refused(sim: SimServer, store) -> None:  # type: ignore[no-untyped-def]
+    job = Job(JobManager(store), spec(sim))
+    with pytest.raises(JobError, match="cannot go from pending to done"):
+        job._transition("done")
+
+
+def test_the_limit_queues_jobs_fifo_and_never_rejects(sim: SimServer, store) -> None:  # type: ignore[no-untyped-def]
+    manager = JobManager(store, max_concurrent=2)
+
+    async def main() -> list[Job]:
+        jobs = [manager.submit(spec(sim, "sim:ttft=150,itl=2,out=5", runs=2)) for _ in range(4)]
+        await asyncio.sleep(0.1)
+        assert [j.state for j in jobs] == ["running", "running", "queued", "queued"]
+        for job in jobs:
+            await job
+        return jobs
+
+    jobs = asyncio.run(main())
+    assert all(j.state == "done" for j in jobs)
+    starts = [store.get_job(j.id)["started_at"] for j in jobs]
+    assert starts[2] <= starts[3]  # first in, first out
+    assert (
+        starts[2] >= store.get_job(jobs[0].id)["finished_at"]
+        or starts[2] >= store.get_job(jobs[1].id)["finished_at"]
+    )
+
+
+def test_cancel_stops_a_running_job_and_keeps_completed_results(sim: SimServer, store) -> None:  # type: ignore[no-untyped-def]
+    manager = JobManager(store)
+
+    async def main() -> Job:
+        job = manager.submit(spec(sim, "sim:ttft=10,itl=20,out=10", runs=30))
+        while job.progress["done"] < 2:
+            await asyncio.sleep(0.05)
+        assert job.cancel() is True
+        result = await job
+        assert result.status == "cancelled"
+        return job
+
+    job = asyncio.run(main())
+    assert job.state == "cancelled" and job.cancel() is False
+    kept = job.result().records
+    assert 2 <= len(kept) < 30
+    assert store.get_job(job.id)["state"] == "cancelled"
+    assert store.get_run(job.run_id)["status"] == "cancelled"
+    stored = store.records(job.run_id)
+    assert {r.request_id for r in kept} <= {r.request_id for r in stored} | set()
+    assert len(stored) >= 2
+
+
+def test_cancel_of_a_queued_job_never_runs_it(sim: SimServer, store) -> None:  # type: ignore[no-untyped-def]
+    manager = JobManager(store, max_concurrent=1)
+
+    async def main() -> tuple[Job, Job]:
+        first = manager.submit(spec(sim, "sim:ttft=200,itl=2,out=5", runs=1))
+        second = manager.submit(spec(sim))
+        await asyncio.sleep(0.05)
+        assert second.state == "queued"
+        second.cancel()
+        await second
+        await first
+        return first, second
+
+    first, second = asyncio.run(main())
+    assert (first.state, second.state) == ("done", "cancelled")
+    assert second.run_id is None and second.result().records == []
+    assert store.get_job(second.id)["started_at"] is None
+
+
+def test_plain_python_without_a_loop_runs_on_a_background_loop(sim: SimServer, store) -> None:  # type: ignore[no-untyped-def]
+    manager = JobManager(store)
+    job = manager.submit(spec(sim))
+    result = job.wait(60)
+    assert job.state == "done" and result.ok_count == 3
+    assert job.result() is result
+
+
+def test_progress_reaches_subscribers_at_most_ten_times_a_second(sim: SimServer, store) -> None:  # type: ignore[no-untyped-def]
+    manager = JobManager(store)
+    stamps: list[tuple[float, dict]] = []
+
+    async def main() -> None:
+        job = manager.submit(
+            BenchSpec(
+                targets=[adhoc(sim.base_url, "sim:ttft=5,itl=1,out=4")],
+                runs=200,
+                warmup=0,
+                concurrency=8,
+            )
+        )
+        job.subscribe(lambda snap: stamps.append((time.monotonic(), snap)))
+        await job
+
+    asyncio.run(main())
+    delivered = stamps[1:]  # the first call is subscribe() handing over the current state
+    gaps = [b[0] - a[0] for a, b in itertools.pairwise(delivered)]
+    # every delivery, state changes included, is spaced by the throttle: at most 10 a second
+    assert gaps and min(gaps) >= THROTTLE_S * 0.9
+    progress = [(t, s) for t, s in delivered if s["state"] == "running"]
+    assert len({s["done"] for _, s in progress}) >= 2
+    final = stamps[-1][1]
+    assert final["state"] == "done" and final["done"] == final["total"] == 200
+    target = final["targets"][0]
+    assert target["done"] == 200 and target["ttft_ms_p50"] is not None
+
+
+def test_a_killed_process_leaves_its_results_and_an_interrupted_job(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    db = tmp_path / "crash.sqlite"
+    script = textwrap.dedent(f"""
+        import os, time
+        from llmbench_jupyter.jobs import JobManager
+        from llmbench_jupyter.store import open_store
+        from llmbench_jupyter.targets import adhoc
+        from llmbench_jupyter.workloads import BenchSpec
+        store = open_store("sqlite:///{db}")
+        job = JobManager(store).submit(BenchSpec(
+            targets=[adhoc("{sim.base_url}", "sim:ttft=10,itl=10,out=10")], runs=100, warmup=0))
+        while True:
+            time.sleep(0.05)
+            if job.run_id and len(store.records(job.run_id)) >= 3:
+                print(job.id, job.run_id, flush=True)
+                os._exit(9)  # a kernel crash: no cleanup of any kind
+    """)
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 9, proc.stderr
+    job_id, run_id = proc.stdout.split()
+    store = open_store(f"sqlite:///{db}")
+    assert store.get_job(job_id)["state"] == "running"  # nobody has looked yet
+    JobManager(store)  # a new kernel starts and sweeps
+    assert store.get_job(job_id)["state"] == "interrupted"
+    assert store.get_run(run_id)["status"] == "interrupted"
+    kept = store.records(run_id)
+    assert len(kept) >= 3 and all(r.status == "ok" for r in kept)
+
+
+def test_the_limit_comes_from_the_environment(store, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("LLMBENCH_MAX_JOBS", "5")
+    assert JobManager(store).max_concurrent == 5
+    with pytest.raises(Exception, match="expected an integer >= 1"):
+        JobManager(store, max_concurrent=0)
+    assert os.environ["LLMBENCH_MAX_JOBS"] == "5"
