@@ -245,7 +245,7 @@ def _console(stderr: bool = False) -> Any:
 def cmd_bench(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from .workloads import arun
+    from .jobs import JobManager
 
     spec, snapshot = spec_from_args(args)
     out, err = _console(), _console(stderr=True)
@@ -265,30 +265,34 @@ def cmd_bench(args: argparse.Namespace) -> int:
         refresh_per_second=4,  # the refresh thread shares the GIL with the timing loop
     )
     task = progress.add_task("benchmark", total=None, errors=0)
-    n_errors = 0
 
-    def on_start(run_id: str | None, planned: int) -> None:
-        progress.update(task, total=planned, description=f"run {run_id[:8]}" if run_id else "run")
+    async def run_job() -> Any:
+        # the same job runner as notebooks: states and progress are persisted alike
+        job = JobManager(store).submit(
+            spec, save=not args.no_save, config_snapshot=snapshot, sim_url=args.sim_url
+        )
+        printed = 0
 
-    def on_record(record: RequestRecord) -> None:
-        nonlocal n_errors
-        n_errors += record.status != "ok"
-        progress.update(task, advance=1, errors=n_errors)
-        if args.verbose:
-            progress.console.print(_verbose_line(record), markup=False, highlight=False)
+        def on_progress(snap: dict[str, Any]) -> None:
+            nonlocal printed
+            label = f"run {snap['run_id'][:8]}" if snap["run_id"] else snap["state"]
+            progress.update(
+                task,
+                total=snap["total"] or None,
+                completed=snap["done"],
+                errors=snap["errors"],
+                description=label,
+            )
+            if args.verbose:
+                for record in job.records[printed:]:
+                    progress.console.print(_verbose_line(record), markup=False, highlight=False)
+                printed = len(job.records)
+
+        job.subscribe(on_progress)
+        return await job
 
     with progress:
-        result = asyncio.run(
-            arun(
-                spec,
-                save=not args.no_save,
-                store=store,
-                on_record=on_record,
-                on_start=on_start,
-                config_snapshot=snapshot,
-                sim_url=args.sim_url,
-            )
-        )
+        result = asyncio.run(run_job())
     for skip in result.skipped:
         err.print(
             f"skipped {skip['provider']}/{skip['model']} tier {skip['context_tier']}: "

@@ -118,6 +118,11 @@ class Job:
 
     status = state
 
+    @property
+    def records(self) -> list[RequestRecord]:
+        """Records completed so far, in completion order (a copy)."""
+        return list(self._records)
+
     def done(self) -> bool:
         return self._state in FINAL_STATES
 
