@@ -140,8 +140,8 @@ def add_bench_arguments(p: argparse.ArgumentParser) -> None:
         "--concurrency",
         "-c",
         type=_positive_int,
-        default=1,
-        help="requests in flight per target (with --rate: a cap, 1 = none)",
+        help="requests in flight per target (default from config, 1); with --rate a cap "
+        "on requests in flight (1 = no cap)",
     )
     p.add_argument("--rate", type=_positive_float, help="open-loop Poisson arrivals per second")
     p.add_argument("--prompt", help="prompt text (default from config)")
