@@ -21,12 +21,17 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 
-## The main job on the embedded defaults: SQLite + the built-in simulated endpoint, no keys.
+## The main job on the embedded defaults: SQLite + the built-in simulated endpoint, no keys;
+## then JupyterLab (this venv's kernel, package active) on the quickstart notebook.
 demo: install
 	$(BIN)/llmbench bench --provider local-sim --runs 5 --warmup 1
+	$(BIN)/jupyter lab --ip=127.0.0.1 notebooks/quickstart.ipynb
 
-## The whole test suite (PostgreSQL included), then lint and type checks.
+## The whole test suite (PostgreSQL, the notebooks under nbval and papermill, the browser
+## tests), then lint and type checks. nbval and papermill use the venv's `python3` kernelspec.
 test: install-test
+	@test -f $(VENV)/share/jupyter/kernels/python3/kernel.json || \
+		$(BIN)/python -m ipykernel install --sys-prefix
 	$(BIN)/python -m pytest -q -ra
 	$(BIN)/ruff check llmbench_jupyter tests benchmarks
 	$(BIN)/mypy

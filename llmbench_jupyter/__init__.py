@@ -26,11 +26,12 @@ _EXPORTS = {
     "RequestRecord": "records",
     "LLMBenchError": "errors",
     "bench": "api",
-    "jobs": "api",
+    "list_jobs": "api",
     "Job": "jobs",
     "JobManager": "jobs",
     "history": "results",
     "leaderboard": "results",
+    "load": "results",
 }
 
 __all__ = ["__version__", *sorted(_EXPORTS)]
@@ -47,3 +48,10 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return __all__
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext llmbench_jupyter``: register ``%llmbench`` (imported only now)."""
+    from .kernel.magics import load_ipython_extension as load
+
+    load(ipython)

@@ -51,14 +51,12 @@ def bench(
     spec, snapshot = build_bench_spec(provider=provider, model=model, **options)
     job = get_manager().submit(spec, save=save, config_snapshot=snapshot, sim_url=sim_url)
     if display if display is not None else in_kernel():
-        from IPython.display import display as ipy_display
+        from .kernel.show import show_job
 
-        from .kernel import widget  # noqa: F401  (installs the display hook)
-
-        ipy_display(job)
+        show_job(job)
     return job
 
 
-def jobs() -> list[Job]:
+def list_jobs() -> list[Job]:
     """Jobs started in this process, oldest first."""
     return get_manager().jobs()

@@ -1,0 +1,165 @@
+"""HTML summaries of runs for notebooks and reports (no Jupyter imports).
+
+Every figure in the table comes from :func:`llmbench_jupyter.stats.summarize`; the run's
+overhead line comes from what the engine recorded (client CPU share, event-loop lag,
+the CLIENT-BOUND verdict of ``stats.is_client_bound``). All text is HTML-escaped and no
+object address appears anywhere, so saved notebooks diff cleanly.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from typing import Any
+
+from .errors import scrub
+
+_CSS = """<style>
+.llmbench-result{font-size:13px;line-height:1.4;max-width:100%;overflow-x:auto}
+.llmbench-result table{border-collapse:collapse;margin:6px 0}
+.llmbench-result th,.llmbench-result td{padding:3px 8px;text-align:right;white-space:nowrap;
+border-bottom:1px solid rgba(128,128,128,.25)}
+.llmbench-result th{font-weight:600;white-space:normal;vertical-align:bottom}
+.llmbench-result .lbr-l{text-align:left}
+.llmbench-result .lbr-muted{opacity:.7}
+.llmbench-result .lbr-bad{color:#d32f2f;font-weight:600}
+.llmbench-result .lbr-ok{color:#388e3c}
+</style>"""
+
+# (header, unit, metric, statistic): one column each, after provider/model/tier/ok-err.
+_COLUMNS = (
+    ("TTFT p50 [p95]", "ms", "ttft_ms", "p50_p95"),
+    ("TTFAT p50", "ms", "ttfat_ms", "p50"),
+    ("Decode p50", "tok/s", "decode_tps", "p50"),
+    ("TPOT p50", "ms", "tpot_ms", "p50"),
+    ("E2E p50", "ms", "e2e_ms", "p50"),
+    ("Output tokens p50", "", "output_tokens", "p50"),
+)
+
+
+def _e(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def fmt_num(value: Any) -> str:
+    """A number with precision by magnitude (3 significant-ish digits); '—' when absent."""
+    if _missing(value):
+        return "—"
+    v = float(value)
+    a = abs(v)
+    digits = 0 if a >= 100 or v.is_integer() else 1 if a >= 10 else 2
+    return f"{v:,.{digits}f}"
+
+
+def fmt_cost(value: Any) -> str:
+    if _missing(value):
+        return "—"
+    return f"${float(value):.4g}"
+
+
+def _tier(value: Any) -> str:
+    if _missing(value):
+        return "—"
+    return f"{int(value):,}"
+
+
+def _metric_cell(row: dict[str, Any], metric: str, stat: str) -> str:
+    if stat == "p50_p95":
+        p50, p95 = row.get(f"{metric}_p50"), row.get(f"{metric}_p95")
+        if _missing(p50):
+            return "—"
+        return f"{fmt_num(p50)} <span class='lbr-muted'>[{fmt_num(p95)}]</span>"
+    return fmt_num(row.get(f"{metric}_{stat}"))
+
+
+def _ok_err_cell(row: dict[str, Any]) -> str:
+    errors = int(row.get("errors") or 0)
+    cats = row.get("error_categories") or {}
+    title = ", ".join(f"{k}: {v}" for k, v in sorted(cats.items())) if cats else ""
+    err = f"<span class='lbr-bad'>{errors}</span>" if errors else "0"
+    attr = f" title='{_e(title)}'" if title else ""
+    return f"<td{attr}>{int(row.get('ok') or 0)} / {err}</td>"
+
+
+def summary_table_html(result: Any) -> str:
+    """The per provider/model/tier table of a run, from ``stats.summarize``."""
+    from .stats import summarize
+
+    summary = summarize(result.records)
+    if summary.empty:
+        return "<p class='lbr-muted'>No measured requests.</p>"
+    head = (
+        "".join(f"<th class='lbr-l'>{h}</th>" for h in ("Provider", "Model"))
+        + "<th>Tier</th><th>OK / err</th>"
+    )
+    head += "".join(f"<th>{_e(h)}{f' ({_e(u)})' if u else ''}</th>" for h, u, _, _ in _COLUMNS)
+    head += "<th>Cost (USD)</th>"
+    body = []
+    for row in summary.to_dict("records"):
+        cells = [
+            f"<td class='lbr-l'>{_e(row['provider'])}</td>",
+            f"<td class='lbr-l'>{_e(row['model'])}</td>",
+            f"<td>{_tier(row.get('context_tier'))}</td>",
+            _ok_err_cell(row),
+            *(f"<td>{_metric_cell(row, m, s)}</td>" for _, _, m, s in _COLUMNS),
+            f"<td>{fmt_cost(row.get('total_cost_usd'))}</td>",
+        ]
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def overhead_html(overhead: dict[str, Any] | None) -> str:
+    """One line: client CPU share, event-loop lag p99 and the CLIENT-BOUND verdict."""
+    if not overhead or "client_cpu_share" not in overhead:
+        return "<p class='lbr-muted'>Client overhead: not recorded.</p>"
+    share: Any = overhead.get("client_cpu_share")
+    lag = overhead.get("loop_lag_p99_ms")
+    parts = [
+        f"client CPU {'—' if _missing(share) else fmt_num(100 * float(share))}% of one core",
+        f"event-loop lag p99 {fmt_num(lag)} ms",
+    ]
+    if overhead.get("client_bound"):
+        verdict = (
+            "<span class='lbr-bad'>CLIENT-BOUND</span>: the client may have limited this "
+            "measurement"
+        )
+    else:
+        verdict = "<span class='lbr-ok'>client not limiting</span>"
+    return f"<p class='lbr-muted'>Overhead: {_e(' · '.join(parts))} · {verdict}</p>"
+
+
+def result_html(result: Any) -> str:
+    """Compact HTML summary of a :class:`~llmbench_jupyter.workloads.BenchResult`."""
+    run = f"run {result.run_id[:8]}" if result.run_id else "unsaved run"
+    run_title = f" title='{_e(result.run_id)}'" if result.run_id else ""
+    spec = result.spec if isinstance(result.spec, dict) else {}
+    name = f" <b>{_e(spec['name'])}</b> ·" if spec.get("name") else ""
+    measured = result.measured
+    errors = sum(r.status != "ok" for r in measured)
+    status_cls = "lbr-ok" if result.status == "done" else "lbr-bad"
+    header = (
+        f"<p><b>llmbench</b>{name} <span{run_title}>{_e(run)}</span> · "
+        f"<span class='{status_cls}'>{_e(result.status)}</span> · "
+        f"{len(measured)} measured requests, {errors} errors</p>"
+    )
+    parts = [_CSS, "<div class='llmbench-result'>", header, summary_table_html(result)]
+    parts.append(overhead_html(result.overhead))
+    for skip in result.skipped or []:
+        parts.append(
+            f"<p class='lbr-muted'>Skipped {_e(skip.get('provider'))}/{_e(skip.get('model'))} "
+            f"tier {_e(skip.get('context_tier'))}: {_e(skip.get('reason'))}</p>"
+        )
+    store_errors = list(result.store_errors or []) or list(
+        (result.overhead or {}).get("store_errors") or []
+    )
+    if store_errors:
+        parts.append(
+            f"<p class='lbr-bad'>Store errors ({len(store_errors)}): "
+            f"{_e(scrub(str(store_errors[0])))}</p>"
+        )
+    parts.append("</div>")
+    return "".join(parts)

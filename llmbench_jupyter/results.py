@@ -1,0 +1,233 @@
+"""Stored runs as DataFrames: history, a run reloaded as a BenchResult, and a leaderboard.
+
+Every number here comes from ``stats.summarize`` over stored records; this module only
+selects records and arranges columns, so the notebook, the magics and the CLI can never
+disagree on a median. pandas is imported inside the functions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from .errors import LLMBenchError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from .store import Store
+    from .workloads import BenchResult
+
+HISTORY_COLUMNS = (
+    "run_id",
+    "created_at",
+    "name",
+    "status",
+    "owner",
+    "targets",
+    "requests",
+    "errors",
+    "ttft_ms_p50",
+    "decode_tps_p50",
+)
+LEADERBOARD_COLUMNS = (
+    "rank",
+    "provider",
+    "model",
+    "context_tier",
+    "requests",
+    "success_rate",
+    "ttft_ms_p50",
+    "decode_tps_p50",
+    "tpot_ms_p50",
+    "cost_per_1k_output_usd",
+    "n_runs",
+)
+#: ``by`` value -> (column ranked on, ascending).
+RANK_BY: dict[str, tuple[str, bool]] = {
+    "decode_tps": ("decode_tps_p50", False),
+    "ttft_ms": ("ttft_ms_p50", True),
+    "cost": ("cost_per_1k_output_usd", True),
+    "success_rate": ("success_rate", False),
+}
+_ALL_RUNS = 100_000
+
+
+def _store(store: Store | str | None) -> Store:
+    from .store import Store, open_store
+
+    if store is None or isinstance(store, str):
+        return open_store(store)
+    if not isinstance(store, Store):
+        raise LLMBenchError(
+            f"store: expected a Store, a database URL or None, got {type(store).__name__}"
+        )
+    return store
+
+
+def _targets_label(spec: dict[str, Any] | None) -> str:
+    targets = (spec or {}).get("targets") or []
+    return ", ".join(f"{t.get('provider')}/{t.get('model')}" for t in targets)
+
+
+def history(
+    limit: int = 50, all_owners: bool = False, store: Store | str | None = None
+) -> pd.DataFrame:
+    """Stored runs, newest first, with measured request counts and per-run medians.
+
+    ``requests``/``errors`` count measured (non-warm-up) requests; the medians are
+    ``stats.summarize`` over each run's successful measured requests.
+    """
+    import pandas as pd
+
+    from .stats import summarize
+
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise LLMBenchError(f"history(limit=...): found {limit!r}, expected an integer >= 1")
+    db = _store(store)
+    runs = db.list_runs(limit=limit, all_owners=all_owners)
+    ids = [r["run_id"] for r in runs]
+    by_run: dict[str, dict[str, Any]] = {}
+    if ids:
+        records = db.records_df(ids, include_warmup=False)
+        summary = summarize(records, by=("run_id",), metrics=("ttft_ms", "decode_tps"))
+        by_run = {row["run_id"]: row for row in summary.to_dict("records")}
+    rows = []
+    for run in runs:
+        stats = by_run.get(run["run_id"], {})
+        rows.append(
+            {
+                "run_id": run["run_id"],
+                "created_at": run["created_at"],
+                "name": run.get("name"),
+                "status": run["status"],
+                "owner": run["owner"],
+                "targets": _targets_label(run.get("spec")),
+                "requests": int(stats.get("requests", 0)),
+                "errors": int(stats.get("errors", 0)),
+                "ttft_ms_p50": stats.get("ttft_ms_p50"),
+                "decode_tps_p50": stats.get("decode_tps_p50"),
+            }
+        )
+    return pd.DataFrame(rows, columns=list(HISTORY_COLUMNS))
+
+
+def load(run_id_or_prefix: str, store: Store | str | None = None) -> BenchResult:
+    """Rebuild a stored run (id or unique prefix of one of your runs) as a BenchResult."""
+    from .workloads import BenchResult
+
+    db = _store(store)
+    run = db.get_run(run_id_or_prefix)
+    spec = run.get("spec") or {}
+    return BenchResult(
+        run_id=run["run_id"],
+        spec=spec,
+        records=db.records(run["run_id"]),
+        skipped=list((spec.get("plan") or {}).get("skipped") or []),
+        overhead=run.get("overhead") or {},
+        status=run["status"],
+        store_errors=list((run.get("overhead") or {}).get("store_errors") or []),
+    )
+
+
+def _check_leaderboard_args(by: str, context_tier: Any, since_days: Any) -> None:
+    if by not in RANK_BY:
+        raise LLMBenchError(
+            f"leaderboard(by=...): unknown value {by!r}; expected one of {', '.join(RANK_BY)}"
+        )
+    if context_tier is not None and (
+        isinstance(context_tier, bool) or not isinstance(context_tier, int) or context_tier < 0
+    ):
+        raise LLMBenchError(
+            f"leaderboard(context_tier=...): found {context_tier!r}, expected an integer >= 0"
+        )
+    if since_days is not None and (
+        isinstance(since_days, bool)
+        or not isinstance(since_days, int | float)
+        or not since_days > 0
+    ):
+        raise LLMBenchError(
+            f"leaderboard(since_days=...): found {since_days!r}, expected a number of days > 0"
+        )
+
+
+def _select_runs(
+    db: Store, runs: str | Sequence[str] | None, since_days: float | None, all_owners: bool
+) -> list[str]:
+    if runs is None:
+        listed = db.list_runs(limit=_ALL_RUNS, all_owners=all_owners)
+        chosen = [r for r in listed if r.get("kind", "bench") == "bench"]
+    else:
+        wanted = [runs] if isinstance(runs, str) else list(runs)
+        chosen = [db.get_run(str(r)) for r in wanted]
+    if since_days is not None:
+        cutoff = datetime.now(UTC) - timedelta(days=float(since_days))
+        chosen = [r for r in chosen if r["created_at"] is not None and r["created_at"] >= cutoff]
+    return list(dict.fromkeys(r["run_id"] for r in chosen))
+
+
+def leaderboard(
+    by: str = "decode_tps",
+    runs: str | Sequence[str] | None = None,
+    context_tier: int | None = None,
+    since_days: float | None = None,
+    all_owners: bool = False,
+    store: Store | str | None = None,
+) -> pd.DataFrame:
+    """Rank provider/model pairs, per context tier, over stored measured requests.
+
+    ``by``: ``decode_tps`` (fastest first), ``ttft_ms`` (lowest first), ``cost`` (cheapest
+    per 1k output tokens first) or ``success_rate`` (highest first); rows without a value
+    rank last. ``runs``: run ids or prefixes (default: all your benchmark runs, or
+    everyone's with ``all_owners``); ``since_days`` keeps recent runs only.
+    """
+    import pandas as pd
+
+    from .stats import summarize
+
+    _check_leaderboard_args(by, context_tier, since_days)
+    db = _store(store)
+    ids = _select_runs(db, runs, since_days, all_owners)
+    empty = pd.DataFrame(columns=list(LEADERBOARD_COLUMNS))
+    if not ids:
+        return empty
+    records = db.records_df(ids, include_warmup=False)
+    if context_tier is not None:
+        records = records[records["context_tier"] == context_tier]
+    if records.empty:
+        return empty
+    summary = summarize(
+        records, metrics=("ttft_ms", "decode_tps", "tpot_ms", "output_tokens", "cost_usd")
+    )
+    keys = ["provider", "model", "context_tier"]
+    n_runs = records.groupby(keys)["run_id"].nunique()
+    rows = []
+    for row in summary.to_dict("records"):
+        tokens = (row["output_tokens_mean"] or 0) * (row["output_tokens_n"] or 0)
+        total = row["total_cost_usd"]
+        rows.append(
+            {
+                **{k: row[k] for k in keys},
+                "requests": row["requests"],
+                "success_rate": row["success_rate"],
+                "ttft_ms_p50": row["ttft_ms_p50"],
+                "decode_tps_p50": row["decode_tps_p50"],
+                "tpot_ms_p50": row["tpot_ms_p50"],
+                "cost_per_1k_output_usd": (total / tokens * 1000)
+                if total is not None and tokens
+                else None,
+                "n_runs": int(n_runs.loc[tuple(row[k] for k in keys)]),
+            }
+        )
+    column, ascending = RANK_BY[by]
+    df = pd.DataFrame(rows)
+    df[column] = pd.to_numeric(df[column], errors="coerce")
+    df = df.sort_values(
+        ["context_tier", column, "provider", "model"],
+        ascending=[True, ascending, True, True],
+        na_position="last",
+        kind="stable",
+    ).reset_index(drop=True)
+    df.insert(0, "rank", df.groupby("context_tier").cumcount() + 1)
+    return df[list(LEADERBOARD_COLUMNS)]

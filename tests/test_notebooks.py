@@ -1,0 +1,172 @@
+"""The shipped notebooks: saved small and clean, executed by nbval and parameterised by papermill.
+
+nbval runs in a subprocess on a copy of ``notebooks/`` (so a run never writes into the
+repository) with the store on a temporary SQLite file; lax mode, because timings differ
+on every run. The papermill test reports on two runs made here and checks the comparison.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+SHIPPED = ("quickstart.ipynb", "benchmark_report.ipynb")
+MAX_BYTES = 1_000_000
+
+pytestmark = pytest.mark.slow
+
+
+def _env(db: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env["LLMBENCH_DB_URL"] = f"sqlite:///{db}"
+    env.pop("PYTEST_ADDOPTS", None)
+    return env
+
+
+def _outputs_text(cell: Any) -> str:
+    parts = []
+    for out in cell.get("outputs", []):
+        if out.get("output_type") == "stream":
+            parts.append(out.get("text", ""))
+        for value in out.get("data", {}).values():
+            parts.append(value if isinstance(value, str) else json.dumps(value))
+    return "\n".join(parts)
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_saved_notebook_is_small_has_outputs_and_nothing_flaky(name: str) -> None:
+    path = NOTEBOOKS / name
+    assert path.stat().st_size < MAX_BYTES, f"{name} is {path.stat().st_size} bytes"
+    nb = nbformat.read(path, as_version=4)
+    assert nb.metadata["kernelspec"]["name"] == "python3"
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert sum(bool(c.get("outputs")) for c in code) >= len(code) // 2, "saved without outputs"
+    text = "\n".join(_outputs_text(c) for c in code)
+    assert not re.search(r" at 0x[0-9a-fA-F]+", text), "an output holds an object address"
+    assert not re.search(r"/tmp/|/pytest-of-", text), "an output holds a temporary path"
+    assert not any(o.get("output_type") == "error" for c in code for o in c.get("outputs", []))
+    # plotly figures go through the mimetype renderer, never an embedded plotly.js
+    assert "cdn.plot.ly" not in text and "plotly.min.js" not in text
+
+
+def test_quickstart_follows_the_cell_plan() -> None:
+    nb = nbformat.read(NOTEBOOKS / "quickstart.ipynb", as_version=4)
+    code = [c.source for c in nb.cells if c.cell_type == "code"]
+    plan = [
+        "SimServer(seed=0).start_in_thread()",
+        "lj.bench(",
+        "await job",
+        "result.summary()",
+        "result.to_pandas().head()",
+        "result.plot()",
+        "lj.history(",
+        "lj.leaderboard(",
+        "sim.stop_thread()",
+    ]
+    positions = [next(i for i, src in enumerate(code) if step in src) for step in plan]
+    assert positions == sorted(positions)
+    assert "api_key" not in "\n".join(code)
+
+
+def test_notebooks_pass_nbval(tmp_path: Path) -> None:
+    work = tmp_path / "notebooks"
+    shutil.copytree(NOTEBOOKS, work, ignore=shutil.ignore_patterns("*.html", ".ipynb_checkpoints"))
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "--nbval-lax",
+        "--nbval-cell-timeout=300",
+        "--nbval-kernel-name=python3",
+        "-p",
+        "no:cacheprovider",
+        "-q",
+        str(work),
+    ]
+    proc = subprocess.run(
+        cmd,
+        cwd=tmp_path,
+        env=_env(tmp_path / "nbval.db"),
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    tail = (proc.stdout + proc.stderr)[-4000:]
+    assert proc.returncode == 0, tail
+    passed = re.search(r"(\d+) passed", proc.stdout)
+    code_cells = sum(
+        c.cell_type == "code" for n in SHIPPED for c in nbformat.read(work / n, 4).cells
+    )
+    assert passed and int(passed.group(1)) == code_cells, tail
+    assert "failed" not in proc.stdout.splitlines()[-1], tail
+    assert (work / "benchmark_report.html").is_file()  # the report exported its HTML
+
+
+@pytest.fixture
+def two_runs(tmp_path: Path) -> tuple[str, list[str]]:
+    """Two stored runs on the simulated endpoint: the second adds a model."""
+    from llmbench_jupyter.sim import SimServer
+    from llmbench_jupyter.specs import build_bench_spec
+    from llmbench_jupyter.store import open_store
+    from llmbench_jupyter.workloads import arun
+
+    url = f"sqlite:///{tmp_path / 'papermill.db'}"
+    store = open_store(url)
+    sim = SimServer(seed=1).start_in_thread()
+    try:
+        ids = []
+        for models in (["sim-fast"], ["sim-fast", "sim-medium"]):
+            spec, _ = build_bench_spec(model=models, runs=3, warmup=0, max_tokens=16)
+            result = asyncio.run(arun(spec, store=store, sim_url=sim.base_url))
+            assert result.run_id
+            ids.append(result.run_id)
+    finally:
+        sim.stop_thread()
+    return url, ids
+
+
+def test_report_notebook_with_papermill_compares_two_runs(
+    tmp_path: Path, two_runs: tuple[str, list[str]]
+) -> None:
+    import papermill as pm
+
+    url, (first, second) = two_runs
+    out = tmp_path / "report-out.ipynb"
+    html = tmp_path / "report.html"
+    pm.execute_notebook(
+        str(NOTEBOOKS / "benchmark_report.ipynb"),
+        str(out),
+        parameters={
+            "run_ids": [first[:10], second],
+            "db_url": url,
+            "title": "Two-run report",
+            "output_html": str(html),
+        },
+        kernel_name="python3",
+        cwd=str(tmp_path),
+        execution_timeout=300,
+        progress_bar=False,
+    )
+    nb = nbformat.read(out, as_version=4)
+    by_tag = {t: c for c in nb.cells for t in c.metadata.get("tags", [])}
+    assert "injected-parameters" in by_tag
+    comparison = _outputs_text(by_tag["comparison"])
+    assert f"{second[:8]} minus {first[:8]}" in comparison
+    assert "diff_ci_low" in comparison and "sim-fast" in comparison
+    assert "give two run ids" not in comparison
+    provenance = "\n".join(_outputs_text(c) for c in nb.cells if c.cell_type == "code")
+    assert first in provenance and second in provenance
+    assert "stored demo run" not in provenance  # the store had runs: no demo was added
+    page = html.read_text()
+    assert "Two-run report" in page and first[:8] in page
