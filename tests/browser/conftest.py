@@ -135,9 +135,11 @@ def _stop(proc: subprocess.Popen[bytes], lab: Lab, runtime_dir: Path) -> None:
             os.kill(pid, signal.SIGKILL)
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API keeps an event loop running in the main
+# thread while it is open, which would break every later test that calls asyncio.run().
+@pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    """A real JupyterLab serving a tmp copy of notebooks/ until the session ends."""
+    """A real JupyterLab serving a tmp copy of notebooks/ while the module runs."""
     base = tmp_path_factory.mktemp("lab")
     root = base / "notebooks"
     shutil.copytree(NOTEBOOKS, root)
@@ -211,7 +213,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         _stop(proc, lab, runtime_dir)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     """Debian's headless Chromium (never Playwright's downloads); no video, no trace."""
     if not os.access(CHROMIUM, os.X_OK):
