@@ -118,8 +118,11 @@ class ProviderConfig(BaseModel):
             if model.id == model_id:
                 return model
         raise ConfigError(
-            _unknown(f'model "{model_id}" for provider "{self.name}"', model_id,
-                     [m.id for m in self.models])
+            _unknown(
+                f'model "{model_id}" for provider "{self.name}"',
+                model_id,
+                [m.id for m in self.models],
+            )
         )
 
 
@@ -144,6 +147,9 @@ class Defaults(BaseModel):
     warmup: int = Field(default=1, ge=0)
     concurrency: int = Field(default=1, gt=0)
     timeout_s: float = Field(default=120.0, gt=0)
+    # Background jobs one user may run at once; more wait in a FIFO queue.
+    # $LLMBENCH_MAX_JOBS overrides it (the hub sets per-user limits that way).
+    max_jobs: int = Field(default=2, gt=0)
 
     @field_validator("context_tiers")
     @classmethod
@@ -168,9 +174,7 @@ class Config(BaseModel):
         try:
             return self.providers[name]
         except KeyError:
-            raise ConfigError(
-                _unknown(f'provider "{name}"', name, list(self.providers))
-            ) from None
+            raise ConfigError(_unknown(f'provider "{name}"', name, list(self.providers))) from None
 
     def model(self, provider: str, model_id: str) -> ModelConfig:
         return self.provider(provider).model(model_id)
@@ -214,9 +218,7 @@ def fill_template(template: str, values: dict[str, Any], label: str = "template"
     missing = sorted({n for n in needed if n not in values})
     if missing:
         got = ", ".join(sorted(values)) or "nothing"
-        raise ConfigError(
-            f"{label} needs values for: {', '.join(missing)} (got: {got})"
-        )
+        raise ConfigError(f"{label} needs values for: {', '.join(missing)} (got: {got})")
 
     def sub(match: re.Match[str]) -> str:
         if match.group(1):
@@ -290,7 +292,8 @@ def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> dict
             continue
         if first is not None:
             raise yaml.constructor.ConstructorError(
-                None, None,
+                None,
+                None,
                 f"duplicate key {key!r} (first defined on line {first})",
                 key_node.start_mark,
             )
@@ -298,9 +301,7 @@ def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> dict
     return loader.construct_mapping(node, deep=True)
 
 
-_UniqueKeyLoader.add_constructor(
-    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping
-)
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
 def load_config(path: str | os.PathLike[str] | None = None) -> Config:

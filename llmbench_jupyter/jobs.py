@@ -8,7 +8,8 @@ store with timestamps::
     pending -> queued -> running -> done | failed | cancelled | interrupted
            \\-> cancelled  \\-> cancelled
 
-A per-user limit (default 2; ``LLMBENCH_MAX_JOBS``) caps running jobs; more wait in a FIFO
+A per-user limit (``defaults.max_jobs`` in config.yaml, default 2; ``LLMBENCH_MAX_JOBS``
+wins) caps running jobs; more wait in a FIFO
 queue and are never rejected. Progress snapshots, state changes included, reach
 subscribers at most 10 times a second (trailing edge: the latest state is never dropped),
 so a widget never sends a message per chunk. This module imports nothing from
@@ -550,9 +551,13 @@ def get_manager() -> JobManager:
     global _manager
     with _manager_lock:
         if _manager is None:
+            from .config import load_config
             from .store import open_store
 
-            _manager = JobManager(open_store())
+            limit = (
+                None if os.environ.get("LLMBENCH_MAX_JOBS") else (load_config().defaults.max_jobs)
+            )
+            _manager = JobManager(open_store(), max_concurrent=limit)
         return _manager
 
 

@@ -212,3 +212,25 @@ def test_the_limit_comes_from_the_environment(store, monkeypatch: pytest.MonkeyP
     with pytest.raises(Exception, match="expected an integer >= 1"):
         JobManager(store, max_concurrent=0)
     assert os.environ["LLMBENCH_MAX_JOBS"] == "5"
+
+
+def test_the_default_manager_takes_its_limit_from_config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from llmbench_jupyter import jobs
+
+    (tmp_path / "config.yaml").write_text(
+        "defaults:\n  max_jobs: 3\nproviders:\n  p:\n    api_base: http://127.0.0.1:1/v1\n"
+        "    models:\n      - id: m\n"
+    )
+    monkeypatch.setenv("LLMBENCH_CONFIG", str(tmp_path / "config.yaml"))
+    monkeypatch.setenv("LLMBENCH_DB_URL", f"sqlite:///{tmp_path / 'db.sqlite'}")
+    monkeypatch.delenv("LLMBENCH_MAX_JOBS", raising=False)
+    jobs.reset_manager()
+    try:
+        assert jobs.get_manager().max_concurrent == 3
+        jobs.reset_manager()
+        monkeypatch.setenv("LLMBENCH_MAX_JOBS", "1")
+        assert jobs.get_manager().max_concurrent == 1
+    finally:
+        jobs.reset_manager()
