@@ -1,24 +1,54 @@
-"""The client's own overhead during a run: CPU share and event-loop lag.
+"""The client's own overhead during a run: CPU share, event-loop lag and GC pauses.
 
 A benchmark client that is itself saturated reports its own queueing as the server's
 latency; these figures let every run say whether that happened (``client_bound``).
+
+Python's cyclic garbage collector stops the world: a full collection over a notebook
+kernel's heap takes tens of milliseconds, during which no chunk is stamped. So while any
+run is active, the objects that existed before it are frozen out of collection
+(``gc.freeze``): collections then scan only what the run allocates. Pauses that still
+happen are measured and reported with the run.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
+import threading
 import time
 from typing import Any
 
 TICK_S = 0.010
 
+_freeze_lock = threading.Lock()
+_active_runs = 0
+
+
+def _enter_run() -> None:
+    global _active_runs
+    with _freeze_lock:
+        if _active_runs == 0:
+            gc.collect()  # before timing starts: leave nothing collectable behind the freeze
+            gc.freeze()
+        _active_runs += 1
+
+
+def _leave_run() -> None:
+    global _active_runs
+    with _freeze_lock:
+        _active_runs -= 1
+        if _active_runs == 0:
+            gc.unfreeze()
+
 
 class OverheadMonitor:
-    """Samples event-loop lag with a 10 ms ticker and process CPU time over a run."""
+    """Samples event-loop lag (10 ms ticker), process CPU time and GC pauses over a run."""
 
     def __init__(self) -> None:
         self.lags_ms: list[float] = []
+        self.gc_pauses_ms: list[float] = []
+        self._gc_started = 0.0
         self._task: asyncio.Task[None] | None = None
         self._cpu0 = self._wall0 = 0.0
         self._cpu1 = self._wall1 = 0.0
@@ -29,12 +59,23 @@ class OverheadMonitor:
             await asyncio.sleep(TICK_S)
             self.lags_ms.append(max(0.0, (time.perf_counter() - before - TICK_S) * 1000.0))
 
+    def _on_gc(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._gc_started = time.perf_counter()
+        elif self._gc_started:
+            self.gc_pauses_ms.append((time.perf_counter() - self._gc_started) * 1000.0)
+
     def start(self) -> None:
+        _enter_run()
+        gc.callbacks.append(self._on_gc)
         self._cpu0, self._wall0 = time.process_time(), time.perf_counter()
         self._task = asyncio.get_running_loop().create_task(self._tick())
 
     async def stop(self) -> None:
         self._cpu1, self._wall1 = time.process_time(), time.perf_counter()
+        with contextlib.suppress(ValueError):
+            gc.callbacks.remove(self._on_gc)
+        _leave_run()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -54,5 +95,8 @@ class OverheadMonitor:
             "client_cpu_share": round(share, 4),
             "loop_lag_ms": lag,
             "loop_lag_p99_ms": p99,
+            "gc_collections": len(self.gc_pauses_ms),
+            "gc_pause_max_ms": round(max(self.gc_pauses_ms, default=0.0), 3),
+            "gc_pause_total_ms": round(sum(self.gc_pauses_ms), 3),
             "client_bound": is_client_bound(share, p99),
         }

@@ -90,6 +90,43 @@ class Phase:
 
 
 @dataclass
+class Prepared:
+    """A phase's inputs, built before any request is timed (see :func:`prepare`)."""
+
+    prompts: list[tuple[str, int]]
+    tokenizer: Any
+    price: Price | None
+
+
+def prepare(spec: BenchSpec, phases: list[Phase]) -> dict[tuple[str, int], Prepared]:
+    """Build every prompt and load every tokenizer and price before timing starts.
+
+    Loading a tokenizer or the price map, or padding a 150k-token tier, takes tens of
+    milliseconds of CPU; done while another provider streams, it would delay that
+    provider's chunk stamps. So it all happens first (in a worker thread).
+    """
+    from .padding import build_prompt
+    from .tokens import get_tokenizer
+
+    out: dict[tuple[str, int], Prepared] = {}
+    for phase in phases:
+        target = phase.target
+        tokenizer = get_tokenizer(target.api_model, target.tokenizer_hint)
+        rng = random.Random(f"{spec.seed}:{target.key}:{phase.tier}")
+        total = spec.warmup + spec.runs
+        prompts = [build_prompt(spec.prompt, phase.tier, tokenizer, rng) for _ in range(total)]
+        price = price_for(
+            target.provider,
+            target.api_model,
+            target.model,
+            target.input_cost_per_mtok,
+            target.output_cost_per_mtok,
+        )
+        out[(target.key, phase.tier)] = Prepared(prompts, tokenizer, price)
+    return out
+
+
+@dataclass
 class BenchResult:
     """What a run produced: raw records plus run-level context. Statistics come from stats."""
 
@@ -233,6 +270,7 @@ class _Runner:
         self.run_id = run_id
         self.owner = owner
         self.emit = emit
+        self.prepared: dict[tuple[str, int], Prepared] = {}
         # one wall-clock anchor, so started_at costs nothing per request
         self.wall_anchor_ns = time.time_ns()
         self.mono_anchor_ns = perf_counter_ns()
@@ -282,23 +320,12 @@ class _Runner:
     async def _phase(
         self, phase: Phase, transport: str, stream_fn: transports.StreamFn, session: Any
     ) -> None:
-        from .padding import build_prompt
-        from .tokens import get_tokenizer
-
-        spec, target = self.spec, phase.target
-        tokenizer = get_tokenizer(target.api_model, target.tokenizer_hint)
-        rng = random.Random(f"{spec.seed}:{target.key}:{phase.tier}")
-        total = spec.warmup + spec.runs
-        # built before timing starts: padding a 150k-token tier must not delay other streams
-        prompts = [build_prompt(spec.prompt, phase.tier, tokenizer, rng) for _ in range(total)]
-        price = price_for(
-            target.provider,
-            target.api_model,
-            target.model,
-            target.input_cost_per_mtok,
-            target.output_cost_per_mtok,
+        spec = self.spec
+        prep = self.prepared[(phase.target.key, phase.tier)]
+        prompts = prep.prompts
+        ctx = _RequestContext(
+            self, phase, transport, stream_fn, session, prep.tokenizer, prep.price
         )
-        ctx = _RequestContext(self, phase, transport, stream_fn, session, tokenizer, price)
         warm = prompts[: spec.warmup]
         measured = prompts[spec.warmup :]
         if warm:
@@ -541,6 +568,14 @@ async def _execute(
         on_start(run_id, planned)
     runner = _Runner(spec, run_id or uuid.uuid4().hex, owner, emit)
     monitor = OverheadMonitor()
+    try:
+        runner.prepared = await asyncio.to_thread(prepare, spec, phases)
+    except BaseException as exc:
+        if writer is not None:
+            writer.close()
+            cancelled = isinstance(exc, asyncio.CancelledError)
+            store.finish_run(run_id, "cancelled" if cancelled else "failed", overhead=None)
+        raise
     monitor.start()
     status = "done"
     try:
