@@ -615,3 +615,58 @@ def live_medians(
             row[f"{metric}_p50"] = statistics.median(values) if values else None
         out.append(row)
     return out
+
+
+# --------------------------------------------------------------------------- proportions
+
+
+def wilson_interval(successes: float, n: float, z: float = 1.96) -> tuple[float, float]:
+    """Wilson score interval for a proportion (95% with the default z).
+
+    Chosen over the normal ("Wald") interval because eval suites are small and pass
+    rates sit near 0 or 1, where Wald collapses to zero width or leaves [0, 1].
+    ``successes`` may be fractional (see :func:`macro_average`). Formula in docs/scoring.md.
+    """
+    if not (isinstance(n, int | float) and not isinstance(n, bool)) or not n > 0:
+        raise StatsInputError(f"wilson_interval: n must be a positive number, got {n!r}")
+    if not (isinstance(successes, int | float) and not isinstance(successes, bool)) or not (
+        0 <= successes <= n
+    ):
+        raise StatsInputError(
+            f"wilson_interval: successes must be between 0 and n={n}, got {successes!r}"
+        )
+    if not (isinstance(z, int | float) and z > 0):
+        raise StatsInputError(f"wilson_interval: z must be a positive number, got {z!r}")
+    p = successes / n
+    z2 = z * z
+    denom = 1 + z2 / n
+    centre = (p + z2 / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / denom
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def macro_average(
+    counts: Sequence[tuple[int, int]], z: float = 1.96
+) -> tuple[float, float, float]:
+    """Unweighted mean of several proportions with an approximate Wilson interval.
+
+    ``counts`` holds ``(successes, n)`` per group (e.g. per category). The mean of k
+    proportions has variance p(1-p)·Σ(1/n_i)/k² under a common p, i.e. that of one
+    proportion over n_eff = k² / Σ(1/n_i) trials; the interval is Wilson's at n_eff.
+    With equal group sizes n_eff is the total count, so micro and macro agree.
+    Returns ``(mean, ci_low, ci_high)``.
+    """
+    groups = list(counts)
+    if not groups:
+        raise StatsInputError("macro_average: needs at least one (successes, n) group")
+    for i, (s, n) in enumerate(groups):
+        if not isinstance(n, int) or n <= 0 or not isinstance(s, int) or not 0 <= s <= n:
+            raise StatsInputError(
+                f"macro_average: group {i} must be (successes, n) with 0 <= successes <= n "
+                f"and n > 0, got {(s, n)!r}"
+            )
+    k = len(groups)
+    mean = sum(s / n for s, n in groups) / k
+    n_eff = k * k / sum(1 / n for _, n in groups)
+    low, high = wilson_interval(min(mean * n_eff, n_eff), n_eff, z)
+    return mean, low, high
