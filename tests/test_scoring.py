@@ -81,9 +81,11 @@ IRRELEVANT = Case(id="irr", messages=[], category="irrelevance", should_call=Fal
         ({"text": "New York"}, "  new   YORK ", True),
         ({"text": "New York"}, "New-York", False),
         ({"text": "x"}, 1, False),
-        # regex: full match
-        ({"regex": r"\d{4}-\d{2}-\d{2}"}, "2024-05-01", True),
-        ({"regex": r"\d{4}-\d{2}-\d{2}"}, "on 2024-05-01", False),
+        # regex: found anywhere (re.search); anchors require the whole string
+        ({"regex": r"\d{4}-\d{2}-\d{2}"}, "on 2024-05-01", True),
+        ({"regex": r"^\d{4}-\d{2}-\d{2}$"}, "on 2024-05-01", False),
+        ({"regex": r"^\d{4}-\d{2}-\d{2}$"}, "2024-05-01", True),
+        ({"regex": "(?i)dentist"}, "Dentist appointment", True),
         # unordered: multiset, items may be matchers
         ({"unordered": ["a", "b", "a"]}, ["a", "a", "b"], True),
         ({"unordered": ["a", "b", "a"]}, ["a", "b", "b"], False),

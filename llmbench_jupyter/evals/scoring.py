@@ -183,7 +183,7 @@ def _match(matcher: ParamMatcher, actual: Any) -> tuple[str, str] | None:
         if not isinstance(actual, str):
             problem = "type_error"
         elif (kind == "text" and _norm_text(actual) != _norm_text(value)) or (
-            kind == "regex" and re.fullmatch(value, actual) is None
+            kind == "regex" and re.search(value, actual) is None
         ):
             problem = "wrong_value"
     elif kind == "unordered":

@@ -1,0 +1,79 @@
+"""The example suite against the simulated endpoint's scripted answers, scored end to end.
+
+The rules file scripts 29 right answers and 13 typical mistakes; scoring must find exactly
+those, each with the outcome that names the mistake.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import Counter
+from importlib.resources import files
+from typing import Any
+
+import aiohttp
+
+from llmbench_jupyter.evals.parsing import parse_tool_calls
+from llmbench_jupyter.evals.scoring import score_case, score_suite
+from llmbench_jupyter.evals.suites import load_suite
+from llmbench_jupyter.sim import SimServer
+
+DATA = files("llmbench_jupyter.evals") / "data"
+
+
+async def _run_case(session: aiohttp.ClientSession, url: str, suite: Any, case: Any) -> list[Any]:
+    tools = [t for t in suite.tools if case.tools is None or t["function"]["name"] in case.tools]
+    messages = list(case.messages)
+    calls: list[Any] = []
+    used: Counter[str] = Counter()
+    for round_no in range(case.max_rounds):
+        payload = {"model": "sim-fast", "messages": messages, "tools": tools, "tool_choice": "auto"}
+        async with session.post(url + "/chat/completions", json=payload) as resp:
+            body = await resp.json()
+        got = parse_tool_calls(body)
+        calls += got
+        if not got or round_no == case.max_rounds - 1:
+            break
+        message = body["choices"][0]["message"]
+        messages.append(message)
+        for call in message.get("tool_calls") or []:
+            name = call["function"]["name"]
+            result = case.mock_responses.get(name, {"ok": True})
+            if isinstance(result, list):
+                result = result[min(used[name], len(result) - 1)]
+            used[name] += 1
+            messages.append(
+                {"role": "tool", "tool_call_id": call["id"], "content": json.dumps(result)}
+            )
+    return calls
+
+
+def test_example_suite_scores_the_scripted_mix() -> None:
+    suite = load_suite(str(DATA / "example_suite.yaml"))
+    assert len(suite.cases) >= 40
+    srv = SimServer(rules=str(DATA / "example_sim_rules.yaml")).start_in_thread()
+    try:
+
+        async def main() -> list[Any]:
+            async with aiohttp.ClientSession() as session:
+                return [
+                    score_case(
+                        case, await _run_case(session, srv.base_url, suite, case), tools=suite.tools
+                    )
+                    for case in suite.cases
+                ]
+
+        scores = asyncio.run(main())
+    finally:
+        srv.stop_thread()
+    outcomes = Counter(s.outcome for s in scores)
+    assert outcomes["pass"] == 29
+    assert outcomes["should_not_call"] == 2  # tool calls on irrelevance cases
+    assert outcomes["wrong_tool"] == 2 and outcomes["missing_call"] == 2
+    assert outcomes["missing_argument"] == 2 and outcomes["hallucinated_argument"] == 1
+    assert outcomes["wrong_arguments"] == 4
+    summary = score_suite(scores, sorted({c.category for c in suite.cases}))
+    assert summary.micro.rate == 29 / 42 and summary.micro.n == 42
+    assert all(rate is not None for rate in summary.categories.values())
+    assert 0 < summary.micro.ci_low < summary.micro.rate < summary.micro.ci_high < 1
