@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import math
 import sys
@@ -73,6 +74,37 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run a benchmark against configured or ad-hoc targets.",
     )
     add_bench_arguments(bench)
+
+    ev = sub.add_parser(
+        "eval",
+        help="score tool calling on a suite",
+        description="Run a tool-calling suite and score every case.",
+    )
+    ev.add_argument(
+        "--suite",
+        default="example",
+        help="suite file (YAML/JSON), or 'example' for the shipped 42-case suite",
+    )
+    ev.add_argument("--config", help="config file (as for bench)")
+    ev.add_argument("--provider", "-p", action="append", help="provider name (repeatable)")
+    ev.add_argument("--model", "-m", action="append", help="model id or provider/model")
+    ev.add_argument("--api-base", help="ad-hoc OpenAI-compatible base URL")
+    ev.add_argument("--api-key", help="API key for --api-base")
+    ev.add_argument("--k", type=_positive_int, default=1, help="attempts per case (default 1)")
+    ev.add_argument(
+        "--mode",
+        choices=("default", "bfcl"),
+        default="default",
+        help="scoring rules: optimal pairing (default) or BFCL parity",
+    )
+    ev.add_argument("--concurrency", "-c", type=_positive_int, default=4)
+    ev.add_argument("--timeout", type=_positive_float, default=60.0)
+    ev.add_argument(
+        "--sim-rules",
+        help="rules file for the simulated endpoint (default: the "
+        "example suite's rules when --suite is 'example')",
+    )
+    ev.add_argument("--output", "-o", help="write one JSON record per case attempt (JSONL)")
 
     sim = sub.add_parser("sim", help="serve the simulated OpenAI/Anthropic-compatible endpoint")
     sim.add_argument("--host", default="127.0.0.1")
@@ -331,6 +363,87 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    """Score a tool-calling suite; numbers come from ``evals.scoring`` and ``stats``."""
+    from importlib.resources import files
+
+    from rich.table import Table
+
+    from . import targets as targets_mod
+    from .evals.runner import run_suite
+    from .evals.scoring import score_suite
+    from .evals.suites import load_suite
+
+    data = files("llmbench_jupyter.evals") / "data"
+    suite = load_suite(str(data / "example_suite.yaml") if args.suite == "example" else args.suite)
+    if args.api_base:
+        if not args.model or len(args.model) != 1:
+            raise LLMBenchError("--api-base takes exactly one --model")
+        chosen = [targets_mod.adhoc(args.api_base, args.model[0], args.api_key)]
+    else:
+        from .config import load_config
+
+        chosen = targets_mod.from_config(load_config(args.config), args.provider, args.model)
+    rules = args.sim_rules or (
+        str(data / "example_sim_rules.yaml") if args.suite == "example" else None
+    )
+    out, err = _console(), _console(stderr=True)
+    with contextlib.ExitStack() as stack:
+        if any(t.simulated for t in chosen):
+            from .simproc import sim_process
+
+            url = stack.enter_context(sim_process(rules=rules))
+            chosen = [t.with_api_base(url) if t.simulated else t for t in chosen]
+        runs = asyncio.run(
+            run_suite(
+                chosen,
+                suite,
+                k=args.k,
+                mode=args.mode,
+                concurrency=args.concurrency,
+                timeout_s=args.timeout,
+            )
+        )
+    categories = sorted({c.category for c in suite.cases})
+    table = Table(
+        title=f"tool-calling eval: {suite.name} ({len(suite.cases)} cases × {args.k}, "
+        f"{args.mode} rules); pass rate [Wilson 95% CI]",
+        title_justify="left",
+    )
+    table.add_column("target", justify="left", no_wrap=True)
+    for col in ("pass (micro)", "macro", *categories, "tool F1", "arg acc", "errors"):
+        table.add_column(col, justify="right")
+
+    def rate(r: Any) -> str:
+        return "N/A" if r is None else f"{r.rate:.0%} [{r.ci_low:.0%}–{r.ci_high:.0%}]"
+
+    api_errors = 0
+    for target in chosen:
+        mine = [r for r in runs if (r.provider, r.model) == (target.provider, target.model)]
+        summary = score_suite([r.score for r in mine], categories)
+        n_err = sum(r.error is not None for r in mine)
+        api_errors += n_err
+        table.add_row(
+            target.key,
+            rate(summary.micro),
+            rate(summary.macro),
+            *(rate(summary.categories[c]) for c in categories),
+            _fmt(summary.mean_tool_f1, 2),
+            _fmt(summary.mean_argument_accuracy, 2),
+            str(n_err),
+        )
+    out.print(table)
+    if args.output:
+        with Path(args.output).open("w") as fh:
+            for run in runs:
+                fh.write(json.dumps(run.to_dict(), default=str) + "\n")
+        err.print(f"wrote {len(runs)} case records to {args.output}", markup=False)
+    if runs and api_errors == len(runs):
+        err.print(f"error: all {len(runs)} case attempts failed to get a response", markup=False)
+        return EXIT_ALL_FAILED
+    return 0
+
+
 def cmd_sim(args: argparse.Namespace) -> int:
     from .sim import run_forever
 
@@ -402,6 +515,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_bench(args)
         if args.command == "sim":
             return cmd_sim(args)
+        if args.command == "eval":
+            return cmd_eval(args)
         return cmd_results(args)
     except LLMBenchError as exc:
         print(f"error: {scrub(str(exc))}", file=sys.stderr)

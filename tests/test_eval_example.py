@@ -77,3 +77,24 @@ def test_example_suite_scores_the_scripted_mix() -> None:
     assert summary.micro.rate == 29 / 42 and summary.micro.n == 42
     assert all(rate is not None for rate in summary.categories.values())
     assert 0 < summary.micro.ci_low < summary.micro.rate < summary.micro.ci_high < 1
+
+
+def test_cli_eval_runs_the_example_suite_offline(tmp_path: Any) -> None:
+    import subprocess
+    import sys
+
+    out = tmp_path / "eval.jsonl"
+    proc = subprocess.run(
+        [sys.executable, "-m", "llmbench_jupyter", "eval", "-m", "sim-fast", "-o", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "69% [54%–81%]" in proc.stdout  # 29/42 with its Wilson interval
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(rows) == 42
+    assert sum(r["score"]["passed"] for r in rows) == 29
+    failed = [r for r in rows if not r["score"]["passed"]]
+    assert all(r["score"]["explanation"] for r in failed)  # every verdict says why
+    assert all(r["transcript"] for r in rows)  # full traces are kept

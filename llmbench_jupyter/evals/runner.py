@@ -1,0 +1,178 @@
+"""Run a tool-calling suite against targets and score every case with ``scoring.score_case``.
+
+Each case is sent with the suite's tools and ``tool_choice: auto`` (never ``required``:
+an irrelevance case must be passable by calling nothing). Multi-turn cases feed the
+case's mock tool responses back for up to ``max_rounds`` rounds. Provider failures
+become ``api_error`` scores with a scrubbed message; the run goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import aiohttp
+
+from ..errors import LLMBenchError, scrub
+from ..targets import Target
+from .model import Case, ParsedCall, Suite
+from .parsing import parse_tool_calls
+from .scoring import CaseScore, score_case
+
+
+@dataclass
+class CaseRun:
+    """One attempt of one case by one target: what was sent, what came back, the verdict."""
+
+    provider: str
+    model: str
+    case_id: str
+    category: str
+    attempt: int
+    score: CaseScore
+    calls: list[dict[str, Any]] = field(default_factory=list)
+    transcript: list[dict[str, Any]] = field(default_factory=list)
+    latency_ms: float | None = None
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["score"] = self.score.to_dict()
+        return out
+
+
+def _mock_result(case: Case, name: str, used: Counter[str]) -> Any:
+    result = case.mock_responses.get(name, {"ok": True})
+    if isinstance(result, list):
+        result = result[min(used[name], len(result) - 1)] if result else {"ok": True}
+    used[name] += 1
+    return result
+
+
+async def _chat(
+    session: aiohttp.ClientSession, target: Target, payload: dict[str, Any], timeout_s: float
+) -> dict[str, Any]:
+    headers = {"Content-Type": "application/json"}
+    if target.api_key:
+        headers["Authorization"] = f"Bearer {target.api_key}"
+    async with session.post(
+        target.api_base + "/chat/completions",
+        json=payload,
+        headers=headers,
+        timeout=aiohttp.ClientTimeout(total=timeout_s),
+    ) as resp:
+        text = await resp.text()
+        if resp.status != 200:
+            raise LLMBenchError(f"HTTP {resp.status}: {text[:300]}")
+        try:
+            body: dict[str, Any] = json.loads(text)
+        except ValueError:
+            raise LLMBenchError(f"malformed response (not JSON): {text[:120]!r}") from None
+        return body
+
+
+async def run_case(
+    session: aiohttp.ClientSession,
+    target: Target,
+    suite: Suite,
+    case: Case,
+    *,
+    attempt: int = 0,
+    mode: str = "default",
+    timeout_s: float = 60.0,
+) -> CaseRun:
+    """Send one case (all its rounds) and score what the model called."""
+    if target.kind != "openai":
+        raise LLMBenchError(
+            f"{target.key}: tool evals speak the OpenAI-compatible protocol; "
+            f"kind {target.kind!r} is not supported yet"
+        )
+    offered = [t for t in suite.tools if case.tools is None or t["function"]["name"] in case.tools]
+    messages: list[dict[str, Any]] = [dict(m) for m in case.messages]
+    if target.system_prompt and not any(m.get("role") == "system" for m in messages):
+        messages.insert(0, {"role": "system", "content": target.system_prompt})
+    calls: list[ParsedCall] = []
+    used: Counter[str] = Counter()
+    error: str | None = None
+    started = time.perf_counter()
+    try:
+        for round_no in range(max(1, case.max_rounds)):
+            payload = {
+                "model": target.api_model,
+                "messages": messages,
+                "tools": offered,
+                "tool_choice": "auto",
+                "temperature": 0,
+            }
+            if "temperature" in target.skip_params:
+                payload.pop("temperature")
+            body = await _chat(session, target, payload, timeout_s)
+            got = parse_tool_calls(body)
+            calls += got
+            message = (body.get("choices") or [{}])[0].get("message") or {}
+            messages.append(message)
+            if not got or round_no == case.max_rounds - 1:
+                break
+            for call in message.get("tool_calls") or []:
+                name = (call.get("function") or {}).get("name", "")
+                messages.append(
+                    {
+                        "role": "tool",
+                        "tool_call_id": call.get("id"),
+                        "content": json.dumps(_mock_result(case, name, used)),
+                    }
+                )
+    except (LLMBenchError, aiohttp.ClientError, TimeoutError) as exc:
+        error = scrub(f"{type(exc).__name__}: {exc}", [target.api_key or ""])
+    latency = (time.perf_counter() - started) * 1000.0
+    score = score_case(case, calls, mode=mode, tools=suite.tools, error=error)
+    return CaseRun(
+        provider=target.provider,
+        model=target.model,
+        case_id=case.id,
+        category=case.category,
+        attempt=attempt,
+        score=score,
+        calls=[asdict(c) for c in calls],
+        transcript=messages,
+        latency_ms=latency,
+        error=error,
+    )
+
+
+async def run_suite(
+    targets: list[Target],
+    suite: Suite,
+    *,
+    k: int = 1,
+    mode: str = "default",
+    concurrency: int = 4,
+    timeout_s: float = 60.0,
+    on_case: Callable[[CaseRun], None] | None = None,
+) -> list[CaseRun]:
+    """Every case ``k`` times for every target; returns the runs in completion order."""
+    if k < 1:
+        raise LLMBenchError(f"k: found {k}, expected an integer >= 1")
+    if concurrency < 1:
+        raise LLMBenchError(f"concurrency: found {concurrency}, expected an integer >= 1")
+    work = [(t, c, a) for t in targets for a in range(k) for c in suite.cases]
+    results: list[CaseRun] = []
+    slots = asyncio.Semaphore(concurrency)
+    async with aiohttp.ClientSession() as session:
+
+        async def one(target: Target, case: Case, attempt: int) -> None:
+            async with slots:
+                run = await run_case(
+                    session, target, suite, case, attempt=attempt, mode=mode, timeout_s=timeout_s
+                )
+            results.append(run)
+            if on_case is not None:
+                on_case(run)
+
+        await asyncio.gather(*(one(t, c, a) for t, c, a in work))
+    return results
