@@ -9,6 +9,8 @@ from collections.abc import Iterator
 import pytest
 import sqlalchemy as sa
 
+from llmbench_jupyter.sim import SimServer
+
 #: Server used for PostgreSQL tests; always running on these machines (trust auth).
 PG_ADMIN_URL = os.environ.get(
     "LLMBENCH_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -58,3 +60,11 @@ def db_url(request: pytest.FixtureRequest, tmp_path) -> str:
         return f"sqlite:///{tmp_path / 'llmbench.db'}"
     url: str = request.getfixturevalue("pg_url")
     return url
+
+
+@pytest.fixture(scope="module")
+def sim() -> Iterator[SimServer]:
+    """The built-in simulated endpoint over real HTTP, in a thread of the test process."""
+    srv = SimServer(seed=0).start_in_thread()
+    yield srv
+    srv.stop_thread()

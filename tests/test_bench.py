@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,13 +13,6 @@ from llmbench_jupyter.sim import SimServer
 from llmbench_jupyter.store import open_store
 from llmbench_jupyter.targets import Target, adhoc
 from llmbench_jupyter.workloads import BenchSpec, arun
-
-
-@pytest.fixture(scope="module")
-def sim() -> Iterator[SimServer]:
-    srv = SimServer(seed=3).start_in_thread()
-    yield srv
-    srv.stop_thread()
 
 
 def run(spec: BenchSpec, **kw: Any) -> Any:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import re
-from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -21,13 +20,6 @@ from llmbench_jupyter.workloads import BenchResult, BenchSpec, arun
 
 ADDRESS = re.compile(r"0x[0-9a-fA-F]{4,}")
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
-
-
-@pytest.fixture(scope="module")
-def sim() -> Iterator[SimServer]:
-    srv = SimServer(seed=2).start_in_thread()
-    yield srv
-    srv.stop_thread()
 
 
 def _run(sim: SimServer, **options: Any) -> BenchResult:

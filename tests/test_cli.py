@@ -6,20 +6,12 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from llmbench_jupyter.records import RECORD_FIELDS
 from llmbench_jupyter.sim import SimServer
-
-
-@pytest.fixture(scope="module")
-def sim() -> Iterator[SimServer]:
-    srv = SimServer(seed=5).start_in_thread()
-    yield srv
-    srv.stop_thread()
 
 
 def llmbench(

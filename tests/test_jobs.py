@@ -9,7 +9,6 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,13 +18,6 @@ from llmbench_jupyter.sim import SimServer
 from llmbench_jupyter.store import open_store
 from llmbench_jupyter.targets import adhoc
 from llmbench_jupyter.workloads import BenchSpec
-
-
-@pytest.fixture(scope="module")
-def sim() -> Iterator[SimServer]:
-    srv = SimServer(seed=11).start_in_thread()
-    yield srv
-    srv.stop_thread()
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,13 +20,6 @@ from llmbench_jupyter.targets import adhoc
 from llmbench_jupyter.workloads import BenchResult, BenchSpec, arun
 
 ME = "results-tester"
-
-
-@pytest.fixture(scope="module")
-def sim() -> Iterator[SimServer]:
-    srv = SimServer(seed=5).start_in_thread()
-    yield srv
-    srv.stop_thread()
 
 
 def _run(spec: BenchSpec, store: Store, sim: SimServer, owner: str = ME) -> BenchResult:

@@ -27,13 +27,6 @@ ADDRESS = re.compile(r"0x[0-9a-fA-F]{4,}")
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
 
-@pytest.fixture(scope="module")
-def sim() -> Iterator[SimServer]:
-    srv = SimServer(seed=1).start_in_thread()
-    yield srv
-    srv.stop_thread()
-
-
 @pytest.fixture
 def manager(tmp_path: Path) -> Iterator[JobManager]:
     mgr = JobManager(open_store(f"sqlite:///{tmp_path / 'jobs.db'}"))
