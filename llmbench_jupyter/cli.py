@@ -433,6 +433,27 @@ def cmd_eval(args: argparse.Namespace) -> int:
             str(n_err),
         )
     out.print(table)
+    if args.k > 1:
+        from .stats import repeat_rates
+
+        rep = Table(
+            title=f"consistency over k={args.k} attempts per case [Wilson 95% CI]",
+            title_justify="left",
+        )
+        for col in ("target", "pass@k", "pass^k", "flip rate"):
+            rep.add_column(col, justify="left" if col == "target" else "right")
+        for target in chosen:
+            attempts: dict[str, list[bool]] = {}
+            for r in sorted(runs, key=lambda r: r.attempt):
+                if (r.provider, r.model) == (target.provider, target.model):
+                    attempts.setdefault(r.case_id, []).append(r.score.passed)
+            rr = repeat_rates(attempts)
+            cells = [rr[key] for key in ("pass_at_k", "pass_hat_k", "flip_rate")]
+            rep.add_row(
+                target.key,
+                *(f"{c['rate']:.0%} [{c['ci_low']:.0%}–{c['ci_high']:.0%}]" for c in cells),
+            )
+        out.print(rep)
     if args.output:
         with Path(args.output).open("w") as fh:
             for run in runs:

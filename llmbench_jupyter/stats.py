@@ -645,9 +645,7 @@ def wilson_interval(successes: float, n: float, z: float = 1.96) -> tuple[float,
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
-def macro_average(
-    counts: Sequence[tuple[int, int]], z: float = 1.96
-) -> tuple[float, float, float]:
+def macro_average(counts: Sequence[tuple[int, int]], z: float = 1.96) -> tuple[float, float, float]:
     """Unweighted mean of several proportions with an approximate Wilson interval.
 
     ``counts`` holds ``(successes, n)`` per group (e.g. per category). The mean of k
@@ -670,3 +668,68 @@ def macro_average(
     n_eff = k * k / sum(1 / n for _, n in groups)
     low, high = wilson_interval(min(mean * n_eff, n_eff), n_eff, z)
     return mean, low, high
+
+
+def _rate(successes: int, n: int) -> dict[str, Any]:
+    low, high = wilson_interval(successes, n) if n else (None, None)
+    return {
+        "rate": successes / n if n else None,
+        "ci_low": low,
+        "ci_high": high,
+        "successes": successes,
+        "n": n,
+    }
+
+
+def repeat_rates(attempts: Mapping[str, Sequence[bool]]) -> dict[str, Any]:
+    """pass@k, pass^k and flip rate over cases attempted k times each.
+
+    ``attempts`` maps a case id to its k verdicts. pass@k: share of cases passed at least
+    once; pass^k: passed every time; flip rate: passed some times and failed others (the
+    model is inconsistent there). Each is a proportion of cases with its Wilson 95% CI.
+    Cases with a different number of attempts than the rest are an error, since k would
+    then mean different things for different cases.
+    """
+    ks = {len(v) for v in attempts.values()}
+    if len(ks) > 1 or 0 in ks:
+        raise StatsInputError(
+            f"repeat_rates: every case needs the same number (>= 1) of attempts, found {sorted(ks)}"
+        )
+    k = ks.pop() if ks else 0
+    n = len(attempts)
+    any_pass = sum(any(v) for v in attempts.values())
+    all_pass = sum(all(v) for v in attempts.values())
+    return {
+        "k": k,
+        "cases": n,
+        "pass_at_k": _rate(any_pass, n),
+        "pass_hat_k": _rate(all_pass, n),
+        "flip_rate": _rate(any_pass - all_pass, n),
+    }
+
+
+def mcnemar(a: Mapping[str, bool], b: Mapping[str, bool], alpha: float = 0.05) -> dict[str, Any]:
+    """Paired comparison of two runs' verdicts on the same cases (exact McNemar test).
+
+    Only cases present in both count. ``b_only``/``a_only`` are the discordant pairs; the
+    two-sided p-value is the exact binomial one (no normal approximation, so small suites
+    are handled correctly). ``significant`` is False when p >= alpha: the runs do not
+    differ detectably, whatever their pass rates look like.
+    """
+    common = sorted(set(a) & set(b))
+    a_only = sum(bool(a[c]) and not b[c] for c in common)
+    b_only = sum(bool(b[c]) and not a[c] for c in common)
+    discordant = a_only + b_only
+    if discordant == 0:
+        p = 1.0
+    else:
+        tail = sum(math.comb(discordant, i) for i in range(min(a_only, b_only) + 1))
+        p = min(1.0, 2 * tail / 2**discordant)
+    return {
+        "cases": len(common),
+        "a_only": a_only,
+        "b_only": b_only,
+        "p_value": p,
+        "significant": p < alpha,
+        "verdict": ("the runs differ" if p < alpha else "no significant difference"),
+    }

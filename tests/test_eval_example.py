@@ -98,3 +98,36 @@ def test_cli_eval_runs_the_example_suite_offline(tmp_path: Any) -> None:
     failed = [r for r in rows if not r["score"]["passed"]]
     assert all(r["score"]["explanation"] for r in failed)  # every verdict says why
     assert all(r["transcript"] for r in rows)  # full traces are kept
+
+
+def test_cli_eval_reports_consistency_over_repeats(tmp_path: Any) -> None:
+    import subprocess
+    import sys
+
+    out = tmp_path / "eval.jsonl"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "llmbench_jupyter",
+            "eval",
+            "-m",
+            "sim-fast",
+            "--k",
+            "2",
+            "-o",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "pass^k" in proc.stdout and "flip rate" in proc.stdout
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(rows) == 84 and {r["attempt"] for r in rows} == {0, 1}
+    # the simulated endpoint is deterministic: both attempts agree on every case
+    by_case: dict[str, set[bool]] = {}
+    for r in rows:
+        by_case.setdefault(r["case_id"], set()).add(r["score"]["passed"])
+    assert all(len(v) == 1 for v in by_case.values())

@@ -352,3 +352,40 @@ def test_import_stays_light():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_repeat_rates_pass_at_k_pass_hat_k_and_flips() -> None:
+    from llmbench_jupyter.stats import repeat_rates
+
+    out = repeat_rates(
+        {
+            "a": [True, True, True],
+            "b": [True, False, True],
+            "c": [False, False, False],
+            "d": [False, True, False],
+        }
+    )
+    assert out["k"] == 3 and out["cases"] == 4
+    assert out["pass_at_k"]["rate"] == 0.75 and out["pass_hat_k"]["rate"] == 0.25
+    assert out["flip_rate"]["rate"] == 0.5
+    assert out["pass_at_k"]["ci_low"] < 0.75 < out["pass_at_k"]["ci_high"]
+    with pytest.raises(StatsInputError, match="same number"):
+        repeat_rates({"a": [True], "b": [True, False]})
+
+
+def test_mcnemar_exact_p_values() -> None:
+    from llmbench_jupyter.stats import mcnemar
+
+    # 10 discordant pairs all favouring b: p = 2 / 2**10
+    a = {f"c{i}": False for i in range(10)} | {"same": True}
+    b = {f"c{i}": True for i in range(10)} | {"same": True}
+    out = mcnemar(a, b)
+    assert (out["a_only"], out["b_only"], out["cases"]) == (0, 10, 11)
+    assert out["p_value"] == pytest.approx(2 / 1024) and out["significant"]
+    # 3 vs 1 discordant: p = 2 * (1 + 4) / 16 = 0.625, not significant
+    a = {"w": True, "x": True, "y": True, "z": False}
+    b = {"w": False, "x": False, "y": False, "z": True}
+    out = mcnemar(a, b)
+    assert out["p_value"] == pytest.approx(0.625)
+    assert not out["significant"] and out["verdict"] == "no significant difference"
+    assert mcnemar({"a": True}, {"a": True})["p_value"] == 1.0
