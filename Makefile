@@ -3,8 +3,9 @@ PY      ?= python3
 VENV    := .venv
 BIN     := $(VENV)/bin
 UV      := $(PY) -m uv
+SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test install install-test lint typecheck bench-accuracy clean
+.PHONY: demo test install install-test chromium lint typecheck bench-accuracy clean
 
 $(BIN)/python:
 	@$(UV) --version >/dev/null 2>&1 || $(PY) -m pip install --quiet uv
@@ -18,6 +19,11 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 	$(UV) pip install --quiet --python $(BIN)/python --compile-bytecode -e '.[test]'
 	@touch $@
 
+# The browser tests drive Debian's Chromium (never Playwright's own browser downloads).
+chromium:
+	@test -x /usr/bin/chromium || { $(SUDO) apt-get update && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y chromium; }
+
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 
@@ -29,7 +35,7 @@ demo: install
 
 ## The whole test suite (PostgreSQL, the notebooks under nbval and papermill, the browser
 ## tests), then lint and type checks. nbval and papermill use the venv's `python3` kernelspec.
-test: install-test
+test: install-test chromium
 	@test -f $(VENV)/share/jupyter/kernels/python3/kernel.json || \
 		$(BIN)/python -m ipykernel install --sys-prefix
 	$(BIN)/python -m pytest -q -ra
