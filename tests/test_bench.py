@@ -208,3 +208,44 @@ def test_run_overhead_is_reported(sim: SimServer) -> None:
     assert overhead["loop_lag_ms"]["n"] > 0
     assert overhead["client_bound"] in (True, False)
     assert overhead["client_cpu_share"] >= 0
+
+
+def test_a_stream_closed_after_finish_reason_without_done_is_complete(tmp_path: Path) -> None:
+    """Some OpenAI-compatible servers end the body without [DONE]; that is not a cut."""
+    from aiohttp import web
+
+    async def main() -> Any:
+        async def chat(request: web.Request) -> web.StreamResponse:
+            resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+            await resp.prepare(request)
+            for delta, finish in (
+                ({"role": "assistant"}, None),
+                ({"content": "hi"}, None),
+                ({"content": " there"}, "stop"),
+            ):
+                chunk = {
+                    "id": "c1",
+                    "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+                }
+                await resp.write(f"data: {json.dumps(chunk)}\n\n".encode())
+            await resp.write_eof()
+            return resp
+
+        app = web.Application()
+        app.router.add_post("/v1/chat/completions", chat)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        try:
+            target = adhoc(f"http://127.0.0.1:{port}/v1", "m")
+            return await arun(BenchSpec(targets=[target], runs=2, warmup=0), save=False)
+        finally:
+            await runner.cleanup()
+
+    result = asyncio.run(main())
+    for record in result.records:
+        assert record.status == "ok", record.error_message
+        assert record.n_chunks == 2 and record.finish_reason == "stop"
+        assert record.output_tokens_source in ("tokenizer", "chunks")

@@ -107,8 +107,13 @@ async def stream_sse(
     if result.end_ns is None:
         result.end_ns = perf_counter_ns()
     if not result.completed and result.error_category is None:
-        tail = " with a partial event pending" if splitter.pending.strip() else ""
-        result.fail(errors.STREAM_CUT, f"stream ended before its end marker{tail}")
+        if result.finish_reason is not None and not splitter.pending.strip():
+            # Some servers close a finished stream without the [DONE] sentinel. A clean end
+            # of the body after a finish_reason is a complete response, not a cut.
+            result.completed = True
+        else:
+            tail = " with a partial event pending" if splitter.pending.strip() else ""
+            result.fail(errors.STREAM_CUT, f"stream ended before its end marker{tail}")
     return send_ns, result
 
 
