@@ -212,17 +212,10 @@ def test_export_html_renders_offline_in_chromium(
 
     path = export_html([models_run, tiers_run], tmp_path / "report.html")
     requested: list[str] = []
-    args = [
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-    ]
+    from chromium_flags import CHROMIUM, CHROMIUM_ARGS
+
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=args)
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             page = browser.new_page()
 

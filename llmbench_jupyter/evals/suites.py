@@ -180,16 +180,19 @@ def _check_value(value: Any, schema: Any, origin: str, where: str) -> None:
     if isinstance(value, dict):
         props = _closed_props(schema)
         for key, sub in value.items():
-            if props is not None and key not in props:
-                raise _fail(
-                    origin,
-                    f"{where}.{key}",
-                    f"unknown key {key!r}; the schema allows {sorted(props)}",
-                )
+            _check_known_key(props, key, origin, where)
             _check_value(sub, props.get(key) if props else None, origin, f"{where}.{key}")
     elif isinstance(value, list) and isinstance(schema, dict):
         for i, item in enumerate(value):
             _check_value(item, schema.get("items"), origin, f"{where}[{i}]")
+
+
+def _check_known_key(props: dict[str, Any] | None, key: str, origin: str, where: str) -> None:
+    """An object key the schema does not list (when it lists its properties) is an error."""
+    if props is not None and key not in props:
+        raise _fail(
+            origin, f"{where}.{key}", f"unknown key {key!r}; the schema allows {sorted(props)}"
+        )
 
 
 def _check_matcher(m: ParamMatcher, schema: Any, origin: str, where: str) -> None:
@@ -218,12 +221,7 @@ def _check_matcher(m: ParamMatcher, schema: Any, origin: str, where: str) -> Non
     elif m.kind == "object":
         props = _closed_props(schema)
         for key, sub in m.value.items():
-            if props is not None and key not in props:
-                raise _fail(
-                    origin,
-                    f"{where}.{key}",
-                    f"unknown key {key!r}; the schema allows {sorted(props)}",
-                )
+            _check_known_key(props, key, origin, where)
             _check_matcher(sub, props.get(key) if props else None, origin, f"{where}.{key}")
     elif m.kind == "unordered":
         items = schema.get("items") if isinstance(schema, dict) else None

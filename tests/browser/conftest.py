@@ -27,20 +27,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from chromium_flags import CHROMIUM, CHROMIUM_ARGS
 
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOKS = REPO / "notebooks"
 ARTIFACTS = REPO / "artifacts" / "browser"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 START_TIMEOUT_S = 120.0
 STOP_TIMEOUT_S = 20.0
 #: JupyterLab user settings for the test server. Windowing off: every cell stays in the
