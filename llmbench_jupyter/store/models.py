@@ -24,6 +24,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -87,6 +88,7 @@ class Run(Base):
     overhead: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     n_requests: Mapped[int] = mapped_column(default=0)
     n_errors: Mapped[int] = mapped_column(default=0)
+    summary: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # eval runs: SuiteScore per target
 
 
 class Request(Base):
@@ -178,7 +180,82 @@ class JobRow(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
+class SuiteRow(Base):
+    """One version of a tool-calling suite. Saving changed content makes a new version."""
+
+    __tablename__ = "suites"
+    __table_args__ = (UniqueConstraint("owner", "name", "version"),)
+
+    suite_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    owner: Mapped[str] = mapped_column(String, index=True)
+    name: Mapped[str] = mapped_column(String)
+    version: Mapped[int] = mapped_column()
+    content_hash: Mapped[str] = mapped_column(String(64))
+    n_cases: Mapped[int] = mapped_column()
+    body: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class EvalResult(Base):
+    """One attempt of one case by one target in an eval run: verdict, calls and full trace."""
+
+    __tablename__ = "eval_results"
+
+    result_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    run_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("runs.run_id", ondelete="CASCADE"), index=True
+    )
+    owner: Mapped[str] = mapped_column(String, index=True)
+    seq: Mapped[int] = mapped_column()  # completion order within the run
+    provider: Mapped[str] = mapped_column(String)
+    model: Mapped[str] = mapped_column(String)
+    case_id: Mapped[str] = mapped_column(String)
+    category: Mapped[str] = mapped_column(String)
+    attempt: Mapped[int] = mapped_column()
+    passed: Mapped[bool] = mapped_column(Boolean)
+    outcome: Mapped[str] = mapped_column(String)
+    error_type: Mapped[str | None] = mapped_column(String)
+    tool_f1: Mapped[float | None] = mapped_column(Float)
+    argument_accuracy: Mapped[float | None] = mapped_column(Float)
+    latency_ms: Mapped[float | None] = mapped_column(Float)
+    error: Mapped[str | None] = mapped_column(Text)
+    score: Mapped[dict[str, Any]] = mapped_column(JSON)
+    calls: Mapped[list[Any]] = mapped_column(JSON)
+    transcript: Mapped[list[Any]] = mapped_column(JSON)
+    final_state: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class JudgementRow(Base):
+    """One judge call: exactly what was sent, what came back, and the parsed verdict."""
+
+    __tablename__ = "judgements"
+
+    judgement_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    run_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("runs.run_id", ondelete="CASCADE"), index=True
+    )
+    other_run_id: Mapped[str | None] = mapped_column(String(64))  # pairwise: the second run
+    owner: Mapped[str] = mapped_column(String, index=True)
+    kind: Mapped[str] = mapped_column(String)  # case | pairwise | report
+    judge: Mapped[str] = mapped_column(String)
+    case_id: Mapped[str | None] = mapped_column(String)
+    status: Mapped[str] = mapped_column(String)
+    messages: Mapped[list[Any]] = mapped_column(JSON)
+    raw_output: Mapped[str | None] = mapped_column(Text)
+    parsed: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(Text)
+    latency_ms: Mapped[float | None] = mapped_column(Float)
+    subject: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 #: Column names of ``runs`` in table order: the keys of every run dict.
 RUN_COLUMNS: tuple[str, ...] = tuple(c.name for c in Run.__table__.columns)
 #: Column names of ``jobs``: the keys of every job dict.
 JOB_COLUMNS: tuple[str, ...] = tuple(c.name for c in JobRow.__table__.columns)
+#: Column names of ``eval_results``: the keys of every eval result dict and DataFrame.
+EVAL_RESULT_COLUMNS: tuple[str, ...] = tuple(c.name for c in EvalResult.__table__.columns)
+#: Column names of ``judgements``.
+JUDGEMENT_COLUMNS: tuple[str, ...] = tuple(c.name for c in JudgementRow.__table__.columns)
+#: Column names of ``suites``.
+SUITE_COLUMNS: tuple[str, ...] = tuple(c.name for c in SuiteRow.__table__.columns)

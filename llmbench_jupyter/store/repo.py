@@ -31,6 +31,7 @@ from .db import (
     parse_url,
     upgrade_to_head,
 )
+from .evals_repo import EvalsMixin
 from .jobs_repo import JobsMixin
 from .models import RUN_COLUMNS, Request, Run
 
@@ -44,7 +45,7 @@ _SECRET_KEYS = frozenset({"api_key"})
 _RUN_COLS = tuple(Run.__table__.columns)
 
 
-class Store(JobsMixin):
+class Store(JobsMixin, EvalsMixin):
     """A results store on one database. Thread-safe; each call is its own transaction."""
 
     def __init__(self, url: str) -> None:
@@ -110,6 +111,7 @@ class Store(JobsMixin):
             "overhead": None,
             "n_requests": 0,
             "n_errors": 0,
+            "summary": None,
         }
         with self._tx("cannot create run") as conn:
             conn.execute(insert(Run), [row])
