@@ -288,8 +288,59 @@ def test_every_outcome_is_exercised() -> None:
     assert set(OUTCOMES) == {
         "pass", "api_error", "parse_error", "should_not_call", "no_call", "wrong_tool",
         "missing_call", "extra_call", "missing_argument", "wrong_arguments",
-        "hallucinated_argument", "wrong_order",
+        "hallucinated_argument", "wrong_order", "wrong_state",
     }  # fmt: skip
+
+
+def test_required_sequence_is_a_subsequence_of_the_calls() -> None:
+    chain = Case(
+        id="chain",
+        messages=[],
+        expected=[],
+        required_sequence=["search", "convert"],
+    )
+    ok = score_case(chain, [call("search", q="x"), call("weather"), call("convert", v=1)])
+    assert ok.passed  # other calls may come between the required ones
+    swapped = score_case(chain, [call("convert", v=1), call("search", q="x")])
+    assert swapped.outcome == "wrong_order" and swapped.error_type == "wrong_order"
+    assert "search -> convert" in swapped.explanation[0]
+    short = score_case(chain, [call("search", q="x")])
+    assert short.outcome == "missing_call" and "convert never made" in short.explanation[0]
+
+
+def test_final_state_checks_only_the_keys_listed_with_matchers() -> None:
+    heating = Case(
+        id="heat",
+        messages=[],
+        expected=[],
+        mock_tools="assistant_world",
+        expected_final_state={"thermostats": {"hall": {"numeric": 22, "abs_tol": 0.5}}},
+    )
+    made = [call("set_thermostat", room="hall", temperature=22)]
+    state = {"thermostats": {"hall": 22.3, "attic": 5.0}, "outbox": []}
+    assert score_case(heating, made, final_state=state).passed
+    wrong = score_case(heating, made, final_state={"thermostats": {"hall": 18.0}})
+    assert wrong.outcome == "wrong_state" and wrong.error_type == "wrong_value"
+    assert "thermostats.hall expected 22" in wrong.explanation[0]
+    gone = score_case(heating, made, final_state={"thermostats": {}})
+    assert gone.outcome == "wrong_state" and "thermostats.hall" in gone.explanation[0]
+    assert score_case(heating, made, final_state=None).outcome == "wrong_state"
+    # a worse call-level outcome still wins the headline, and both are explained
+    both = score_case(heating, [], final_state={"thermostats": {"hall": 18.0}})
+    assert both.outcome == "no_call" and len(both.explanation) == 2
+
+
+def test_alternative_tool_names_are_accepted_and_count_for_f1() -> None:
+    either = Case(
+        id="alt",
+        messages=[],
+        expected=[ExpectedCall(name="find_recipe", alternatives=["search_recipes"])],
+    )
+    assert score_case(either, [call("search_recipes")]).passed
+    assert score_case(either, [call("search_recipes")]).tool_f1 == 1.0
+    wrong = score_case(either, [call("add_to_list")])
+    assert wrong.outcome == "wrong_tool"
+    assert "find_recipe or search_recipes" in wrong.explanation[0]
 
 
 def test_schema_validity_uses_the_offered_tools() -> None:

@@ -67,10 +67,14 @@ def test_example_suite_covers_every_category_and_matcher() -> None:
             assert 2 <= len(case.expected) <= 3
         if case.category == "irrelevance":
             assert not case.should_call and not case.expected
-        if case.category == "multi_turn":
+        if case.category == "multi_turn" and case.mock_tools is None:
             assert 2 <= case.max_rounds <= 3 and case.ordered
             assert case.required_sequence == [e.name for e in case.expected]
             assert set(case.mock_responses) == set(case.required_sequence)
+        elif case.category == "multi_turn":  # stateful mock tools: scored on the final state
+            assert case.mock_tools == "assistant_world" and case.expected_final_state
+            assert not case.mock_responses and case.required_sequence
+    assert sum(c.mock_tools is not None for c in suite.cases) == 3
 
 
 @pytest.mark.parametrize("ext", ["yaml", "json"])
@@ -410,11 +414,12 @@ def test_sim_answers_the_example_suite_with_the_scripted_mix() -> None:
 
     got = asyncio.run(main())
     names = {cid: sorted(n for rnd in rounds for n, _ in rnd) for cid, rounds in got.items()}
-    mismatched = {c.id for c in suite.cases if names[c.id] != sorted(e.name for e in c.expected)}
+    static = [c for c in suite.cases if c.mock_tools is None]  # stateful: test_eval_example
+    mismatched = {c.id for c in static if names[c.id] != sorted(e.name for e in c.expected)}
     # wrong tool x2, calls on irrelevance x2, a missing parallel call, a chain cut short
     assert mismatched == {"multi-ounces", "multi-spreadsheet", "irr-translate",
                           "irr-python-tuple", "par-lights-three-rooms", "mt-everest-boiling"}
-    assert len(suite.cases) - len(mismatched) == 36
+    assert len(static) - len(mismatched) == 35
     args = {cid: [a for rnd in rounds for _, a in rnd] for cid, rounds in got.items()}
     # right names, wrong arguments, as scripted
     assert args["single-weather-tokyo-f"] == [{"city": "Tokyo", "unit": "celsius"}]
@@ -425,7 +430,7 @@ def test_sim_answers_the_example_suite_with_the_scripted_mix() -> None:
     assert "attendees" not in args["multi-sync-priya"][0]
     assert args["par-convert-two"][1]["to_unit"] == "quarts"
     # multi-turn chains: one call per round, then a final text answer
-    for case in suite.cases:
+    for case in static:
         if case.category == "multi_turn" and case.id != "mt-everest-boiling":
             assert [[n for n, _ in rnd] for rnd in got[case.id]] == \
                    [[name] for name in case.required_sequence] + [[]]

@@ -508,12 +508,13 @@ def _pred_case(raw: Any, i: int, system_prompt: Any, origin: str) -> Case:
         # Its multi-turn cases needed the prerequisite calls first (each "optimal hop").
         prerequisites = (mt.get("valid_prerequisites") or []) if multi else []
         expected.extend(ExpectedCall(name=pre, allow_extra_params=True) for pre in prerequisites)
-        # A list of names meant "any of these"; we expect the first (all kept in source).
+        # A list of names meant "any of these": the first, with the rest as alternatives.
         expected.append(
             ExpectedCall(
                 name=names[0],
                 allow_extra_params=True,
                 params={k: _pred_matcher(v, mode, epsilon) for k, v in params.items()},
+                alternatives=names[1:],
             )
         )
     category = raw.get("category") or (

@@ -33,6 +33,11 @@ class EvalModelError(LLMBenchError, ValueError):
     """A suite/case/matcher description we cannot use: says what, where and what was expected."""
 
 
+def is_matcher_spec(spec: Any) -> bool:
+    """True when a mapping is a matcher written in short or long form (not a plain value)."""
+    return _is_matcher_dict(spec)
+
+
 def _is_matcher_dict(spec: Any) -> bool:
     """True when a dict is a matcher spec rather than an exact dict value."""
     if not isinstance(spec, dict) or not spec:
@@ -155,13 +160,21 @@ class ExpectedCall:
     name: str
     params: dict[str, ParamMatcher] = field(default_factory=dict)
     allow_extra_params: bool = False
+    #: Other tool names that also satisfy this call (the predecessor's list of tools).
+    alternatives: list[str] = field(default_factory=list)
+
+    def accepts(self, name: str) -> bool:
+        return name == self.name or name in self.alternatives
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "name": self.name,
             "params": {k: m.to_dict() for k, m in self.params.items()},
             "allow_extra_params": self.allow_extra_params,
         }
+        if self.alternatives:
+            out["alternatives"] = list(self.alternatives)
+        return out
 
     @classmethod
     def from_dict(cls, data: Any, where: str = "expected call") -> ExpectedCall:
@@ -179,6 +192,7 @@ class ExpectedCall:
                 for k, v in params.items()
             },
             allow_extra_params=bool(data.get("allow_extra_params", False)),
+            alternatives=[str(a) for a in data.get("alternatives") or []],
         )
 
 
@@ -198,6 +212,8 @@ class Case:
     mock_responses: dict[str, Any] = field(default_factory=dict)
     required_sequence: list[str] = field(default_factory=list)
     expected_final_state: dict[str, Any] | None = None
+    mock_tools: str | None = None  # a registered stateful mock class (evals/mocks.py)
+    initial_state: dict[str, Any] = field(default_factory=dict)
     # provenance
     source: dict[str, Any] = field(default_factory=dict)
 
@@ -214,6 +230,8 @@ class Case:
             "mock_responses": self.mock_responses,
             "required_sequence": self.required_sequence,
             "expected_final_state": self.expected_final_state,
+            "mock_tools": self.mock_tools,
+            "initial_state": self.initial_state,
             "source": self.source,
         }
 
@@ -247,6 +265,8 @@ class Case:
             mock_responses=dict(data.get("mock_responses") or {}),
             required_sequence=list(data.get("required_sequence") or []),
             expected_final_state=data.get("expected_final_state"),
+            mock_tools=data.get("mock_tools"),
+            initial_state=dict(data.get("initial_state") or {}),
             source=dict(data.get("source") or {}),
         )
 

@@ -20,6 +20,8 @@ import aiohttp
 
 from ..errors import LLMBenchError, scrub
 from ..targets import Target
+from .chat import chat_completion
+from .mocks import MockTools, build
 from .model import Case, ParsedCall, Suite
 from .parsing import parse_tool_calls
 from .scoring import CaseScore, score_case
@@ -39,6 +41,7 @@ class CaseRun:
     transcript: list[dict[str, Any]] = field(default_factory=list)
     latency_ms: float | None = None
     error: str | None = None
+    final_state: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -54,28 +57,6 @@ def _mock_result(case: Case, name: str, used: Counter[str]) -> Any:
     return result
 
 
-async def _chat(
-    session: aiohttp.ClientSession, target: Target, payload: dict[str, Any], timeout_s: float
-) -> dict[str, Any]:
-    headers = {"Content-Type": "application/json"}
-    if target.api_key:
-        headers["Authorization"] = f"Bearer {target.api_key}"
-    async with session.post(
-        target.api_base + "/chat/completions",
-        json=payload,
-        headers=headers,
-        timeout=aiohttp.ClientTimeout(total=timeout_s),
-    ) as resp:
-        text = await resp.text()
-        if resp.status != 200:
-            raise LLMBenchError(f"HTTP {resp.status}: {text[:300]}")
-        try:
-            body: dict[str, Any] = json.loads(text)
-        except ValueError:
-            raise LLMBenchError(f"malformed response (not JSON): {text[:120]!r}") from None
-        return body
-
-
 async def run_case(
     session: aiohttp.ClientSession,
     target: Target,
@@ -85,8 +66,13 @@ async def run_case(
     attempt: int = 0,
     mode: str = "default",
     timeout_s: float = 60.0,
+    mock_classes: dict[str, type[MockTools]] | None = None,
 ) -> CaseRun:
-    """Send one case (all its rounds) and score what the model called."""
+    """Send one case (all its rounds) and score what the model called.
+
+    With ``case.mock_tools`` the calls run against a fresh stateful mock instance (see
+    :mod:`.mocks`); otherwise the case's static ``mock_responses`` answer them.
+    """
     if target.kind != "openai":
         raise LLMBenchError(
             f"{target.key}: tool evals speak the OpenAI-compatible protocol; "
@@ -99,6 +85,7 @@ async def run_case(
     calls: list[ParsedCall] = []
     used: Counter[str] = Counter()
     error: str | None = None
+    world = build(case.mock_tools, case.initial_state, mock_classes) if case.mock_tools else None
     started = time.perf_counter()
     try:
         for round_no in range(max(1, case.max_rounds)):
@@ -111,26 +98,34 @@ async def run_case(
             }
             if "temperature" in target.skip_params:
                 payload.pop("temperature")
-            body = await _chat(session, target, payload, timeout_s)
+            body = await chat_completion(session, target, payload, timeout_s)
             got = parse_tool_calls(body)
             calls += got
             message = (body.get("choices") or [{}])[0].get("message") or {}
             messages.append(message)
             if not got or round_no == case.max_rounds - 1:
                 break
-            for call in message.get("tool_calls") or []:
-                name = (call.get("function") or {}).get("name", "")
+            for call in got:
+                if world is None:
+                    result = _mock_result(case, call.name, used)
+                elif call.arguments is None:
+                    result = {"error": f"arguments are not valid JSON: {call.parse_error}"}
+                else:
+                    result = world.call(call.name, call.arguments)
                 messages.append(
                     {
                         "role": "tool",
-                        "tool_call_id": call.get("id"),
-                        "content": json.dumps(_mock_result(case, name, used)),
+                        "tool_call_id": call.id,
+                        "content": json.dumps(result, default=str),
                     }
                 )
     except (LLMBenchError, aiohttp.ClientError, TimeoutError) as exc:
         error = scrub(f"{type(exc).__name__}: {exc}", [target.api_key or ""])
     latency = (time.perf_counter() - started) * 1000.0
-    score = score_case(case, calls, mode=mode, tools=suite.tools, error=error)
+    final_state = world.state() if world is not None else None
+    score = score_case(
+        case, calls, mode=mode, tools=suite.tools, error=error, final_state=final_state
+    )
     return CaseRun(
         provider=target.provider,
         model=target.model,
@@ -142,6 +137,7 @@ async def run_case(
         transcript=messages,
         latency_ms=latency,
         error=error,
+        final_state=final_state,
     )
 
 
@@ -154,12 +150,16 @@ async def run_suite(
     concurrency: int = 4,
     timeout_s: float = 60.0,
     on_case: Callable[[CaseRun], None] | None = None,
+    mock_classes: dict[str, type[MockTools]] | None = None,
 ) -> list[CaseRun]:
     """Every case ``k`` times for every target; returns the runs in completion order."""
     if k < 1:
         raise LLMBenchError(f"k: found {k}, expected an integer >= 1")
     if concurrency < 1:
         raise LLMBenchError(f"concurrency: found {concurrency}, expected an integer >= 1")
+    for case in suite.cases:  # fail before sending anything if a mock class is unknown
+        if case.mock_tools:
+            build(case.mock_tools, case.initial_state, mock_classes)
     work = [(t, c, a) for t in targets for a in range(k) for c in suite.cases]
     results: list[CaseRun] = []
     slots = asyncio.Semaphore(concurrency)
@@ -168,7 +168,14 @@ async def run_suite(
         async def one(target: Target, case: Case, attempt: int) -> None:
             async with slots:
                 run = await run_case(
-                    session, target, suite, case, attempt=attempt, mode=mode, timeout_s=timeout_s
+                    session,
+                    target,
+                    suite,
+                    case,
+                    attempt=attempt,
+                    mode=mode,
+                    timeout_s=timeout_s,
+                    mock_classes=mock_classes,
                 )
             results.append(run)
             if on_case is not None:

@@ -23,7 +23,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import scrub
-from .model import Case, EvalModelError, ExpectedCall, ParamMatcher, ParsedCall
+from .model import (
+    Case,
+    EvalModelError,
+    ExpectedCall,
+    ParamMatcher,
+    ParsedCall,
+    is_matcher_spec,
+)
 
 __all__ = [
     "ERROR_TYPES",
@@ -33,6 +40,7 @@ __all__ = [
     "Rate",
     "SuiteScore",
     "assign",
+    "case_value",
     "match_param",
     "score_case",
     "score_suite",
@@ -54,6 +62,7 @@ OUTCOMES = (
     "wrong_arguments",
     "hallucinated_argument",
     "wrong_order",
+    "wrong_state",
 )
 #: The issue's error-type vocabulary (``CaseScore.error_type``), finer for argument values.
 ERROR_TYPES = (
@@ -80,6 +89,7 @@ _ERROR_TYPE = {
     "missing_argument": "missing_param",
     "hallucinated_argument": "hallucinated_param",
     "wrong_order": "wrong_order",
+    "wrong_state": "wrong_value",
 }
 _MISSING: Any = object()
 
@@ -344,6 +354,13 @@ class CaseScore:
         return out
 
 
+def case_value(score: CaseScore) -> float:
+    """One number per case in [0, 1] (auto-judge threshold): 1 if passed, else the mean of the
+    defined tool F1 and argument accuracy, 0 when neither is defined (docs/scoring.md)."""
+    parts = [v for v in (score.tool_f1, score.argument_accuracy) if v is not None]
+    return 1.0 if score.passed else (sum(parts) / len(parts) if parts else 0.0)
+
+
 @dataclass(slots=True)
 class _Eval:
     """One expected call judged against one actual call."""
@@ -367,6 +384,7 @@ def score_case(
     mode: str = "default",
     tools: Sequence[Mapping[str, Any]] | None = None,
     error: str | None = None,
+    final_state: Any = None,
 ) -> CaseScore:
     """Score the calls a model made on one case.
 
@@ -374,6 +392,8 @@ def score_case(
     function dicts) for schema validity and, in bfcl mode, parameter types and required
     lists; without them ``case.source["function"]`` (BFCL entries) is used if present.
     ``error``: the request failed (outcome ``api_error``; the message is scrubbed).
+    ``final_state``: the stateful mock tools' state after a multi-turn case; checked
+    against ``case.expected_final_state`` (default mode).
     """
     if mode not in MODES:
         raise EvalModelError(f"unknown scoring mode {mode!r}; expected one of {list(MODES)}")
@@ -393,6 +413,15 @@ def score_case(
         score = _score_bfcl(case, call_list, specs)
     else:
         score = _score_default(case, call_list)
+        problems = _sequence_problems(case.required_sequence, [c.name for c in call_list])
+        if case.expected_final_state is not None:
+            problems += _state_problems(case.expected_final_state, final_state)
+        if problems and score.passed:
+            _finish(score, problems, "")
+        elif problems:
+            score.explanation += [p[1] for p in problems]
+            outcomes = [score.outcome, *(p[0] for p in problems)]
+            score.outcome = min(outcomes, key=_RANK.__getitem__)
     score.schema_errors = _schema_errors(call_list, specs) if specs is not None else []
     score.schema_valid = None if specs is None else not score.schema_errors
     if not case.should_call:
@@ -522,8 +551,9 @@ def _called(calls: list[ParsedCall]) -> str:
 
 def _judge(expected: ExpectedCall, index: int, call: ParsedCall) -> _Eval:
     label = _call_label(index, call)
-    if call.name != expected.name:
-        return _Eval(False, False, 0, {}, [("wrong_tool", f"{label}: expected {expected.name}")])
+    if not expected.accepts(call.name):
+        want = " or ".join([expected.name, *expected.alternatives])
+        return _Eval(False, False, 0, {}, [("wrong_tool", f"{label}: expected {want}")])
     if call.arguments is None:
         return _Eval(True, False, 0, {}, [_unparsed(index, call)])
     verdicts: dict[str, dict[str, Any]] = {}
@@ -578,6 +608,13 @@ def _score_default(case: Case, calls: list[ParsedCall]) -> CaseScore:
     pairs = assign(_pair_weights(evals))
     score = _blank(case, "default", calls, "pass", [])
     _fill_pairs(score, [len(e.params) for e in expected], evals, pairs)
+    if any(e.alternatives for e in expected):  # an accepted alternative counts as the name
+        names = [e.name for e in expected]
+        for i, j in pairs:
+            if evals[i][j].name_ok:
+                names[i] = calls[j].name
+        prf = _tool_prf(True, names, [c.name for c in calls])
+        score.tool_precision, score.tool_recall, score.tool_f1 = prf
     problems: list[tuple[str, str]] = []
     for i, j in pairs:
         problems += evals[i][j].problems
@@ -614,6 +651,59 @@ def _fill_pairs(
     score.argument_accuracy = ok / total if total else None
     score.n_arguments = sum(evals[i][j].n_arguments for i, j in pairs if evals[i][j].name_ok)
     score.hallucinated_arguments = sum(evals[i][j].hallucinated for i, j in pairs)
+
+
+def _sequence_problems(required: list[str], made: list[str]) -> list[tuple[str, str]]:
+    """``required`` must occur in ``made`` as a subsequence (other calls may come between)."""
+    if not required:
+        return []
+    pos = 0
+    for name in made:
+        if pos < len(required) and name == required[pos]:
+            pos += 1
+    if pos == len(required):
+        return []
+    missing = [n for n in required if n not in made]
+    if missing:
+        return [("missing_call", f"required call(s) {', '.join(missing)} never made")]
+    return [
+        (
+            "wrong_order",
+            f"calls {', '.join(made)} do not contain the required sequence "
+            f"{' -> '.join(required)} in order",
+        )
+    ]
+
+
+def _state_problems(expected: Mapping[str, Any], state: Any) -> list[tuple[str, str]]:
+    """The mock tools' final state against ``expected_final_state``.
+
+    Only the keys listed are checked, recursively through plain mappings; any other value
+    is a matcher (short or long form), so a suite states what must hold and leaves the
+    rest of the state free.
+    """
+    if state is None:
+        return [("wrong_state", "no final state: the case has no stateful mock tools to inspect")]
+    reasons = _state_diff(expected, state, "")
+    return [("wrong_state", f"final state: {'; '.join(reasons)}")] if reasons else []
+
+
+def _state_diff(expected: Mapping[str, Any], actual: Any, path: str) -> list[str]:
+    if not isinstance(actual, Mapping):
+        return [f"{path or 'state'} expected a mapping, got {actual!r}"]
+    reasons: list[str] = []
+    for key, spec in expected.items():
+        where = f"{path}.{key}" if path else str(key)
+        if isinstance(spec, Mapping) and not is_matcher_spec(spec):
+            if key not in actual:
+                reasons.append(f"{where} is missing")
+            else:
+                reasons += _state_diff(spec, actual[key], where)
+            continue
+        verdict = match_param(ParamMatcher.parse(spec, where), actual.get(key, _MISSING))
+        if not verdict["ok"]:
+            reasons.append(f"{where} {verdict['reason']}")
+    return reasons
 
 
 # =========================================================================== tool schemas

@@ -44,9 +44,11 @@ _CASE_KEYS = {
     "mock_responses",
     "required_sequence",
     "expected_final_state",
+    "mock_tools",
+    "initial_state",
     "source",
 }
-_CALL_KEYS = {"name", "params", "allow_extra_params"}
+_CALL_KEYS = {"name", "params", "allow_extra_params", "alternatives"}
 _ROLES = {"system", "developer", "user", "assistant", "tool"}
 # JSON Schema type -> Python check, for catching an expected value of the wrong type.
 _JSON_TYPES: dict[str, Any] = {
@@ -334,7 +336,12 @@ def _expected_call(
         _check_matcher(matcher, props.get(pname), origin, pwhere)
         matchers[str(pname)] = matcher
     allow = _want(raw, "allow_extra_params", "true or false", origin, where, False)
-    return ExpectedCall(name=name, params=matchers, allow_extra_params=allow)
+    alternatives = _tool_names(
+        raw.get("alternatives", []), offered, origin, f"{where}.alternatives"
+    )
+    return ExpectedCall(
+        name=name, params=matchers, allow_extra_params=allow, alternatives=alternatives
+    )
 
 
 def _case(raw: Any, tools: dict[str, dict], origin: str, where: str) -> Case:
@@ -380,6 +387,18 @@ def _case(raw: Any, tools: dict[str, dict], origin: str, where: str) -> Case:
             f"{where}.expected_final_state",
             f"found {_tname(final_state)}, expected a mapping",
         )
+    mock_tools = raw.get("mock_tools")
+    if mock_tools is not None and not isinstance(mock_tools, str):
+        raise _fail(
+            origin, f"{where}.mock_tools", f"found {_tname(mock_tools)}, expected a class name"
+        )
+    if final_state is not None and mock_tools is None:
+        raise _fail(
+            origin,
+            f"{where}.expected_final_state",
+            "a final state needs stateful mock tools; set 'mock_tools' to a registered class",
+        )
+    initial_state = _want(raw, "initial_state", "a mapping", origin, where, {})
     return Case(
         id=str(cid),
         messages=messages,
@@ -392,6 +411,8 @@ def _case(raw: Any, tools: dict[str, dict], origin: str, where: str) -> Case:
         mock_responses=dict(mocks),
         required_sequence=sequence,
         expected_final_state=final_state,
+        mock_tools=mock_tools,
+        initial_state=dict(initial_state),
         source=dict(_want(raw, "source", "a mapping", origin, where, {})),
     )
 

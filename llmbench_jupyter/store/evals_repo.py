@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, insert, select, update
 
 from ..errors import LLMBenchError
-from .db import current_owner
 from .models import (
     EVAL_RESULT_COLUMNS,
     JUDGEMENT_COLUMNS,
@@ -37,6 +36,7 @@ class EvalsMixin:
     """Eval methods of :class:`~llmbench_jupyter.store.Store`."""
 
     _tx: Callable[[str], Any]
+    _owner: Callable[..., str]
     url: str
 
     # ----------------------------------------------------------------- suites
@@ -48,7 +48,7 @@ class EvalsMixin:
         """
         from ..evals.suites import suite_hash
 
-        owner = owner or current_owner()
+        owner = self._owner(owner, write=True)
         digest = suite_hash(suite)
         with self._tx("cannot save suite") as conn:
             same = (
@@ -91,7 +91,7 @@ class EvalsMixin:
         """A stored suite by id, or by name (latest version unless ``version`` is given)."""
         from ..evals.model import Suite
 
-        owner = owner or current_owner()
+        owner = self._owner(owner)
         table = SuiteRow.__table__
         with self._tx("cannot read suite") as conn:
             row = conn.execute(select(table).where(SuiteRow.suite_id == name_or_id)).first()
@@ -113,7 +113,7 @@ class EvalsMixin:
         cols = [c for c in SuiteRow.__table__.columns if c.name != "body"]
         stmt = (
             select(*cols)
-            .where(SuiteRow.owner == (owner or current_owner()))
+            .where(SuiteRow.owner == self._owner(owner))
             .order_by(SuiteRow.name, SuiteRow.version.desc())
         )
         with self._tx("cannot list suites") as conn:
@@ -202,7 +202,7 @@ class EvalsMixin:
                 )
                 rows.append(row)
             conn.execute(insert(JudgementRow), rows)
-        return [r["judgement_id"] for r in rows]
+        return [str(r["judgement_id"]) for r in rows]
 
     def judgements(self, run_id: str, kind: str | None = None) -> list[dict[str, Any]]:
         """Judge calls stored against ``run_id`` (as first run for pairwise), oldest first."""
