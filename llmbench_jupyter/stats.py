@@ -733,3 +733,46 @@ def mcnemar(a: Mapping[str, bool], b: Mapping[str, bool], alpha: float = 0.05) -
         "significant": p < alpha,
         "verdict": ("the runs differ" if p < alpha else "no significant difference"),
     }
+
+
+PAIR_WINNERS = ("first", "second", "tie", "invalid")
+
+
+def pairwise_summary(winners: Sequence[str], consistent: Sequence[bool | None]) -> dict[str, Any]:
+    """Counts, win rate and position consistency of a pairwise comparison (judged in both orders).
+
+    ``winners[i]`` is pair i's verdict (one of :data:`PAIR_WINNERS`); ``consistent[i]``
+    whether its two orders agreed once mapped back to runs (None when a side was invalid).
+    ``first_win_rate`` = (first wins + ties/2) / valid pairs, so 0.5 means no preference;
+    ``position_consistency`` = agreeing pairs / pairs with both verdicts valid. Invalid
+    pairs count in neither. Each rate has its Wilson 95% interval (None when n is 0).
+    """
+    if len(winners) != len(consistent):
+        raise StatsInputError(
+            f"pairwise_summary: {len(winners)} winners but {len(consistent)} consistency flags"
+        )
+    for i, (w, c) in enumerate(zip(winners, consistent, strict=True)):
+        if w not in PAIR_WINNERS:
+            raise StatsInputError(
+                f"pairwise_summary: winners[{i}] is {w!r}, expected one of {list(PAIR_WINNERS)}"
+            )
+        if c is not None and not isinstance(c, bool):
+            raise StatsInputError(f"pairwise_summary: consistent[{i}] is {c!r}, expected a bool")
+    counts = {w: sum(1 for x in winners if x == w) for w in PAIR_WINNERS}
+    valid = len(winners) - counts["invalid"]
+    flags = [c for c in consistent if c is not None]
+
+    def rate(successes: float, n: int) -> dict[str, Any]:
+        low, high = wilson_interval(successes, n) if n else (None, None)
+        return {"rate": successes / n if n else None, "ci_low": low, "ci_high": high, "n": n}
+
+    return {
+        "n": len(winners),
+        "n_valid": valid,
+        "first_wins": counts["first"],
+        "second_wins": counts["second"],
+        "ties": counts["tie"],
+        "invalid": counts["invalid"],
+        "first_win_rate": rate(counts["first"] + counts["tie"] / 2, valid),
+        "position_consistency": rate(sum(flags), len(flags)),
+    }
