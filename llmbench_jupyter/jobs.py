@@ -1,4 +1,4 @@
-"""Background jobs: a benchmark (later eval, tune) running as a task on an asyncio loop.
+"""Background jobs: a benchmark or an eval (later: tuning) running as a task on an asyncio loop.
 
 In a notebook the task runs on the kernel's own loop, so other cells keep executing and
 widget clicks (cancel) are handled while it runs. In plain Python with no running loop,
@@ -28,7 +28,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Generator
-from typing import Any
+from typing import Any, Protocol
 
 from .errors import LLMBenchError, scrub
 from .records import RequestRecord
@@ -73,36 +73,152 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-class Job:
-    """Handle of one background job. Returned at once by :meth:`JobManager.submit`."""
+class JobWork(Protocol):
+    """What a job runs: a benchmark, an eval (later: tuning). The job owns states,
+    throttled progress, cancellation and persistence; the work owns its domain."""
+
+    kind: str
+    name: str | None
+    unit: str  # what `done`/`total` count, for messages ("requests", "cases")
+
+    def describe(self) -> dict[str, Any]: ...
+
+    async def run(self, job: Job) -> Any: ...
+
+    def snapshot(self, job: Job) -> dict[str, Any]: ...
+
+    def partial(self, job: Job, status: str) -> Any: ...
+
+    def failure(self, result: Any) -> str | None: ...
+
+
+class BenchWork:
+    """A benchmark as job work: :func:`workloads.arun` with the job's callbacks."""
+
+    kind = "bench"
+    unit = "requests"
 
     def __init__(
         self,
-        manager: JobManager,
         spec: BenchSpec,
         *,
-        kind: str = "bench",
-        save: bool = True,
-        config_snapshot: dict[str, Any] | None = None,
-        sim_url: str | None = None,
+        save: bool,
+        config_snapshot: dict[str, Any] | None,
+        sim_url: str | None,
     ) -> None:
-        self.id = uuid.uuid4().hex
-        self.kind = kind
-        self.name = spec.name
         self.spec = spec
+        self.name = spec.name
+        self._save = save
+        self._config_snapshot = config_snapshot
+        self._sim_url = sim_url
+
+    def describe(self) -> dict[str, Any]:
+        return self.spec.describe()
+
+    async def run(self, job: Job) -> BenchResult:
+        return await arun(
+            self.spec,
+            save=self._save,
+            store=job.manager.store,
+            owner=job.manager.owner,
+            on_record=job._on_record,
+            on_start=job._on_start,
+            config_snapshot=self._config_snapshot,
+            sim_url=self._sim_url,
+        )
+
+    def failure(self, result: BenchResult) -> str | None:
+        return None if result.status == "done" else "every measured request failed"
+
+    def partial(self, job: Job, status: str) -> BenchResult:
+        return BenchResult(
+            run_id=job.run_id,
+            spec=self.spec.describe(),
+            records=list(job._records),
+            skipped=[],
+            overhead={},
+            status=status,
+        )
+
+    def snapshot(self, job: Job) -> dict[str, Any]:
+        from .stats import live_medians
+
+        records: list[RequestRecord] = job._records
+        per_tier = live_medians(records)
+        planned_per_target = self._planned_per_target()
+        done_by: dict[str, int] = {}
+        errors_by: dict[str, int] = {}
+        for r in records:
+            key = f"{r.provider}/{r.model}"
+            done_by[key] = done_by.get(key, 0) + 1
+            errors_by[key] = errors_by.get(key, 0) + (r.status != "ok")
+        by_target = {
+            (row["provider"], row["model"]): row
+            for row in live_medians(records, by=("provider", "model"))
+        }
+        targets = []
+        for t in self.spec.targets:
+            key = t.key
+            n = done_by.get(key, 0)
+            medians = by_target.get((t.provider, t.model), {})
+            total_t = planned_per_target.get(key, 0)
+            targets.append(
+                {
+                    "key": key,
+                    "provider": t.provider,
+                    "model": t.model,
+                    "display_name": t.display_name or t.model,
+                    "done": n,
+                    "total": total_t,
+                    "errors": errors_by.get(key, 0),
+                    "ttft_ms_p50": medians.get("ttft_ms_p50"),
+                    "decode_tps_p50": medians.get("decode_tps_p50"),
+                    "tpot_ms_p50": medians.get("tpot_ms_p50"),
+                    "e2e_ms_p50": medians.get("e2e_ms_p50"),
+                    "state": "done"
+                    if total_t and n >= total_t
+                    else ("running" if n else "waiting"),
+                }
+            )
+        return {
+            "done": len(records),
+            "total": job._planned or sum(planned_per_target.values()),
+            "errors": sum(errors_by.values()),
+            "targets": targets,
+            "tiers": [{"key": f"{row['provider']}/{row['model']}", **row} for row in per_tier],
+            "tier_count": len(set(self.spec.context_tiers)),
+        }
+
+    def _planned_per_target(self) -> dict[str, int]:
+        from .workloads import plan
+
+        phases, _ = plan(self.spec)
+        per = self.spec.runs + self.spec.warmup
+        out: dict[str, int] = {}
+        for phase in phases:
+            out[phase.target.key] = out.get(phase.target.key, 0) + per
+        return out
+
+
+class Job:
+    """Handle of one background job. Returned at once by :meth:`JobManager.submit`."""
+
+    def __init__(self, manager: JobManager, work: JobWork) -> None:
+        self.id = uuid.uuid4().hex
+        self.work = work
+        self.kind = work.kind
+        self.name = work.name
+        self.spec = getattr(work, "spec", None)  # a bench job's BenchSpec
         self.manager = manager
         self.run_id: str | None = None
         self.error: str | None = None
         self.created_at = time.time()
         self.started_at: float | None = None
         self.finished_at: float | None = None
-        self._save = save
-        self._config_snapshot = config_snapshot
-        self._sim_url = sim_url
         self._state = PENDING
-        self._records: list[RequestRecord] = []
+        self._records: list[Any] = []
         self._planned = 0
-        self._result: BenchResult | None = None
+        self._result: Any = None
         self._subscribers: list[Subscriber] = []
         self._dirty = False
         self._last_notify = 0.0
@@ -110,7 +226,7 @@ class Job:
         self._snapshot: Snapshot | None = None
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._done: concurrent.futures.Future[BenchResult] = concurrent.futures.Future()
+        self._done: concurrent.futures.Future[Any] = concurrent.futures.Future()
 
     # ----------------------------------------------------------------- state
     @property
@@ -120,8 +236,9 @@ class Job:
     status = state
 
     @property
-    def records(self) -> list[RequestRecord]:
-        """Records completed so far, in completion order (a copy)."""
+    def records(self) -> list[Any]:
+        """Items completed so far in completion order (a copy): request records of a
+        benchmark, case runs of an eval."""
         return list(self._records)
 
     def done(self) -> bool:
@@ -163,7 +280,7 @@ class Job:
             self.manager.store.set_job_run(self.id, run_id)
         self._notify()
 
-    def _on_record(self, record: RequestRecord) -> None:
+    def _on_record(self, record: Any) -> None:
         self._records.append(record)
         self._dirty = True
         self._notify()
@@ -202,50 +319,11 @@ class Job:
         self._deliver()
 
     def _build_snapshot(self) -> Snapshot:
-        from .stats import live_medians
-
-        records = self._records
-        per_tier = live_medians(records)
-        planned_per_target = self._planned_per_target()
-        done_by: dict[str, int] = {}
-        errors_by: dict[str, int] = {}
-        for r in records:
-            key = f"{r.provider}/{r.model}"
-            done_by[key] = done_by.get(key, 0) + 1
-            errors_by[key] = errors_by.get(key, 0) + (r.status != "ok")
-        by_target = {
-            (row["provider"], row["model"]): row
-            for row in live_medians(records, by=("provider", "model"))
-        }
         elapsed = (time.monotonic() - self.started_at) if self.started_at else 0.0
         if self.finished_at and self.started_at:
             elapsed = self.finished_at - self.started_at
-        done = len(records)
-        total = self._planned or sum(planned_per_target.values())
-        targets = []
-        for t in self.spec.targets:
-            key = t.key
-            n = done_by.get(key, 0)
-            medians = by_target.get((t.provider, t.model), {})
-            total_t = planned_per_target.get(key, 0)
-            targets.append(
-                {
-                    "key": key,
-                    "provider": t.provider,
-                    "model": t.model,
-                    "display_name": t.display_name or t.model,
-                    "done": n,
-                    "total": total_t,
-                    "errors": errors_by.get(key, 0),
-                    "ttft_ms_p50": medians.get("ttft_ms_p50"),
-                    "decode_tps_p50": medians.get("decode_tps_p50"),
-                    "tpot_ms_p50": medians.get("tpot_ms_p50"),
-                    "e2e_ms_p50": medians.get("e2e_ms_p50"),
-                    "state": "done"
-                    if total_t and n >= total_t
-                    else ("running" if n else "waiting"),
-                }
-            )
+        body = self.work.snapshot(self)
+        done, total = body.pop("done"), body.pop("total")
         eta = None
         if self._state == RUNNING and done and total > done:
             eta = elapsed / done * (total - done)
@@ -257,51 +335,28 @@ class Job:
             "run_id": self.run_id,
             "done": done,
             "total": total,
-            "errors": sum(errors_by.values()),
             "elapsed_s": round(elapsed, 2),
             "eta_s": None if eta is None else round(eta, 1),
             "error": self.error,
-            "targets": targets,
-            "tiers": [{"key": f"{row['provider']}/{row['model']}", **row} for row in per_tier],
-            "tier_count": len(set(self.spec.context_tiers)),
+            **body,
         }
-
-    def _planned_per_target(self) -> dict[str, int]:
-        from .workloads import plan
-
-        phases, _ = plan(self.spec)
-        per = self.spec.runs + self.spec.warmup
-        out: dict[str, int] = {}
-        for phase in phases:
-            out[phase.target.key] = out.get(phase.target.key, 0) + per
-        return out
 
     # --------------------------------------------------------------- running
     async def _run(self, slots: asyncio.Semaphore) -> None:
-        outcome: BenchResult | JobError
+        outcome: Any
         try:
             self._transition(QUEUED)
             async with slots:
                 self._transition(RUNNING)
                 self.started_at = time.monotonic()
-                result = await arun(
-                    self.spec,
-                    save=self._save,
-                    store=self.manager.store,
-                    owner=self.manager.owner,
-                    on_record=self._on_record,
-                    on_start=self._on_start,
-                    config_snapshot=self._config_snapshot,
-                    sim_url=self._sim_url,
-                )
+                result = await self.work.run(self)
             self.finished_at = time.monotonic()
-            if result.status != "done":
-                self.error = "every measured request failed"
-            self._transition(DONE if result.status == "done" else FAILED, error=self.error)
+            self.error = self.work.failure(result)
+            self._transition(FAILED if self.error else DONE, error=self.error)
             outcome = result
         except asyncio.CancelledError:
             self.finished_at = time.monotonic()
-            outcome = self._partial_result(CANCELLED)
+            outcome = self.work.partial(self, CANCELLED)
             if CANCELLED in TRANSITIONS.get(self._state, frozenset()):
                 self._transition(CANCELLED)
         except Exception as exc:
@@ -313,11 +368,11 @@ class Job:
                     break
             outcome = JobError(f"job {self.id[:8]} failed: {self.error}")
         await self._deliver_final()
-        if isinstance(outcome, BenchResult):
+        if not isinstance(outcome, JobError):
             self._result = outcome
             self._done.set_result(outcome)
         else:
-            self._result = self._partial_result(FAILED) if self._records else None
+            self._result = self.work.partial(self, FAILED) if self._records else None
             self._done.set_exception(outcome)
 
     def _on_task_done(self, task: asyncio.Task[None]) -> None:
@@ -325,20 +380,10 @@ class Job:
         if self._done.done():
             return
         self.finished_at = time.monotonic()
-        self._result = self._partial_result(CANCELLED)
+        self._result = self.work.partial(self, CANCELLED)
         if CANCELLED in TRANSITIONS.get(self._state, frozenset()):
             self._transition(CANCELLED)
         self._done.set_result(self._result)
-
-    def _partial_result(self, status: str) -> BenchResult:
-        return BenchResult(
-            run_id=self.run_id,
-            spec=self.spec.describe(),
-            records=list(self._records),
-            skipped=[],
-            overhead={},
-            status=status,
-        )
 
     def cancel(self) -> bool:
         """Stop the job; completed requests stay stored. False if it had already finished."""
@@ -357,17 +402,17 @@ class Job:
         return True
 
     # --------------------------------------------------------------- results
-    def result(self) -> BenchResult:
+    def result(self) -> Any:
         """The result once finished (partial when cancelled). Never blocks."""
         if not self._done.done():
             p = self.progress
             raise JobError(
                 f"job {self.id[:8]} is {self._state} ({p['done']}/{p['total']} "
-                "requests): use `await job` or job.wait() for its result"
+                f"{self.work.unit}): use `await job` or job.wait() for its result"
             )
         return self._done.result()
 
-    def wait(self, timeout: float | None = None) -> BenchResult:
+    def wait(self, timeout: float | None = None) -> Any:
         """Block until finished; for threads other than the one running the job's loop."""
         if self._loop is not None and self._loop.is_running():
             with contextlib.suppress(RuntimeError):
@@ -383,7 +428,7 @@ class Job:
         except concurrent.futures.TimeoutError:
             raise JobError(f"job {self.id[:8]} still {self._state} after {timeout} s") from None
 
-    def __await__(self) -> Generator[Any, None, BenchResult]:
+    def __await__(self) -> Generator[Any, None, Any]:
         return asyncio.wrap_future(self._done).__await__()
 
     # conveniences that delegate to the result
@@ -396,7 +441,7 @@ class Job:
     def plot(self, *args: Any, **kwargs: Any) -> Any:
         return self.result().plot(*args, **kwargs)
 
-    def compare(self, other: Job | BenchResult, **kwargs: Any) -> Any:
+    def compare(self, other: Any, **kwargs: Any) -> Any:
         theirs = other.result() if isinstance(other, Job) else other
         return self.result().compare(theirs, **kwargs)
 
@@ -406,7 +451,7 @@ class Job:
         label = f" {self.name!r}" if self.name else ""
         return (
             f"<Job {self.id[:8]}{label} {self.kind} {self._state}: {p['done']}/{p['total']} "
-            f"requests, {p['errors']} errors>"
+            f"{self.work.unit}, {p['errors']} errors>"
         )
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
@@ -451,30 +496,33 @@ class JobManager:
 
     def submit(
         self,
-        spec: BenchSpec,
+        spec: BenchSpec | JobWork,
         *,
         save: bool = True,
         config_snapshot: dict[str, Any] | None = None,
         sim_url: str | None = None,
     ) -> Job:
-        """Create and start a job; returns its handle at once."""
-        spec.validate()
-        job = Job(
-            self,
-            spec,
-            save=save and self.store is not None,
-            config_snapshot=config_snapshot,
-            sim_url=sim_url,
-        )
+        """Create and start a job (a benchmark spec, or any JobWork); returns its handle at once."""
+        if isinstance(spec, BenchSpec):
+            spec.validate()
+            work: JobWork = BenchWork(
+                spec,
+                save=save and self.store is not None,
+                config_snapshot=config_snapshot,
+                sim_url=sim_url,
+            )
+        else:
+            work = spec
+        job = Job(self, work)
         if self.store is not None:
             self.store.create_job(
                 job_id=job.id,
                 kind=job.kind,
-                spec=spec.describe(),
+                spec=work.describe(),
                 pid=os.getpid(),
                 host=self.host,
                 owner=self.owner,
-                name=spec.name,
+                name=work.name,
             )
         self._jobs.append(job)
         try:

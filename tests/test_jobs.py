@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from llmbench_jupyter.jobs import THROTTLE_S, Job, JobError, JobManager
+from llmbench_jupyter.jobs import THROTTLE_S, BenchWork, Job, JobError, JobManager
 from llmbench_jupyter.sim import SimServer
 from llmbench_jupyter.store import open_store
 from llmbench_jupyter.targets import adhoc
@@ -60,7 +60,7 @@ def test_a_job_walks_the_states_and_persists_them(sim: SimServer, store) -> None
 
 
 def test_illegal_transitions_are_refused(sim: SimServer, store) -> None:  # type: ignore[no-untyped-def]
-    job = Job(JobManager(store), spec(sim))
+    job = Job(JobManager(store), BenchWork(spec(sim), save=False, config_snapshot=None, sim_url=None))
     with pytest.raises(JobError, match="cannot go from pending to done"):
         job._transition("done")
 
