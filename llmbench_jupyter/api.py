@@ -57,6 +57,50 @@ def bench(
     return job
 
 
+def evaluate(
+    suite: Any = "example",
+    models: str | Sequence[str] | None = None,
+    *,
+    provider: str | Sequence[str] | None = None,
+    save: bool = True,
+    sim_url: str | None = None,
+    display: bool | None = None,
+    **options: Any,
+) -> Job:
+    """Start a tool-calling eval job and return its handle immediately.
+
+    ``suite``: ``"example"`` (the shipped suite, answered by scripted simulated models), a
+    YAML/JSON file, a mapping or a ``Suite``. ``models``: model ids or ``provider/model``
+    (default: every ``local-sim`` model). Options are the CLI's ``eval`` flags with
+    underscores: ``k``, ``mode`` (``default`` or ``bfcl``), ``concurrency``, ``timeout``,
+    ``name``, ``judge`` (a configured model that grades answers), ``judge_threshold``
+    (judge only cases scoring below it), ``sim_rules``, ``mock_tools`` (``{name: class}``
+    for stateful mock tools), ``config``, ``api_base``, ``api_key``. The job's result is an
+    ``EvalResult``.
+    """
+    from .errors import LLMBenchError
+    from .evals.work import EvalWork
+    from .specs import EVAL_OPTIONS, build_eval_spec
+
+    unknown = sorted(set(options) - set(EVAL_OPTIONS))
+    if unknown:
+        raise LLMBenchError(
+            f"evaluate(): unknown option(s) {', '.join(unknown)}; expected "
+            f"{', '.join(o for o in EVAL_OPTIONS if o not in ('suite', 'provider', 'model'))}"
+        )
+    spec, snapshot = build_eval_spec(suite=suite, model=models, provider=provider, **options)
+    manager = get_manager()
+    work = EvalWork(
+        spec, save=save and manager.store is not None, config_snapshot=snapshot, sim_url=sim_url
+    )
+    job = manager.submit(work)
+    if display if display is not None else in_kernel():
+        from .kernel.show import show_job
+
+        show_job(job)
+    return job
+
+
 def list_jobs() -> list[Job]:
     """Jobs started in this process, oldest first."""
     return get_manager().jobs()

@@ -330,3 +330,48 @@ def _tier_traces(
     fig.update_xaxes(
         categoryorder="array", categoryarray=[_tier_label(t) for t in tiers], row=1, col=col
     )
+
+
+def eval_pass_rates(result: Any, **kw: Any) -> go.Figure:
+    """Pass rate per model overall and per category, with Wilson 95% intervals.
+
+    Categories that did not run are left out of the bars (N/A), never drawn as 0. Numbers
+    come from ``EvalResult.scores()`` (``scoring.score_suite``).
+    """
+    scores = result.scores()
+    groups = ["all (micro)", *result.categories]
+    fig = go.Figure()
+    for i, (target, s) in enumerate(scores.items()):
+        rates = [s.micro, *(s.categories.get(c) for c in result.categories)]
+        xs = [g for g, r in zip(groups, rates, strict=True) if r is not None]
+        ys = [r.rate for r in rates if r is not None]
+        hi = [r.ci_high - r.rate for r in rates if r is not None]
+        lo = [r.rate - r.ci_low for r in rates if r is not None]
+        ns = [f"{r.successes}/{r.n}" for r in rates if r is not None]
+        fig.add_bar(
+            name=target,
+            x=xs,
+            y=ys,
+            marker_color=PALETTE[i % len(PALETTE)],
+            error_y={"type": "data", "array": hi, "arrayminus": lo, "visible": True},
+            customdata=ns,
+            hovertemplate="%{x}: %{y:.0%} (%{customdata})<extra>" + target + "</extra>",
+        )
+    n = sum(s.n_cases for s in scores.values())
+    fig.update_layout(
+        template=TEMPLATE,
+        barmode="group",
+        height=420,
+        title={
+            "text": f"Tool-calling pass rate: {result.suite.name}, Wilson 95% CI<br>"
+            f"<sup>source: llmbench scoring.score_suite, {result.mode} rules, "
+            f"{n} case attempts</sup>",
+            "font": {"size": 14},
+        },
+        yaxis={"title": "pass rate", "tickformat": ".0%", "range": [0, 1.05]},
+        legend={"orientation": "h", "yanchor": "top", "y": -0.2, "xanchor": "center", "x": 0.5},
+        margin={"t": 80, "l": 60, "r": 20, "b": 80},
+    )
+    if kw:
+        fig.update_layout(**kw)
+    return fig

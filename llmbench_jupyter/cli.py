@@ -105,6 +105,43 @@ def build_parser() -> argparse.ArgumentParser:
         "example suite's rules when --suite is 'example')",
     )
     ev.add_argument("--output", "-o", help="write one JSON record per case attempt (JSONL)")
+    ev.add_argument("--name", help="a label for this eval run")
+    ev.add_argument("--judge", help="a configured model that grades each answer (provider/model)")
+    ev.add_argument(
+        "--judge-threshold",
+        type=float,
+        help="judge only cases whose case value is below this (0–1); default: every case",
+    )
+    ev.add_argument(
+        "--report", action="store_true", help="ask the judge for a cross-case report per model"
+    )
+    ev.add_argument("--db", help="store URL (default $LLMBENCH_DB_URL or the local SQLite file)")
+    ev.add_argument("--no-save", action="store_true", help="do not store the run")
+
+    cmp_ = sub.add_parser(
+        "eval-compare",
+        help="compare two stored eval runs (paired McNemar test, optional pairwise judge)",
+    )
+    cmp_.add_argument("run_a", help="first eval run id (or unique prefix)")
+    cmp_.add_argument("run_b", help="second eval run id (or unique prefix)")
+    cmp_.add_argument("--target-a", help="target of run A when it evaluated several models")
+    cmp_.add_argument("--target-b", help="target of run B when it evaluated several models")
+    cmp_.add_argument("--judge", help="also judge answers pairwise, in both orders")
+    cmp_.add_argument("--sim-rules", help="rules file when the judge is a simulated model")
+    cmp_.add_argument("--config", help="config file")
+    cmp_.add_argument("--db", help="store URL")
+
+    su = sub.add_parser("suite", help="import a tool-calling suite (file, BFCL, predecessor, MCP)")
+    su.add_argument("source", help="file path; for MCP a server URL or command line")
+    su.add_argument(
+        "--format", choices=("suite", "bfcl", "predecessor", "mcp"), default="suite",
+        help="what the source is (default: a suite file in our YAML/JSON format)",
+    )  # fmt: skip
+    su.add_argument("--name", help="suite name (for imports)")
+    su.add_argument("--answers", help="BFCL possible_answer file (with --format bfcl)")
+    su.add_argument("--output", "-o", help="write the suite as YAML/JSON here")
+    su.add_argument("--db", help="store URL")
+    su.add_argument("--no-save", action="store_true", help="do not store the suite")
 
     sim = sub.add_parser("sim", help="serve the simulated OpenAI/Anthropic-compatible endpoint")
     sim.add_argument("--host", default="127.0.0.1")
@@ -363,105 +400,239 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_eval(args: argparse.Namespace) -> int:
-    """Score a tool-calling suite; numbers come from ``evals.scoring`` and ``stats``."""
-    from importlib.resources import files
+def _rate_cell(r: Any) -> str:
+    return "N/A" if r is None else f"{r.rate:.0%} [{r.ci_low:.0%}–{r.ci_high:.0%}]"
 
+
+def eval_tables(result: Any) -> list[Any]:
+    """Rich tables of an EvalResult: pass rates with CIs per target, then repeats."""
     from rich.table import Table
 
-    from . import targets as targets_mod
-    from .evals.runner import run_suite
-    from .evals.scoring import score_suite
-    from .evals.suites import load_suite
-
-    data = files("llmbench_jupyter.evals") / "data"
-    suite = load_suite(str(data / "example_suite.yaml") if args.suite == "example" else args.suite)
-    if args.api_base:
-        if not args.model or len(args.model) != 1:
-            raise LLMBenchError("--api-base takes exactly one --model")
-        chosen = [targets_mod.adhoc(args.api_base, args.model[0], args.api_key)]
-    else:
-        from .config import load_config
-
-        chosen = targets_mod.from_config(load_config(args.config), args.provider, args.model)
-    rules = args.sim_rules or (
-        str(data / "example_sim_rules.yaml") if args.suite == "example" else None
-    )
-    out, err = _console(), _console(stderr=True)
-    with contextlib.ExitStack() as stack:
-        if any(t.simulated for t in chosen):
-            from .simproc import sim_process
-
-            url = stack.enter_context(sim_process(rules=rules))
-            chosen = [t.with_api_base(url) if t.simulated else t for t in chosen]
-        runs = asyncio.run(
-            run_suite(
-                chosen,
-                suite,
-                k=args.k,
-                mode=args.mode,
-                concurrency=args.concurrency,
-                timeout_s=args.timeout,
-            )
-        )
-    categories = sorted({c.category for c in suite.cases})
+    suite = result.suite
+    cats = result.categories
     table = Table(
-        title=f"tool-calling eval: {suite.name} ({len(suite.cases)} cases × {args.k}, "
-        f"{args.mode} rules); pass rate [Wilson 95% CI]",
+        title=f"tool-calling eval: {suite.name} ({len(suite.cases)} cases × {result.k}, "
+        f"{result.mode} rules); pass rate [Wilson 95% CI]",
         title_justify="left",
     )
     table.add_column("target", justify="left", no_wrap=True)
-    for col in ("pass (micro)", "macro", *categories, "tool F1", "arg acc", "errors"):
+    judged = any(result.judge_mean(t) is not None for t in result.targets)
+    cols = ["pass (micro)", "macro", *cats, "tool F1", "arg acc", "errors"]
+    for col in [*cols, *(["judge /10"] if judged else [])]:
         table.add_column(col, justify="right")
-
-    def rate(r: Any) -> str:
-        return "N/A" if r is None else f"{r.rate:.0%} [{r.ci_low:.0%}–{r.ci_high:.0%}]"
-
-    api_errors = 0
-    for target in chosen:
-        mine = [r for r in runs if (r.provider, r.model) == (target.provider, target.model)]
-        summary = score_suite([r.score for r in mine], categories)
-        n_err = sum(r.error is not None for r in mine)
-        api_errors += n_err
-        table.add_row(
-            target.key,
-            rate(summary.micro),
-            rate(summary.macro),
-            *(rate(summary.categories[c]) for c in categories),
-            _fmt(summary.mean_tool_f1, 2),
-            _fmt(summary.mean_argument_accuracy, 2),
+    for target, s in result.scores().items():
+        n_err = sum(1 for r in result.runs if f"{r.provider}/{r.model}" == target and r.error)
+        cells = [
+            target,
+            _rate_cell(s.micro),
+            _rate_cell(s.macro),
+            *(_rate_cell(s.categories[c]) for c in cats),
+            _fmt(s.mean_tool_f1, 2),
+            _fmt(s.mean_argument_accuracy, 2),
             str(n_err),
-        )
-    out.print(table)
-    if args.k > 1:
-        from .stats import repeat_rates
-
+        ]
+        if judged:
+            cells.append(_fmt(result.judge_mean(target), 1))
+        table.add_row(*cells)
+    tables = [table]
+    if result.k > 1:
         rep = Table(
-            title=f"consistency over k={args.k} attempts per case [Wilson 95% CI]",
+            title=f"consistency over k={result.k} attempts per case [Wilson 95% CI]",
             title_justify="left",
         )
         for col in ("target", "pass@k", "pass^k", "flip rate"):
             rep.add_column(col, justify="left" if col == "target" else "right")
-        for target in chosen:
-            attempts: dict[str, list[bool]] = {}
-            for r in sorted(runs, key=lambda r: r.attempt):
-                if (r.provider, r.model) == (target.provider, target.model):
-                    attempts.setdefault(r.case_id, []).append(r.score.passed)
-            rr = repeat_rates(attempts)
+        for target in result.targets:
+            rr = result.repeats(target)
+            if rr is None:
+                continue
             cells = [rr[key] for key in ("pass_at_k", "pass_hat_k", "flip_rate")]
             rep.add_row(
-                target.key,
+                target,
                 *(f"{c['rate']:.0%} [{c['ci_low']:.0%}–{c['ci_high']:.0%}]" for c in cells),
             )
-        out.print(rep)
+        tables.append(rep)
+    return tables
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    """Score a tool-calling suite through the job runner notebooks use; store it."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from .evals.result import case_row
+    from .evals.work import EvalWork
+    from .jobs import JobManager
+    from .specs import build_eval_spec
+
+    spec, snapshot = build_eval_spec(
+        suite=args.suite,
+        config=args.config,
+        provider=args.provider,
+        model=args.model,
+        api_base=args.api_base,
+        api_key=args.api_key,
+        k=args.k,
+        mode=args.mode,
+        concurrency=args.concurrency,
+        timeout=args.timeout,
+        name=args.name,
+        judge=args.judge,
+        judge_threshold=args.judge_threshold,
+        sim_rules=args.sim_rules,
+    )
+    out, err = _console(), _console(stderr=True)
+    store = None
+    if not args.no_save:
+        from .store import open_store
+
+        store = open_store(args.db)
+    progress = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[errors]} errors"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        refresh_per_second=4,
+    )
+    task = progress.add_task("eval", total=None, errors=0)
+
+    async def run_job() -> Any:
+        work = EvalWork(spec, save=store is not None, config_snapshot=snapshot)
+        job = JobManager(store).submit(work)
+
+        def on_progress(snap: dict[str, Any]) -> None:
+            label = f"eval {snap['run_id'][:8]}" if snap["run_id"] else snap["state"]
+            progress.update(
+                task,
+                total=snap["total"] or None,
+                completed=snap["done"],
+                errors=snap["errors"],
+                description=label,
+            )
+
+        job.subscribe(on_progress)
+        return await job
+
+    with progress:
+        result = asyncio.run(run_job())
+    for table in eval_tables(result):
+        out.print(table)
+    if args.report and spec.judge is not None:
+        for target in result.targets:
+            report = asyncio.run(result.judge_report(spec.judge, target, save=store is not None))
+            out.print(_report_text(target, report), markup=False, highlight=False)
+    if result.run_id:
+        err.print(f"stored as eval run {result.run_id}", markup=False)
     if args.output:
         with Path(args.output).open("w") as fh:
-            for run in runs:
-                fh.write(json.dumps(run.to_dict(), default=str) + "\n")
-        err.print(f"wrote {len(runs)} case records to {args.output}", markup=False)
-    if runs and api_errors == len(runs):
-        err.print(f"error: all {len(runs)} case attempts failed to get a response", markup=False)
+            for run in result.runs:
+                fh.write(json.dumps(case_row(run, result.run_id), default=str) + "\n")
+        err.print(f"wrote {len(result.runs)} case records to {args.output}", markup=False)
+    n_err = sum(1 for r in result.runs if r.error)
+    if result.runs and n_err == len(result.runs):
+        err.print(
+            f"error: all {len(result.runs)} case attempts failed to get a response", markup=False
+        )
         return EXIT_ALL_FAILED
+    return 0
+
+
+def _report_text(target: str, report: dict[str, Any]) -> str:
+    if report.get("status") != "ok":
+        return f"judge report for {target}: {report.get('status')} ({report.get('error')})"
+    p = report["parsed"]
+    lines = [f"judge report for {target}: grade {p['grade']}", f"  {p.get('summary', '')}"]
+    for key in ("strengths", "weaknesses", "recommendations"):
+        lines.append(f"  {key}:")
+        lines += [f"    - {item}" for item in p.get(key) or []]
+    return "\n".join(lines)
+
+
+def cmd_eval_compare(args: argparse.Namespace) -> int:
+    """Paired McNemar test of two stored eval runs; optionally a pairwise judge."""
+    from rich.table import Table
+
+    from .evals.result import load_eval
+    from .store import open_store
+
+    store = open_store(args.db)
+    a, b = load_eval(args.run_a, store), load_eval(args.run_b, store)
+    res = a.compare(b, target=args.target_a, other_target=args.target_b)
+    out = _console()
+    table = Table(title="paired comparison (exact McNemar) on cases both runs attempted")
+    for col in ("run", "target", "pass rate", "passed only here"):
+        table.add_column(col)
+    table.add_row(a.run_id[:8] if a.run_id else "-", res["a"], f"{res['a_pass_rate']:.0%}",
+                  str(res["a_only"]))  # fmt: skip
+    table.add_row(b.run_id[:8] if b.run_id else "-", res["b"], f"{res['b_pass_rate']:.0%}",
+                  str(res["b_only"]))  # fmt: skip
+    out.print(table)
+    out.print(
+        f"{res['cases']} paired cases, p = {res['p_value']:.3g}: {res['verdict']}"
+        + ("" if res["significant"] else " (the difference could be chance)"),
+        markup=False,
+    )
+    if args.judge:
+        from .specs import build_eval_spec
+
+        spec, _ = build_eval_spec(suite=a.suite, config=args.config, judge=args.judge,
+                                  model=[a.targets[0]])  # fmt: skip
+        assert spec.judge is not None
+        with contextlib.ExitStack() as stack:
+            judge = spec.judge
+            if judge.simulated:
+                from .simproc import sim_process
+
+                judge = judge.with_api_base(
+                    stack.enter_context(sim_process(rules=args.sim_rules))
+                )
+            report = asyncio.run(a.judge_pairwise(b, judge))
+        s = report.summary
+        pc = s["position_consistency"]
+        consistency = (
+            "N/A"
+            if not pc or pc.get("rate") is None
+            else f"{pc['rate']:.0%} [{pc['ci_low']:.0%}–{pc['ci_high']:.0%}]"
+        )
+        out.print(
+            f"pairwise judge {judge.key}: first wins {s['first_wins']}, second wins "
+            f"{s['second_wins']}, ties {s['ties']}, invalid {s['invalid']}; position "
+            f"consistency {consistency}",
+            markup=False,
+        )
+    return 0
+
+
+def cmd_suite(args: argparse.Namespace) -> int:
+    """Import a suite (BFCL, predecessor JSON, MCP tools) into a file and the store."""
+    from .evals.suites import dump_suite, load_suite
+
+    if args.format == "bfcl":
+        from .evals.importers import import_bfcl
+
+        suite = import_bfcl(args.source, args.answers, name=args.name or "bfcl")
+    elif args.format == "predecessor":
+        from .evals.importers import import_predecessor
+
+        suite = import_predecessor(args.source, name=args.name)
+    elif args.format == "mcp":
+        from .evals.mcp_import import suite_from_mcp
+
+        suite = suite_from_mcp(args.source, name=args.name)
+    else:
+        suite = load_suite(args.source)
+    err = _console(stderr=True)
+    if args.output:
+        path = dump_suite(suite, args.output)
+        err.print(f"wrote {path} ({len(suite.tools)} tools, {len(suite.cases)} cases)",
+                  markup=False)  # fmt: skip
+    if not args.no_save:
+        from .store import open_store
+
+        row = open_store(args.db).save_suite(suite)
+        err.print(f"stored suite {row['name']!r} version {row['version']}", markup=False)
     return 0
 
 
@@ -538,6 +709,10 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_sim(args)
         if args.command == "eval":
             return cmd_eval(args)
+        if args.command == "eval-compare":
+            return cmd_eval_compare(args)
+        if args.command == "suite":
+            return cmd_suite(args)
         return cmd_results(args)
     except LLMBenchError as exc:
         print(f"error: {scrub(str(exc))}", file=sys.stderr)

@@ -431,6 +431,14 @@ class Job:
     def __await__(self) -> Generator[Any, None, Any]:
         return asyncio.wrap_future(self._done).__await__()
 
+    def case_rows(self) -> list[dict[str, Any]]:
+        """An eval job's case table so far (expected vs actual calls, verdicts)."""
+        rows = getattr(self.work, "case_rows", None)
+        if rows is None:
+            raise JobError(f"job {self.id[:8]} is a {self.kind} job; only eval jobs have case rows")
+        out: list[dict[str, Any]] = rows(self)
+        return out
+
     # conveniences that delegate to the result
     def to_pandas(self) -> Any:
         return self.result().to_pandas()

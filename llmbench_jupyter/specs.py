@@ -115,3 +115,106 @@ BENCH_OPTIONS = (
     "timeout",
     "name",
 )
+
+
+def resolve_suite(suite: Any) -> tuple[Any, str | None]:
+    """A Suite from ``"example"``, a file path, a mapping or a Suite; plus default sim rules.
+
+    The shipped example suite comes with the simulated endpoint's scripted answers, so a
+    simulated model gives a realistic mix of right and wrong calls.
+    """
+    from importlib.resources import files
+
+    from .evals.suites import load_suite
+
+    data = files("llmbench_jupyter.evals") / "data"
+    if isinstance(suite, str) and suite == "example":
+        return load_suite(str(data / "example_suite.yaml")), str(data / "example_sim_rules.yaml")
+    if suite is None:
+        raise LLMBenchError("give a suite: 'example', a YAML/JSON file, a mapping or a Suite")
+    return load_suite(suite), None
+
+
+def build_eval_spec(
+    *,
+    suite: Any = "example",
+    config: Any = None,
+    provider: str | Sequence[str] | None = None,
+    model: str | Sequence[str] | None = None,
+    api_base: str | None = None,
+    api_key: str | None = None,
+    k: int = 1,
+    mode: str = "default",
+    concurrency: int = 4,
+    timeout: float = 60.0,
+    name: str | None = None,
+    judge: str | None = None,
+    judge_threshold: float | None = None,
+    sim_rules: str | None = None,
+    mock_tools: dict[str, Any] | None = None,
+) -> tuple[Any, dict[str, Any]]:
+    """Resolve eval options (the CLI's ``eval`` flags, underscored) into a validated EvalSpec.
+
+    ``judge`` names a configured model (``provider/model`` or a bare id) that grades answers.
+    """
+    from . import targets as targets_mod
+    from .config import Config, load_config
+    from .evals.work import EvalSpec
+
+    the_suite, default_rules = resolve_suite(suite)
+    models = _as_list(model)
+    loaded: Config | None = config if isinstance(config, Config) else None
+    if api_base:
+        if not models or len(models) != 1:
+            raise LLMBenchError("--api-base takes exactly one --model")
+        chosen = [targets_mod.adhoc(api_base, models[0], api_key)]
+        snapshot: dict[str, Any] = {"adhoc": True}
+    else:
+        loaded = loaded or load_config(config)
+        chosen = targets_mod.from_config(loaded, _as_list(provider), models)
+        snapshot = loaded.snapshot()
+    judge_target = None
+    if judge:
+        loaded = loaded or load_config(config if not api_base else None)
+        found = targets_mod.from_config(loaded, None, [judge])
+        if len(found) != 1:
+            raise LLMBenchError(
+                f"judge {judge!r} matches {len(found)} models "
+                f"({', '.join(t.key for t in found)}); name one as provider/model"
+            )
+        judge_target = found[0]
+    spec = EvalSpec(
+        suite=the_suite,
+        targets=chosen,
+        k=k,
+        mode=mode,
+        concurrency=concurrency,
+        timeout_s=timeout,
+        name=name,
+        judge=judge_target,
+        judge_threshold=judge_threshold,
+        mock_classes=dict(mock_tools or {}),
+        sim_rules=sim_rules or default_rules,
+    )
+    spec.validate()
+    return spec, snapshot
+
+
+#: Option names accepted by :func:`build_eval_spec`.
+EVAL_OPTIONS = (
+    "suite",
+    "config",
+    "provider",
+    "model",
+    "api_base",
+    "api_key",
+    "k",
+    "mode",
+    "concurrency",
+    "timeout",
+    "name",
+    "judge",
+    "judge_threshold",
+    "sim_rules",
+    "mock_tools",
+)

@@ -356,7 +356,10 @@ class CaseScore:
 
 def case_value(score: CaseScore) -> float:
     """One number per case in [0, 1] (auto-judge threshold): 1 if passed, else the mean of the
-    defined tool F1 and argument accuracy, 0 when neither is defined (docs/scoring.md)."""
+    defined tool F1 and argument accuracy, 0 when neither is defined or the request failed
+    (an API error says nothing about the model's calls) (docs/scoring.md)."""
+    if score.outcome == "api_error":
+        return 0.0
     parts = [v for v in (score.tool_f1, score.argument_accuracy) if v is not None]
     return 1.0 if score.passed else (sum(parts) / len(parts) if parts else 0.0)
 
