@@ -30,6 +30,7 @@ _EXPORTS = {
     "evaluate": "api",
     "load_eval": "evals.result",
     "EvalResult": "evals.result",
+    "eval_history": "evals.result",
     "Job": "jobs",
     "JobManager": "jobs",
     "history": "results",

@@ -62,28 +62,12 @@ def _positive_float(text: str) -> float:
     return value
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="llmbench", description="Benchmark LLM providers: TTFT, decode speed, cost."
-    )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    bench = sub.add_parser(
-        "bench",
-        help="run a benchmark",
-        description="Run a benchmark against configured or ad-hoc targets.",
-    )
-    add_bench_arguments(bench)
-
-    ev = sub.add_parser(
-        "eval",
-        help="score tool calling on a suite",
-        description="Run a tool-calling suite and score every case.",
-    )
+def add_eval_arguments(ev: argparse.ArgumentParser) -> None:
+    """The ``eval`` flags, shared by the CLI and ``%llmbench eval``."""
     ev.add_argument(
         "--suite",
         default="example",
-        help="suite file (YAML/JSON), or 'example' for the shipped 42-case suite",
+        help="suite file (YAML/JSON), or 'example' for the shipped 44-case suite",
     )
     ev.add_argument("--config", help="config file (as for bench)")
     ev.add_argument("--provider", "-p", action="append", help="provider name (repeatable)")
@@ -117,6 +101,27 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ev.add_argument("--db", help="store URL (default $LLMBENCH_DB_URL or the local SQLite file)")
     ev.add_argument("--no-save", action="store_true", help="do not store the run")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="llmbench", description="Benchmark LLM providers: TTFT, decode speed, cost."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    bench = sub.add_parser(
+        "bench",
+        help="run a benchmark",
+        description="Run a benchmark against configured or ad-hoc targets.",
+    )
+    add_bench_arguments(bench)
+
+    ev = sub.add_parser(
+        "eval",
+        help="score tool calling on a suite",
+        description="Run a tool-calling suite and score every case.",
+    )
+    add_eval_arguments(ev)
 
     cmp_ = sub.add_parser(
         "eval-compare",

@@ -442,3 +442,50 @@ def load_eval(run_id: str, store: Any = None, owner: str | None = None) -> EvalR
         status=run["status"],
         judgements=judgements + [_with_target(j) for j in db.judgements(run["run_id"], "report")],
     )
+
+
+EVAL_HISTORY_COLUMNS = (
+    "run_id", "created_at", "name", "status", "owner", "suite", "suite_version", "mode", "k",
+    "target", "attempts", "pass_rate", "pass_ci_low", "pass_ci_high", "macro_rate",
+)  # fmt: skip
+
+
+def eval_history(limit: int = 50, all_owners: bool = False, store: Any = None) -> pd.DataFrame:
+    """Stored eval runs, newest first: one row per run and target with its pass rate and CI.
+
+    The numbers are the run's stored ``score_suite`` summary (computed when it finished).
+    """
+    import pandas as pd
+
+    from ..store import open_store
+
+    db = store or open_store()
+    rows = []
+    for run in db.list_runs(limit=limit * 4, all_owners=all_owners):
+        if run["kind"] != "eval":
+            continue
+        spec = run["spec"] or {}
+        for target, s in (run.get("summary") or {}).items():
+            micro, macro = s.get("micro") or {}, s.get("macro") or {}
+            rows.append(
+                {
+                    "run_id": run["run_id"],
+                    "created_at": run["created_at"],
+                    "name": run["name"],
+                    "status": run["status"],
+                    "owner": run["owner"],
+                    "suite": spec.get("suite"),
+                    "suite_version": spec.get("suite_version"),
+                    "mode": spec.get("mode"),
+                    "k": spec.get("k"),
+                    "target": target,
+                    "attempts": s.get("n_cases"),
+                    "pass_rate": micro.get("rate"),
+                    "pass_ci_low": micro.get("ci_low"),
+                    "pass_ci_high": micro.get("ci_high"),
+                    "macro_rate": macro.get("rate"),
+                }
+            )
+        if len({r["run_id"] for r in rows}) >= limit:
+            break
+    return pd.DataFrame(rows, columns=list(EVAL_HISTORY_COLUMNS))

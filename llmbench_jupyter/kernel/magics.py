@@ -9,6 +9,7 @@ comes from the public API (``bench``, ``results``): the magic computes nothing i
 Subcommands::
 
     %llmbench bench [CLI bench flags]      start a benchmark job, show its widget
+    %llmbench eval [CLI eval flags]        start a tool-calling eval job, show its widget
     %llmbench jobs                         this session's jobs
     %llmbench cancel ID                    cancel a job (id or prefix)
     %llmbench results [ID]                 run history, or one stored run
@@ -34,7 +35,13 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class
 
 from ..errors import LLMBenchError, scrub
 
-SUBCOMMANDS = ("bench", "jobs", "cancel", "results", "leaderboard", "sim")
+SUBCOMMANDS = ("bench", "eval", "jobs", "cancel", "results", "leaderboard", "sim")
+#: Eval flags that only make sense for the CLI process, with what to do instead.
+_EVAL_NOT_IN_KERNEL = {
+    "db": "the kernel's jobs use $LLMBENCH_DB_URL (set it before the kernel starts)",
+    "output": "use result.to_pandas() (the store's column names) once the job is done",
+    "report": "run `await result.judge_report(judge)` on the finished result",
+}
 #: Bench flags that only make sense for the CLI process, with what to do instead.
 _NOT_IN_KERNEL = {
     "db": "the kernel's jobs use $LLMBENCH_DB_URL (set it before the kernel starts)",
@@ -116,7 +123,7 @@ def _sim_args(p: argparse.ArgumentParser) -> None:
 def _usage() -> str:
     return (
         "usage: %llmbench {" + ",".join(SUBCOMMANDS) + "} ...\n"
-        "  bench [CLI bench flags] | jobs | cancel ID | results [ID] | "
+        "  bench [CLI bench flags] | eval [CLI eval flags] | jobs | cancel ID | results [ID] | "
         "leaderboard [--by ...] | sim start [--port N] | sim stop\n"
         "  -o NAME stores the value in the user namespace; %llmbench SUBCOMMAND -h for help"
     )
@@ -290,6 +297,44 @@ class LLMBenchMagics(Magics):
             from . import widget  # noqa: F401  (installs the hook that renders the Job)
         if args.output:
             _write_jsonl_when_done(job, args.output, args.include_warmup)
+        return job, args.out_name, True
+
+    def _cmd_eval(self, argv: list[str]) -> tuple[Any, str | None, bool]:
+        from .. import api
+        from ..cli import add_eval_arguments
+
+        parser = _Parser("%llmbench eval", conflict_handler="resolve")
+        add_eval_arguments(parser)
+        _add_out(parser)
+        args = parser.parse(argv)
+        for flag, instead in _EVAL_NOT_IN_KERNEL.items():
+            if getattr(args, flag):
+                parser.error(f"--{flag} is not available in a notebook: {instead}")
+        sim_url = self.sim.base_url if self.sim is not None and args.sim_rules is None else None
+        try:
+            job = api.evaluate(
+                args.suite,
+                args.model,
+                provider=args.provider,
+                save=not args.no_save,
+                sim_url=sim_url if args.suite != "example" else None,
+                display=False,
+                config=args.config,
+                api_base=args.api_base,
+                api_key=args.api_key,
+                k=args.k,
+                mode=args.mode,
+                concurrency=args.concurrency,
+                timeout=args.timeout,
+                name=args.name,
+                judge=args.judge,
+                judge_threshold=args.judge_threshold,
+                sim_rules=args.sim_rules,
+            )
+        except LLMBenchError as exc:
+            parser.error(scrub(str(exc)))
+        if api.in_kernel():
+            from . import widget  # noqa: F401  (installs the hook that renders the Job)
         return job, args.out_name, True
 
     def _cmd_jobs(self, argv: list[str]) -> tuple[Any, str | None, bool]:
