@@ -64,13 +64,25 @@ _SECRET_PATTERNS = [
     ),
 ]
 REDACTED = "[REDACTED]"
+#: Exact secret values seen by this process (keys loaded from the vault): always masked.
+_REGISTERED: set[str] = set()
+
+
+def register_secret(value: str) -> None:
+    """Mask this exact value in everything :func:`scrub` cleans from now on.
+
+    The key vault registers every key it stores or loads, so a key of a shape the
+    patterns below do not know is still masked if it leaks into an error or a log.
+    """
+    if isinstance(value, str) and len(value) >= 4:
+        _REGISTERED.add(value)
 
 
 def scrub(text: str, known_secrets: Iterable[str] = ()) -> str:
     """Remove API keys from ``text``: the known values first, then anything key-shaped."""
-    for secret in known_secrets:
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, REDACTED)
+    exact = {s for s in known_secrets if s and len(s) >= 4} | _REGISTERED
+    for secret in sorted(exact, key=len, reverse=True):  # longest first: no partial leftovers
+        text = text.replace(secret, REDACTED)
     for pattern in _SECRET_PATTERNS:
         if pattern.groups:
             text = pattern.sub(lambda m: m.group(1) + REDACTED, text)

@@ -72,12 +72,16 @@ def _targets_label(spec: dict[str, Any] | None) -> str:
 
 
 def history(
-    limit: int = 50, all_owners: bool = False, store: Store | str | None = None
+    limit: int = 50,
+    all_owners: bool = False,
+    store: Store | str | None = None,
+    include_published: bool = False,
 ) -> pd.DataFrame:
     """Stored runs, newest first, with measured request counts and per-run medians.
 
     ``requests``/``errors`` count measured (non-warm-up) requests; the medians are
     ``stats.summarize`` over each run's successful measured requests.
+    ``include_published`` adds the runs other users published (on a hub).
     """
     import pandas as pd
 
@@ -86,7 +90,7 @@ def history(
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
         raise LLMBenchError(f"history(limit=...): found {limit!r}, expected an integer >= 1")
     db = _store(store)
-    runs = db.list_runs(limit=limit, all_owners=all_owners)
+    runs = db.list_runs(limit=limit, all_owners=all_owners, include_published=include_published)
     ids = [r["run_id"] for r in runs]
     by_run: dict[str, dict[str, Any]] = {}
     if ids:
@@ -114,11 +118,16 @@ def history(
 
 
 def load(run_id_or_prefix: str, store: Store | str | None = None) -> BenchResult:
-    """Rebuild a stored run (id or unique prefix of one of your runs) as a BenchResult."""
+    """Rebuild a stored run (id or unique prefix of one of your runs): a BenchResult, or an
+    EvalResult for an eval run."""
     from .workloads import BenchResult
 
     db = _store(store)
     run = db.get_run(run_id_or_prefix)
+    if run.get("kind") == "eval":
+        from .evals.result import load_eval
+
+        return load_eval(run["run_id"], db, owner=run["owner"])  # type: ignore[return-value]
     spec = run.get("spec") or {}
     return BenchResult(
         run_id=run["run_id"],
@@ -153,14 +162,20 @@ def _check_leaderboard_args(by: str, context_tier: Any, since_days: Any) -> None
 
 
 def _select_runs(
-    db: Store, runs: str | Sequence[str] | None, since_days: float | None, all_owners: bool
+    db: Store,
+    runs: str | Sequence[str] | None,
+    since_days: float | None,
+    all_owners: bool,
+    include_published: bool = False,
 ) -> list[str]:
     if runs is None:
-        listed = db.list_runs(limit=_ALL_RUNS, all_owners=all_owners)
+        listed = db.list_runs(
+            limit=_ALL_RUNS, all_owners=all_owners, include_published=include_published
+        )
         chosen = [r for r in listed if r.get("kind", "bench") == "bench"]
     else:
         wanted = [runs] if isinstance(runs, str) else list(runs)
-        chosen = [db.get_run(str(r)) for r in wanted]
+        chosen = [db.get_run(str(r), include_published=include_published) for r in wanted]
     if since_days is not None:
         cutoff = datetime.now(UTC) - timedelta(days=float(since_days))
         chosen = [r for r in chosen if r["created_at"] is not None and r["created_at"] >= cutoff]
@@ -174,13 +189,15 @@ def leaderboard(
     since_days: float | None = None,
     all_owners: bool = False,
     store: Store | str | None = None,
+    include_published: bool = False,
 ) -> pd.DataFrame:
     """Rank provider/model pairs, per context tier, over stored measured requests.
 
     ``by``: ``decode_tps`` (fastest first), ``ttft_ms`` (lowest first), ``cost`` (cheapest
     per 1k output tokens first) or ``success_rate`` (highest first); rows without a value
     rank last. ``runs``: run ids or prefixes (default: all your benchmark runs, or
-    everyone's with ``all_owners``); ``since_days`` keeps recent runs only.
+    everyone's with ``all_owners``); ``since_days`` keeps recent runs only;
+    ``include_published`` adds runs other users published (on a hub).
     """
     import pandas as pd
 
@@ -188,7 +205,7 @@ def leaderboard(
 
     _check_leaderboard_args(by, context_tier, since_days)
     db = _store(store)
-    ids = _select_runs(db, runs, since_days, all_owners)
+    ids = _select_runs(db, runs, since_days, all_owners, include_published)
     empty = pd.DataFrame(columns=list(LEADERBOARD_COLUMNS))
     if not ids:
         return empty

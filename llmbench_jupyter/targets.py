@@ -90,9 +90,10 @@ def from_config(
     for name in names:
         prov = config.provider(name)  # raises ConfigError with suggestions
         filtered_here = bool(bare) or any(p == name for p, _ in qualified)
+        api_key = _api_key(prov)
         for model in prov.models:
             if not filtered_here or model.id in bare or (name, model.id) in qualified:
-                targets.append(_target(prov, model, config))
+                targets.append(_target(prov, model, config, api_key))
     chosen = {t.model for t in targets} | {f"{t.provider}/{t.model}" for t in targets}
     missing = [m for m in (models or []) if m not in chosen]
     if missing:
@@ -105,14 +106,23 @@ def from_config(
     return targets
 
 
-def _target(prov: Any, model: Any, config: Any) -> Target:
+def _api_key(prov: Any) -> str | None:
+    """A key stored with ``keys.set`` wins over config.yaml's ``api_key_env`` (or inline key)."""
+    from . import keys
+    from .vault import valid_provider
+
+    stored = keys.get(prov.name) if valid_provider(prov.name) else None
+    return stored or prov.resolve_api_key()
+
+
+def _target(prov: Any, model: Any, config: Any, api_key: str | None) -> Target:
     return Target(
         provider=prov.name,
         model=model.id,
         kind=prov.kind,
         api_base=(prov.api_base or ""),
         api_model=prov.api_model(model),
-        api_key=prov.resolve_api_key(),
+        api_key=api_key,
         display_name=model.display_name or model.id,
         context_window=model.context_window,
         max_output_tokens=model.max_output_tokens,

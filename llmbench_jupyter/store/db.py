@@ -21,6 +21,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import StaticPool
 
 from ..errors import LLMBenchError, scrub
@@ -28,11 +29,17 @@ from ..errors import LLMBenchError, scrub
 APP_NAME = "llmbench-jupyter"
 DB_URL_ENV = "LLMBENCH_DB_URL"
 USER_ENV = "LLMBENCH_USER"
+#: ``0`` makes a store check the schema instead of migrating it. A hub sets it for user
+#: servers: users' roles may not run DDL, and the hub admin migrates (hub.provision).
+MIGRATE_ENV = "LLMBENCH_DB_MIGRATE"
+_TRUE = ("", "1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 PG_CONNECT_TIMEOUT_S = 10
 # Any constant works; it only has to be the same for every process that migrates.
 _PG_MIGRATION_LOCK = 0x11BE_4C48
+_INSUFFICIENT_PRIVILEGE = "42501"
 
 
 def default_db_url() -> str:
@@ -144,6 +151,44 @@ def alembic_config(url: URL | None = None) -> Config:
     return cfg
 
 
+def migrations_enabled() -> bool:
+    """False when ``$LLMBENCH_DB_MIGRATE`` is 0: stores then only check the schema."""
+    value = os.environ.get(MIGRATE_ENV, "").strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise LLMBenchError(f"${MIGRATE_ENV}: found {value!r}, expected 1 (migrate) or 0 (check only)")
+
+
+def schema_heads() -> set[str]:
+    """The head revision(s) of the migrations shipped with this package."""
+    return set(ScriptDirectory.from_config(alembic_config()).get_heads())
+
+
+def require_head(engine: Engine) -> None:
+    """Refuse a schema that is not at this package's head, without touching it."""
+    current = _current_heads(engine)
+    heads = schema_heads()
+    if current != heads:
+        raise LLMBenchError(_schema_mismatch(engine, current, heads))
+
+
+def _schema_mismatch(engine: Engine, current: set[str], heads: set[str]) -> str:
+    at = ", ".join(sorted(current)) or "no revision (empty database)"
+    need = ", ".join(sorted(heads))
+    if current - _known_revisions(alembic_config()):
+        return (
+            f"the schema of results store {mask_url(engine.url)!r} is at {at}, newer than "
+            f"this llmbench-jupyter knows ({need}): upgrade the package"
+        )
+    return (
+        f"the schema of results store {mask_url(engine.url)!r} is at {at}, this package "
+        f"needs {need}; the hub admin applies migrations "
+        "(llmbench_jupyter.hub.provision.setup_database)"
+    )
+
+
 def upgrade_to_head(engine: Engine) -> None:
     """Bring the schema to the newest revision; a no-op when it already is there."""
     cfg = alembic_config()
@@ -179,12 +224,43 @@ def _upgrade(engine: Engine, cfg: Config, heads: set[str]) -> None:
             # Two kernels opening a fresh database at once must not both create tables.
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_MIGRATION_LOCK})
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+        try:
+            command.upgrade(cfg, "head")
+        except DBAPIError as exc:
+            if getattr(exc.orig, "sqlstate", None) != _INSUFFICIENT_PRIVILEGE:
+                raise
+            # A user role on a hub: say what is wrong instead of "permission denied".
+            conn.rollback()
+            raise LLMBenchError(_schema_mismatch(engine, current, heads)) from None
         conn.commit()
 
 
 def _known_revisions(cfg: Config) -> set[str]:
     return {rev.revision for rev in ScriptDirectory.from_config(cfg).walk_revisions()}
+
+
+def rls_login_role(engine: Engine) -> str | None:
+    """The login role when row-level security binds this connection's rows to it.
+
+    On a hub (see ``llmbench_jupyter.hub.provision``) every row a user writes must have
+    ``owner = session_user``: the database refuses anything else. That holds when
+    ``runs`` has row-level security and the login role neither bypasses it (superuser,
+    BYPASSRLS) nor belongs to the tables' owner. Elsewhere (SQLite, a plain PostgreSQL
+    database) this is None and owners follow :func:`current_owner`.
+    """
+    if engine.dialect.name != "postgresql":
+        return None
+    query = text(
+        "SELECT session_user::text AS login, r.rolsuper OR r.rolbypassrls AS bypass, "
+        "c.relrowsecurity AS rls, pg_has_role(session_user, c.relowner, 'MEMBER') AS owns "
+        "FROM pg_roles r, pg_class c "
+        "WHERE r.rolname = session_user AND c.oid = to_regclass('runs')"
+    )
+    with engine.connect() as conn:
+        row = conn.execute(query).mappings().first()
+    if row is None or not row["rls"] or row["bypass"] or row["owns"]:
+        return None
+    return str(row["login"])
 
 
 def describe_db_error(exc: BaseException) -> str:

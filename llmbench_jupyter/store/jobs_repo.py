@@ -13,7 +13,6 @@ from typing import Any
 from sqlalchemy import insert, select, update
 
 from ..errors import LLMBenchError
-from .db import current_owner
 from .models import JOB_COLUMNS, JobRow, Run
 
 #: The timestamp column each state stamps when entered.
@@ -32,6 +31,7 @@ class JobsMixin:
     """Job methods of :class:`~llmbench_jupyter.store.Store`."""
 
     _tx: Callable[[str], Any]
+    _owner: Callable[..., str]
     url: str
 
     def create_job(
@@ -47,7 +47,7 @@ class JobsMixin:
     ) -> None:
         row = {
             "job_id": job_id,
-            "owner": owner or current_owner(),
+            "owner": self._owner(owner, write=True),
             "kind": kind,
             "name": name,
             "state": "pending",
@@ -96,7 +96,7 @@ class JobsMixin:
     ) -> list[dict[str, Any]]:
         stmt = select(JobRow.__table__).order_by(JobRow.created_at.desc()).limit(limit)
         if not all_owners:
-            stmt = stmt.where(JobRow.owner == (owner or current_owner()))
+            stmt = stmt.where(JobRow.owner == self._owner(owner))
         with self._tx("cannot list jobs") as conn:
             return [{c: r[c] for c in JOB_COLUMNS} for r in conn.execute(stmt).mappings()]
 

@@ -3,7 +3,8 @@
 The ``requests`` columns are named exactly like the fields of
 :class:`~llmbench_jupyter.records.RequestRecord` so that no layer ever renames a
 field (a test asserts the two sets are equal). Every user-owned table carries an
-indexed ``owner`` so that PostgreSQL row-level security can key on it later.
+indexed ``owner``: on a hub, PostgreSQL row-level security keys on it (see
+``llmbench_jupyter.hub.provision``, which covers every table that has one).
 
 Schema changes go through a new Alembic revision in ``migrations/versions``; a test
 checks that these models and the migrations agree.
@@ -25,6 +26,8 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
+    func,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -89,6 +92,8 @@ class Run(Base):
     n_requests: Mapped[int] = mapped_column(default=0)
     n_errors: Mapped[int] = mapped_column(default=0)
     summary: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # eval runs: SuiteScore per target
+    # On a hub, a published run (and its child rows) is readable by every user.
+    published: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Request(Base):
@@ -249,6 +254,37 @@ class JudgementRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+class AuditRow(Base):
+    """One security-relevant action (key set/deleted, run published...) by ``owner``.
+
+    On a hub the database stamps ``created_at`` (users may not write that column) and
+    users may add and read their own entries but never change or delete any.
+    """
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # uuid4 hex: no shared counter
+    owner: Mapped[str] = mapped_column(String, index=True)  # the actor
+    action: Mapped[str] = mapped_column(String)
+    target: Mapped[str | None] = mapped_column(String)
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), server_default=func.now(), index=True
+    )
+
+
+class ApiKeyRow(Base):
+    """A provider API key of ``owner``, encrypted by the key vault (never stored in clear)."""
+
+    __tablename__ = "api_keys"
+
+    owner: Mapped[str] = mapped_column(String, primary_key=True)
+    provider: Mapped[str] = mapped_column(String, primary_key=True)
+    ciphertext: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 #: Column names of ``runs`` in table order: the keys of every run dict.
 RUN_COLUMNS: tuple[str, ...] = tuple(c.name for c in Run.__table__.columns)
 #: Column names of ``jobs``: the keys of every job dict.
@@ -259,3 +295,5 @@ EVAL_RESULT_COLUMNS: tuple[str, ...] = tuple(c.name for c in EvalResult.__table_
 JUDGEMENT_COLUMNS: tuple[str, ...] = tuple(c.name for c in JudgementRow.__table__.columns)
 #: Column names of ``suites``.
 SUITE_COLUMNS: tuple[str, ...] = tuple(c.name for c in SuiteRow.__table__.columns)
+#: Column names of ``audit_log``: the keys of every audit entry dict.
+AUDIT_COLUMNS: tuple[str, ...] = tuple(c.name for c in AuditRow.__table__.columns)

@@ -2,8 +2,10 @@
 
 Owner filtering: lookups that search (``get_run`` by prefix, ``list_runs``,
 ``runs_df``) only see the caller's rows unless told otherwise. Calls that take a
-full ``run_id`` address the run by identity. Real isolation between users will be
-PostgreSQL row-level security keyed on the login role, never this client code.
+full ``run_id`` address the run by identity. This filtering is convenience, not
+isolation: on a hub, PostgreSQL row-level security keyed on the login role decides
+what a connection may read or write (``llmbench_jupyter.hub.provision``), and there
+every row this store writes is owned by that login role (``Store.login_role``).
 """
 
 from __future__ import annotations
@@ -28,12 +30,16 @@ from .db import (
     describe_db_error,
     make_engine,
     mask_url,
+    migrations_enabled,
     parse_url,
+    require_head,
+    rls_login_role,
     upgrade_to_head,
 )
 from .evals_repo import EvalsMixin
 from .jobs_repo import JobsMixin
 from .models import RUN_COLUMNS, Request, Run
+from .security_repo import SecurityMixin
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -45,8 +51,12 @@ _SECRET_KEYS = frozenset({"api_key"})
 _RUN_COLS = tuple(Run.__table__.columns)
 
 
-class Store(JobsMixin, EvalsMixin):
-    """A results store on one database. Thread-safe; each call is its own transaction."""
+class Store(JobsMixin, EvalsMixin, SecurityMixin):
+    """A results store on one database. Thread-safe; each call is its own transaction.
+
+    With ``$LLMBENCH_DB_MIGRATE=0`` the store never migrates: it checks that the schema
+    is at this package's head and otherwise refuses to open with a message saying so.
+    """
 
     def __init__(self, url: str) -> None:
         parsed = parse_url(url)
@@ -58,7 +68,12 @@ class Store(JobsMixin, EvalsMixin):
         except (SQLAlchemyError, OSError, ImportError) as exc:
             raise self._error("cannot open results store", exc) from None
         try:
-            upgrade_to_head(self._engine)
+            if migrations_enabled():
+                upgrade_to_head(self._engine)
+            else:
+                require_head(self._engine)
+            #: On a hub: the PostgreSQL login role that owns every row written here.
+            self.login_role: str | None = rls_login_role(self._engine)
         except BaseException as exc:
             self._engine.dispose()
             if isinstance(exc, SQLAlchemyError | OSError):
@@ -68,6 +83,17 @@ class Store(JobsMixin, EvalsMixin):
 
     def __repr__(self) -> str:
         return f"Store({self.url!r})"
+
+    def _owner(self, owner: str | None = None, *, write: bool = False) -> str:
+        """The owner to filter on (or, with ``write``, to record).
+
+        Under row-level security the database accepts only rows owned by the login
+        role, so that role is recorded whatever ``owner`` says (job and workload code
+        pass ``current_owner()``, the hub user's name); reads default to it too.
+        """
+        if self.login_role is not None and (write or not owner):
+            return self.login_role
+        return owner or current_owner()
 
     # ------------------------------------------------------------------ runs
     def create_run(
@@ -85,7 +111,7 @@ class Store(JobsMixin, EvalsMixin):
         """Insert a new run in status ``running`` and return its id (uuid4 hex by default)."""
         run_id = run_id or uuid.uuid4().hex
         _check_id("run_id", run_id)
-        owner = owner or current_owner()
+        owner = self._owner(owner, write=True)
         for label, value in (
             ("spec", spec),
             ("config_snapshot", config_snapshot),
@@ -141,15 +167,24 @@ class Store(JobsMixin, EvalsMixin):
                 values["overhead"] = dict(overhead)
             conn.execute(update(Run).where(Run.run_id == run_id).values(**values))
 
-    def get_run(self, run_id_or_prefix: str, owner: str | None = None) -> dict[str, Any]:
-        """The run with this id, or the only one of ``owner``'s runs whose id starts so."""
+    def get_run(
+        self, run_id_or_prefix: str, owner: str | None = None, include_published: bool = False
+    ) -> dict[str, Any]:
+        """The run with this id, or the only one of ``owner``'s runs whose id starts so.
+
+        ``include_published``: a published run of anyone is found too, by its full id.
+        """
         query = (run_id_or_prefix or "").strip()
         if not query:
             raise LLMBenchError("get_run: give a run id or a prefix of one")
-        owner = owner or current_owner()
+        owner = self._owner(owner)
         mine = select(*_RUN_COLS).where(Run.owner == owner)
+        exact_where = (Run.owner == owner) | Run.published if include_published else None
         with self._tx("cannot look up run") as conn:
-            exact = conn.execute(mine.where(Run.run_id == query)).mappings().first()
+            exact_q = (
+                select(*_RUN_COLS).where(exact_where) if exact_where is not None else mine
+            )
+            exact = conn.execute(exact_q.where(Run.run_id == query)).mappings().first()
             if exact is not None:
                 return dict(exact)
             like = query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
@@ -177,24 +212,40 @@ class Store(JobsMixin, EvalsMixin):
         return dict(found[0])
 
     def list_runs(
-        self, owner: str | None = None, limit: int = 50, all_owners: bool = False
+        self,
+        owner: str | None = None,
+        limit: int = 50,
+        all_owners: bool = False,
+        include_published: bool = False,
     ) -> list[dict[str, Any]]:
-        """Runs newest first: the owner's, or everyone's with ``all_owners=True``."""
+        """Runs newest first: the owner's, or everyone's with ``all_owners=True``.
+
+        ``include_published`` adds every published run to the owner's. On a hub
+        "everyone's" means what the database lets this role read: its own runs and
+        published ones (all runs for admins).
+        """
         if not isinstance(limit, int) or limit < 1:
             raise LLMBenchError(f"list_runs: limit must be a positive integer, got {limit!r}")
         stmt = select(*_RUN_COLS).order_by(Run.created_at.desc(), Run.run_id).limit(limit)
         if not all_owners:
-            stmt = stmt.where(Run.owner == (owner or current_owner()))
+            mine = Run.owner == self._owner(owner)
+            stmt = stmt.where(mine | Run.published if include_published else mine)
         with self._tx("cannot list runs") as conn:
             return [dict(r) for r in conn.execute(stmt).mappings()]
 
     def runs_df(
-        self, owner: str | None = None, limit: int = 200, all_owners: bool = False
+        self,
+        owner: str | None = None,
+        limit: int = 200,
+        all_owners: bool = False,
+        include_published: bool = False,
     ) -> pd.DataFrame:
         """``list_runs`` as a DataFrame whose columns are the ``runs`` column names."""
         import pandas as pd
 
-        rows = self.list_runs(owner=owner, limit=limit, all_owners=all_owners)
+        rows = self.list_runs(
+            owner=owner, limit=limit, all_owners=all_owners, include_published=include_published
+        )
         return pd.DataFrame.from_records(rows, columns=list(RUN_COLUMNS))
 
     def delete_run(self, run_id: str) -> None:
@@ -274,6 +325,8 @@ class Store(JobsMixin, EvalsMixin):
             for run_id, rows in by_run.items():
                 owner = self._run_owner(conn, run_id)
                 for row in rows:
+                    if self.login_role is not None:
+                        row["owner"] = None  # the run's owner, which is the login role
                     if row["owner"] and row["owner"] != owner:
                         raise LLMBenchError(
                             f"record {row['request_id']} has owner {row['owner']!r} but run "
