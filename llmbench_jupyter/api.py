@@ -101,6 +101,25 @@ def evaluate(
     return job
 
 
+def target(model: str, *, config: Any = None, sim_url: str | None = None) -> Any:
+    """One configured model as a Target (e.g. a judge): ``provider/model`` or a bare id.
+
+    ``sim_url`` points a simulated model at an endpoint you started (``SimServer``).
+    """
+    from . import targets as targets_mod
+    from .config import load_config
+    from .errors import LLMBenchError
+
+    found = targets_mod.from_config(load_config(config), None, [model])
+    if len(found) != 1:
+        raise LLMBenchError(
+            f"{model!r} matches {len(found)} models ({', '.join(t.key for t in found)}); "
+            "name one as provider/model"
+        )
+    chosen = found[0]
+    return chosen.with_api_base(sim_url) if sim_url and chosen.simulated else chosen
+
+
 def list_jobs() -> list[Job]:
     """Jobs started in this process, oldest first."""
     return get_manager().jobs()

@@ -117,19 +117,25 @@ BENCH_OPTIONS = (
 )
 
 
+def example_files() -> tuple[str, str]:
+    """Paths of the shipped example suite and of the sim rules that answer it."""
+    from importlib.resources import files
+
+    data = files("llmbench_jupyter.evals") / "data"
+    return str(data / "example_suite.yaml"), str(data / "example_sim_rules.yaml")
+
+
 def resolve_suite(suite: Any) -> tuple[Any, str | None]:
     """A Suite from ``"example"``, a file path, a mapping or a Suite; plus default sim rules.
 
     The shipped example suite comes with the simulated endpoint's scripted answers, so a
     simulated model gives a realistic mix of right and wrong calls.
     """
-    from importlib.resources import files
-
     from .evals.suites import load_suite
 
-    data = files("llmbench_jupyter.evals") / "data"
     if isinstance(suite, str) and suite == "example":
-        return load_suite(str(data / "example_suite.yaml")), str(data / "example_sim_rules.yaml")
+        path, rules = example_files()
+        return load_suite(path), rules
     if suite is None:
         raise LLMBenchError("give a suite: 'example', a YAML/JSON file, a mapping or a Suite")
     return load_suite(suite), None
@@ -148,7 +154,7 @@ def build_eval_spec(
     concurrency: int = 4,
     timeout: float = 60.0,
     name: str | None = None,
-    judge: str | None = None,
+    judge: Any = None,
     judge_threshold: float | None = None,
     sim_rules: str | None = None,
     mock_tools: dict[str, Any] | None = None,
@@ -173,8 +179,8 @@ def build_eval_spec(
         loaded = loaded or load_config(config)
         chosen = targets_mod.from_config(loaded, _as_list(provider), models)
         snapshot = loaded.snapshot()
-    judge_target = None
-    if judge:
+    judge_target = judge if not isinstance(judge, str | type(None)) else None
+    if isinstance(judge, str) and judge:
         loaded = loaded or load_config(config if not api_base else None)
         found = targets_mod.from_config(loaded, None, [judge])
         if len(found) != 1:

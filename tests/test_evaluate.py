@@ -206,3 +206,43 @@ def test_bad_options_are_refused_before_anything_runs(manager) -> None:  # type:
     with pytest.raises(LLMBenchError, match="not configured"):
         lj.evaluate("example", ["no-such-model"])
     assert manager.jobs() == []
+
+
+def test_example_models_differ_and_the_scripted_judge_is_caught(manager) -> None:  # type: ignore[no-untyped-def]
+    """sim-medium is scripted to differ from sim-fast on four cases; sim-reasoning is a
+    naive judge that always prefers the first answer: both orders expose it."""
+    _, rules = lj.example_files()
+    srv = SimServer(rules=rules).start_in_thread()
+    try:
+        result = lj.evaluate(
+            "example",
+            ["sim-fast", "sim-medium"],
+            judge="local-sim/sim-reasoning",
+            judge_threshold=0.8,
+            sim_url=srv.base_url,
+            display=False,
+        ).wait(180)
+        judge = lj.target("local-sim/sim-reasoning", sim_url=srv.base_url)
+        pairwise = asyncio.run(
+            result.judge_pairwise(
+                result, judge, target="local-sim/sim-fast", other_target="local-sim/sim-medium"
+            )
+        )
+        report = asyncio.run(result.judge_report(judge, "local-sim/sim-medium"))
+    finally:
+        srv.stop_thread()
+    scores = result.scores()
+    assert scores["local-sim/sim-medium"].n_passed == 28
+    cmp = result.compare_models("local-sim/sim-fast", "local-sim/sim-medium")
+    assert (cmp["a_only"], cmp["b_only"]) == (3, 1) and not cmp["significant"]
+    # the cases below the threshold were judged, and a failing verdict is never a pass
+    below = sum(case_value(r.score) < 0.8 for r in result.runs)
+    judged = [j for j in result.judgements if j["kind"] == "case"]
+    assert len(judged) == below > 0 and all(j["parsed"]["passed"] is False for j in judged)
+    s = pairwise.summary
+    assert s["first_wins"] == 0 and s["second_wins"] == 0 and s["ties"] == 44
+    assert s["position_consistency"]["rate"] == 0.0
+    assert report["status"] == "ok" and report["parsed"]["grade"] == "C+"
+    stored = manager.store.judgements(result.run_id)
+    assert {j["kind"] for j in stored} == {"case", "pairwise", "report"}
+    assert sum(j["kind"] == "pairwise" for j in stored) == 88  # 44 pairs, both orders

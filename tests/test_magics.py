@@ -245,3 +245,32 @@ def test_sim_start_twice_stop_and_restart(
     line(ip, "sim start -o url")
     assert ip.user_ns["url"].startswith("http://127.0.0.1:")
     assert ip.user_ns["url"] in capsys.readouterr().out
+
+
+def test_eval_runs_the_example_suite_and_results_loads_it(ip: InteractiveShell) -> None:
+    from llmbench_jupyter.evals.result import EvalResult
+
+    job = line(ip, "eval -m sim-fast --name magic-eval -o ej")
+    assert isinstance(job, Job) and job.kind == "eval" and ip.user_ns["ej"] is job
+    result = job.wait(120)
+    assert isinstance(result, EvalResult)
+    assert result.scores()["local-sim/sim-fast"].n_passed == 30
+    again = line(ip, f"results {result.run_id[:10]}")
+    assert isinstance(again, EvalResult) and again.run_id == result.run_id
+    assert len(again.runs) == 44
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("eval --k 0", "expected an integer >= 1"),
+        ("eval --db sqlite:///x.db", "--db is not available in a notebook"),
+        ("eval --report", "judge_report"),
+        ("eval -m nope", "not configured"),
+        ("eval --suite /no/such/suite.yaml", "suite.yaml"),
+    ],
+)
+def test_eval_bad_input_is_a_usage_error(ip: InteractiveShell, text: str, expected: str) -> None:
+    with pytest.raises(UsageError) as info:
+        line(ip, text)
+    assert expected in str(info.value)

@@ -368,7 +368,8 @@ def _prompt(case: Case) -> str:
 
 def test_every_case_is_targeted_by_exactly_one_rule() -> None:
     suite = load_suite(EXAMPLE)
-    first = [r for r in load_rules(RULES) if r.tool_result is None]
+    # rules for every model (model-specific variants and the judge are tested elsewhere)
+    first = [r for r in load_rules(RULES) if r.tool_result is None and r.model is None]
     used: Counter[int] = Counter()
     for case in suite.cases:
         hits = [i for i, r in enumerate(first) if r.match is not None

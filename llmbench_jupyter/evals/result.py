@@ -282,14 +282,26 @@ class EvalResult:
         )
         return out
 
+    def compare_models(self, a: str, b: str) -> dict[str, Any]:
+        """McNemar test between two models of this run (see :meth:`compare`)."""
+        return self.compare(self, target=a, other_target=b)
+
     async def judge_pairwise(
-        self, other: EvalResult, judge: Target, *, concurrency: int = 4, save: bool = True
+        self,
+        other: EvalResult,
+        judge: Target,
+        *,
+        target: str | None = None,
+        other_target: str | None = None,
+        concurrency: int = 4,
+        save: bool = True,
     ) -> PairwiseReport:
-        """Judge this run's answers against ``other``'s, case by case, in both orders."""
+        """Judge this run's answers against ``other``'s (which may be this run with another
+        target), case by case, in both orders; verdicts that flip with the order are ties."""
         from .judge import compare_runs
 
-        mine = _one_target(self, None, "target")
-        theirs = _one_target(other, None, "other_target")
+        mine = _one_target(self, target, "target")
+        theirs = _one_target(other, other_target, "other_target")
         report = await compare_runs(
             judge, self.suite, self._mine(mine), other._mine(theirs), concurrency=concurrency
         )
