@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from collections import Counter
 from importlib.resources import files
 from typing import Any
@@ -107,3 +108,57 @@ def test_cli_eval_reports_consistency_over_repeats(tmp_path: Any) -> None:
     for r in rows:
         by_case.setdefault(r["case_id"], set()).add(r["score"]["passed"])
     assert all(len(v) == 1 for v in by_case.values())
+
+
+def _cli(*args: str, db: str) -> Any:
+    import subprocess
+    import sys
+
+    return subprocess.run(
+        [sys.executable, "-m", "llmbench_jupyter", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "LLMBENCH_DB_URL": db},
+    )
+
+
+def test_cli_stores_runs_and_compares_them(tmp_path: Any) -> None:
+    db = f"sqlite:///{tmp_path / 'cli.db'}"
+    ids = []
+    for model in ("sim-fast", "sim-medium"):
+        proc = _cli("eval", "-m", model, db=db)
+        assert proc.returncode == 0, proc.stderr
+        ids.append(proc.stderr.split("stored as eval run ")[1].split()[0])
+    proc = _cli("eval-compare", ids[0][:10], ids[1][:10], db=db)
+    assert proc.returncode == 0, proc.stderr
+    assert "44 paired cases, p = 0.625: no significant difference" in proc.stdout
+    assert "(the difference could be chance)" in proc.stdout
+    proc = _cli("eval-compare", ids[0], "nope", db=db)
+    assert proc.returncode == 2 and "no run id starts with 'nope'" in proc.stderr
+
+
+def test_cli_suite_imports_predecessor_bfcl_and_mcp(tmp_path: Any) -> None:
+    import sys
+    from pathlib import Path
+
+    from llmbench_jupyter.store import current_owner, open_store
+
+    fixtures = Path(__file__).parent / "fixtures"
+    db = f"sqlite:///{tmp_path / 'suites.db'}"
+    out = tmp_path / "pred.yaml"
+    proc = _cli("suite", str(fixtures / "predecessor_suite.json"), "--format", "predecessor",
+                "-o", str(out), db=db)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert load_suite(str(out)).cases and "stored suite" in proc.stderr
+    proc = _cli("suite", str(fixtures / "bfcl_questions.jsonl"), "--format", "bfcl",
+                "--answers", str(fixtures / "bfcl_possible_answers.jsonl"), "--name", "b",
+                db=db)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    server = f"{sys.executable} {fixtures / 'mcp_demo_server.py'} stdio"
+    proc = _cli("suite", server, "--format", "mcp", "--name", "mcp-demo", db=db)
+    assert proc.returncode == 0, proc.stderr
+    names = {r["name"] for r in open_store(db).list_suites(owner=current_owner())}
+    assert {"b", "mcp-demo"} <= names and len(names) == 3
+    proc = _cli("suite", "/no/such/file.json", "--format", "predecessor", db=db)
+    assert proc.returncode == 2 and "file.json" in proc.stderr
