@@ -4,8 +4,14 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 UV      := $(PY) -m uv
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# The hub's parts that users run live outside /root (mode 0700) and outside the work tree.
+HUB_HOME ?= /opt/llmbench-hub
+HUB_PY   ?= /usr/bin/python3
+HUB_SRC  := pyproject.toml config.yaml hub_config/install.sh \
+	$(shell find llmbench_jupyter -type f ! -path '*/__pycache__/*' ! -name '*.pyc')
 
-.PHONY: demo test install install-test chromium lint typecheck bench-accuracy clean
+.PHONY: demo test install install-test install-hub hub hub-deps chromium lint typecheck \
+	bench-accuracy clean
 
 $(BIN)/python:
 	@$(UV) --version >/dev/null 2>&1 || $(PY) -m pip install --quiet uv
@@ -24,8 +30,28 @@ chromium:
 	@test -x /usr/bin/chromium || { $(SUDO) apt-get update && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y chromium; }
 
+$(VENV)/.installed-hub: pyproject.toml $(VENV)/.installed
+	$(UV) pip install --quiet --python $(BIN)/python --compile-bytecode -e '.[hub]'
+	@touch $@
+
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
+install-hub: $(VENV)/.installed-hub
+
+## The users' side of the hub (root-owned, world-readable): configurable-http-proxy from
+## npm in $(HUB_HOME)/node_modules, and $(HUB_HOME)/venv built from $(HUB_PY) with this
+## package (a wheel of the work tree, rebuilt when a source file changes), JupyterLab,
+## ipykernel and the hub's own jupyterhub version.
+hub-deps: $(HUB_HOME)/venv/.installed
+$(HUB_HOME)/venv/.installed: $(HUB_SRC) | $(VENV)/.installed-hub
+	$(SUDO) bash hub_config/install.sh $(HUB_HOME) \
+		"$$($(PY) -c 'import uv; print(uv.find_uv_bin())')" $(HUB_PY)
+
+## Multi-user JupyterHub on http://127.0.0.1:8000 (see hub_config/README.md): sign up as
+## $$LLMBENCH_HUB_ADMIN first, then approve the others at /hub/authorize.
+hub: install-hub hub-deps
+	$(if $(SUDO),sudo -E,) env LLMBENCH_HUB_HOME=$(HUB_HOME) LLMBENCH_HUB_ADMIN=$${LLMBENCH_HUB_ADMIN:-admin} \
+		$(BIN)/jupyterhub -f hub_config/jupyterhub_config.py
 
 ## The main job on the embedded defaults: SQLite + the built-in simulated endpoint, no keys;
 ## then JupyterLab (this venv's kernel, package active) on the quickstart notebook.
@@ -35,7 +61,7 @@ demo: install
 
 ## The whole test suite (PostgreSQL, the notebooks under nbval and papermill, the browser
 ## tests), then lint and type checks. nbval and papermill use the venv's `python3` kernelspec.
-test: install-test chromium
+test: install-test chromium hub-deps
 	@test -f $(VENV)/share/jupyter/kernels/python3/kernel.json || \
 		$(BIN)/python -m ipykernel install --sys-prefix
 	$(BIN)/python -m pytest -q -ra

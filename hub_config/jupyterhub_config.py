@@ -1,0 +1,90 @@
+# JupyterHub for llmbench-jupyter on one machine: see README.md beside this file.
+#
+# Everything is set from the environment, so a deployment changes settings without
+# editing this file; LLMBENCH_HUB_EXTRA_CONFIG names a further config file loaded last.
+import os
+from pathlib import Path
+
+from llmbench_jupyter.errors import LLMBenchError
+from llmbench_jupyter.hub.auth import configure_auth
+from llmbench_jupyter.hub.deploy import (
+    HubPaths,
+    database_url,
+    ensure_databases,
+    require_passwords,
+)
+from llmbench_jupyter.hub.pgcluster import PgCluster
+from llmbench_jupyter.hub.secret_files import PROXY_AUTH_TOKEN, read_or_create, secret_dir
+from llmbench_jupyter.hub.spawn import (
+    PrivateLocalProcessSpawner,
+    SpawnGlue,
+    SpawnSettings,
+    load_limits,
+)
+
+c = get_config()  # noqa: F821  (injected by JupyterHub)
+env = os.environ.get
+here = Path(__file__).resolve().parent
+
+
+def configure() -> None:
+    paths = HubPaths.from_env()
+    paths.check_installed()
+    state = secret_dir(paths.state)
+
+    # --- network: everything on loopback unless told otherwise -----------------------
+    ip = env("LLMBENCH_HUB_IP", "127.0.0.1")
+    c.JupyterHub.bind_url = f"http://{ip}:{env('LLMBENCH_HUB_PORT', '8000')}"
+    c.JupyterHub.hub_ip = "127.0.0.1"
+    c.JupyterHub.hub_port = int(env("LLMBENCH_HUB_API_PORT", "8081"))
+    proxy_api_port = env("LLMBENCH_HUB_PROXY_API_PORT", "8001")
+    c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{proxy_api_port}"
+    c.ConfigurableHTTPProxy.command = [str(paths.proxy_command)]
+    c.ConfigurableHTTPProxy.auth_token = read_or_create(state, PROXY_AUTH_TOKEN).decode()
+    c.ConfigurableHTTPProxy.pid_file = str(state / "proxy.pid")
+    c.JupyterHub.pid_file = str(state / "jupyterhub.pid")
+    c.JupyterHub.cookie_secret_file = str(state / "jupyterhub_cookie_secret")
+
+    # --- PostgreSQL: the hub's database and the llmbench store, side by side ---------
+    pg_server = env("LLMBENCH_HUB_PG_ADMIN_URL")
+    if not pg_server:
+        pg_port = int(env("LLMBENCH_HUB_PG_PORT", "5433"))
+        pg_server = PgCluster(paths.pgdata, pg_port, state).ensure()
+    require_passwords(pg_server)
+    hub_db = env("LLMBENCH_HUB_DB", "jupyterhub")
+    store_db = env("LLMBENCH_HUB_STORE_DB", "llmbench")
+    ensure_databases(pg_server, [hub_db, store_db], private=(hub_db,))
+    c.JupyterHub.db_url = database_url(pg_server, hub_db)
+
+    # --- who logs in: NativeAuthenticator (default) or OAuth; both create accounts ----
+    configure_auth(c, admin=env("LLMBENCH_HUB_ADMIN") or None)
+
+    # --- each user's server: their own account, their own role, their own key --------
+    limits_file = Path(env("LLMBENCH_HUB_LIMITS") or here / "limits.yaml")
+    glue = SpawnGlue(
+        SpawnSettings(
+            store_admin_url=database_url(pg_server, store_db),
+            secrets=state,
+            limits=load_limits(limits_file),
+            users_bin=paths.users_venv / "bin",
+        )
+    )
+    glue.start()  # migrations, roles and row-level security, once per hub start
+    c.JupyterHub.spawner_class = PrivateLocalProcessSpawner
+    c.Spawner.cmd = [str(paths.users_venv / "bin" / "jupyterhub-singleuser")]
+    c.Spawner.default_url = "/lab"
+    c.Spawner.env_keep = ["LANG", "LC_ALL"]
+    c.Spawner.pre_spawn_hook = glue.pre_spawn_hook
+    c.Spawner.start_timeout = 120
+    c.Spawner.http_timeout = 120
+    c.JupyterHub.cleanup_servers = True
+
+
+try:
+    configure()
+except LLMBenchError as exc:  # a clear line, not a traceback from inside traitlets
+    raise SystemExit(f"llmbench hub: {exc}") from None
+
+extra = env("LLMBENCH_HUB_EXTRA_CONFIG")
+if extra:
+    load_subconfig(extra)  # noqa: F821  (injected by JupyterHub)
