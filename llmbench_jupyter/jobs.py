@@ -6,14 +6,16 @@ jobs run on one background loop thread. States are enforced here and persisted i
 store with timestamps::
 
     pending -> queued -> running -> done | failed | cancelled | interrupted
-           \\-> cancelled  \\-> cancelled
+           \\-> cancelled  \\-> cancelled | failed (larger than the hourly request limit)
 
 A per-user limit (``defaults.max_jobs`` in config.yaml, default 2; ``LLMBENCH_MAX_JOBS``
 wins) caps running jobs; more wait in a FIFO
-queue and are never rejected. Progress snapshots, state changes included, reach
-subscribers at most 10 times a second (trailing edge: the latest state is never dropped),
-so a widget never sends a message per chunk. This module imports nothing from
-Jupyter; the kernel layer adds the widget through :func:`set_display_hook`.
+queue and are never rejected. On a hub, ``LLMBENCH_MAX_REQUESTS_PER_HOUR`` caps the
+requests started per hour (counted in the store): a job waits in ``queued`` until the
+budget has room. Job starts and ends go to the audit log. Progress snapshots, state
+changes included, reach subscribers at most 10 times a second (trailing edge: the latest
+state is never dropped), so a widget never sends a message per chunk. This module imports
+nothing from Jupyter; the kernel layer adds the widget through :func:`set_display_hook`.
 """
 
 from __future__ import annotations
@@ -41,12 +43,14 @@ DONE, FAILED, CANCELLED, INTERRUPTED = "done", "failed", "cancelled", "interrupt
 FINAL_STATES = frozenset({DONE, FAILED, CANCELLED, INTERRUPTED})
 TRANSITIONS: dict[str, frozenset[str]] = {
     PENDING: frozenset({QUEUED, CANCELLED}),
-    QUEUED: frozenset({RUNNING, CANCELLED}),
+    QUEUED: frozenset({RUNNING, CANCELLED, FAILED}),  # failed: refused by the hourly limit
     RUNNING: frozenset({DONE, FAILED, CANCELLED, INTERRUPTED}),
 }
 #: Minimum seconds between two progress notifications (10 Hz at most).
 THROTTLE_S = 0.1
 DEFAULT_MAX_JOBS = 2
+#: Seconds between two checks of the hourly request budget while a job waits for it.
+BUDGET_POLL_S = 15.0
 
 Snapshot = dict[str, Any]
 Subscriber = Callable[[Snapshot], None]
@@ -91,6 +95,8 @@ class JobWork(Protocol):
 
     def failure(self, result: Any) -> str | None: ...
 
+    def planned_requests(self) -> int: ...
+
 
 class BenchWork:
     """A benchmark as job work: :func:`workloads.arun` with the job's callbacks."""
@@ -129,6 +135,9 @@ class BenchWork:
 
     def failure(self, result: BenchResult) -> str | None:
         return None if result.status == "done" else "every measured request failed"
+
+    def planned_requests(self) -> int:
+        return sum(self._planned_per_target().values())
 
     def partial(self, job: Job, status: str) -> BenchResult:
         return BenchResult(
@@ -347,7 +356,9 @@ class Job:
         try:
             self._transition(QUEUED)
             async with slots:
+                await self.manager._wait_for_budget(self)
                 self._transition(RUNNING)
+                self.manager._audit("job.start", self, {"spec": self.work.describe()})
                 self.started_at = time.monotonic()
                 result = await self.work.run(self)
             self.finished_at = time.monotonic()
@@ -367,6 +378,9 @@ class Job:
                     self._transition(final, error=self.error)
                     break
             outcome = JobError(f"job {self.id[:8]} failed: {self.error}")
+        self.manager._audit(
+            "job.end", self, {"state": self._state, "run_id": self.run_id, "error": self.error}
+        )
         await self._deliver_final()
         if not isinstance(outcome, JobError):
             self._result = outcome
@@ -480,6 +494,7 @@ class JobManager:
         owner: str | None = None,
         max_concurrent: int | None = None,
         save: bool = True,
+        max_requests_per_hour: int | None = None,
     ) -> None:
         from .store import current_owner
 
@@ -493,6 +508,14 @@ class JobManager:
         if limit < 1:
             raise LLMBenchError(f"max concurrent jobs: found {limit}, expected an integer >= 1")
         self.max_concurrent = limit
+        hourly = os.environ.get("LLMBENCH_MAX_REQUESTS_PER_HOUR")
+        if max_requests_per_hour is None and hourly:
+            if not hourly.isdigit() or int(hourly) < 1:
+                raise LLMBenchError(
+                    f"LLMBENCH_MAX_REQUESTS_PER_HOUR: found {hourly!r}, expected an integer >= 1"
+                )
+            max_requests_per_hour = int(hourly)
+        self.max_requests_per_hour = max_requests_per_hour
         self.store = store
         self.host = socket.gethostname()
         self._jobs: list[Job] = []
@@ -553,6 +576,57 @@ class JobManager:
             loop.call_soon_threadsafe(start)
             created.result(timeout=10)
         return job
+
+    async def _wait_for_budget(self, job: Job) -> None:
+        """Hold a job in ``queued`` until the hourly request limit leaves room for it.
+
+        Requests count from the store (your runs started in the last hour, so other
+        kernels of yours count too) plus what this process's running jobs still plan. A
+        job larger than the whole limit fails at once with the numbers, never waits forever.
+        """
+        limit = self.max_requests_per_hour
+        if limit is None:
+            return
+        need = job.work.planned_requests()
+        if need > limit:
+            raise LLMBenchError(
+                f"this {job.kind} job plans {need} requests, more than your limit of {limit} "
+                "per hour (LLMBENCH_MAX_REQUESTS_PER_HOUR, set by your hub admin): split it"
+            )
+        while True:
+            used = await asyncio.to_thread(self._requests_last_hour)
+            if used + need <= limit:
+                if job.error and job.error.startswith("waiting for"):
+                    job.error = None
+                return
+            job.error = (
+                f"waiting for the hourly request limit: {used} of {limit} used in the last "
+                f"hour, this job needs {need}"
+            )
+            job._notify()
+            await asyncio.sleep(BUDGET_POLL_S)
+
+    def _requests_last_hour(self) -> int:
+        from datetime import UTC, datetime, timedelta
+
+        stored = 0
+        if self.store is not None:
+            stored = self.store.requests_since(datetime.now(UTC) - timedelta(hours=1))
+        in_flight = sum(
+            max(0, j.work.planned_requests() - len(j._records))
+            for j in self._jobs
+            if j.state == RUNNING
+        )
+        return stored + in_flight
+
+    def _audit(self, action: str, job: Job, details: dict[str, Any]) -> None:
+        """Who ran what: one audit entry per job start and end (never fails the job)."""
+        if self.store is None or not hasattr(self.store, "audit"):
+            return
+        try:
+            self.store.audit(action, job.id, {"kind": job.kind, "name": job.name, **details})
+        except Exception as exc:  # the job's outcome matters more than its audit line
+            log.warning("audit entry %s for job %s not written: %s", action, job.id[:8], exc)
 
     def _slots_for(self, loop: asyncio.AbstractEventLoop) -> asyncio.Semaphore:
         with self._lock:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from llmbench_jupyter.errors import LLMBenchError
 from llmbench_jupyter.jobs import THROTTLE_S, BenchWork, Job, JobError, JobManager
 from llmbench_jupyter.sim import SimServer
 from llmbench_jupyter.store import open_store
@@ -60,7 +61,8 @@ def test_a_job_walks_the_states_and_persists_them(sim: SimServer, store) -> None
 
 
 def test_illegal_transitions_are_refused(sim: SimServer, store) -> None:  # type: ignore[no-untyped-def]
-    job = Job(JobManager(store), BenchWork(spec(sim), save=False, config_snapshot=None, sim_url=None))
+    work = BenchWork(spec(sim), save=False, config_snapshot=None, sim_url=None)
+    job = Job(JobManager(store), work)
     with pytest.raises(JobError, match="cannot go from pending to done"):
         job._transition("done")
 
@@ -226,3 +228,45 @@ def test_the_default_manager_takes_its_limit_from_config(
         assert jobs.get_manager().max_concurrent == 1
     finally:
         jobs.reset_manager()
+
+
+def test_hourly_request_limit_holds_jobs_and_refuses_oversized_ones(
+    sim: SimServer, store, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    import llmbench_jupyter.jobs as jobs_mod
+
+    monkeypatch.setattr(jobs_mod, "BUDGET_POLL_S", 0.05)
+    manager = JobManager(store, max_requests_per_hour=10)
+
+    async def main() -> None:
+        big = manager.submit(spec(sim, runs=11))
+        with pytest.raises(JobError, match="plans 11 requests, more than your limit of 10"):
+            await big
+        assert big.state == "failed"
+        first = manager.submit(spec(sim, runs=6))
+        await first
+        second = manager.submit(spec(sim, runs=6))
+        await asyncio.sleep(0.3)
+        assert second.state == "queued"  # 6 used + 6 planned > 10: it waits, never rejected
+        assert "6 of 10 used in the last hour, this job needs 6" in second.progress["error"]
+        store.delete_run(first.run_id)  # the budget frees up (as an hour passing would)
+        await second
+        assert second.state == "done" and second.error is None
+
+    asyncio.run(main())
+    actions = [(e["action"], e["target"]) for e in store.audit_log(limit=20)]
+    assert ("job.end", manager.jobs()[0].id) in actions  # the refused job is audited too
+    starts = [t for a, t in actions if a == "job.start"]
+    assert len(starts) == 2  # the two that ran
+    end = next(e for e in store.audit_log(limit=20) if e["action"] == "job.end")
+    assert end["details"]["state"] in ("done", "failed") and end["details"]["kind"] == "bench"
+
+
+def test_the_hourly_limit_comes_from_the_environment(  # type: ignore[no-untyped-def]
+    store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LLMBENCH_MAX_REQUESTS_PER_HOUR", "250")
+    assert JobManager(store).max_requests_per_hour == 250
+    monkeypatch.setenv("LLMBENCH_MAX_REQUESTS_PER_HOUR", "lots")
+    with pytest.raises(LLMBenchError, match="expected an integer >= 1"):
+        JobManager(store)

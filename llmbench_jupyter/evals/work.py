@@ -270,6 +270,10 @@ class EvalWork:
             judgements=list(self._judgements),
         )
 
+    def planned_requests(self) -> int:
+        """Case attempts (the unit eval runs count in the store's ``n_requests``)."""
+        return self._total
+
     def partial(self, job: Job, status: str) -> EvalResult:
         return self._result(job, status)
 

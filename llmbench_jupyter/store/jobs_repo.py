@@ -100,6 +100,16 @@ class JobsMixin:
         with self._tx("cannot list jobs") as conn:
             return [{c: r[c] for c in JOB_COLUMNS} for r in conn.execute(stmt).mappings()]
 
+    def requests_since(self, since: datetime, owner: str | None = None) -> int:
+        """Requests (benchmark requests, eval case attempts) in runs started since ``since``."""
+        from sqlalchemy import func
+
+        stmt = select(func.coalesce(func.sum(Run.n_requests), 0)).where(
+            Run.owner == self._owner(owner), Run.created_at >= since
+        )
+        with self._tx("cannot count recent requests") as conn:
+            return int(conn.execute(stmt).scalar() or 0)
+
     def sweep_interrupted(self, host: str, is_alive: Callable[[int], bool]) -> list[str]:
         """Mark this host's active jobs and running runs whose process is gone as interrupted.
 
