@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
+from pg_admin import PG_ADMIN_URL
 
 from llmbench_jupyter.sim import SimServer
-
-#: Server used for PostgreSQL tests; always running on these machines (trust auth).
-PG_ADMIN_URL = os.environ.get(
-    "LLMBENCH_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
 
 
 @pytest.fixture(autouse=True)

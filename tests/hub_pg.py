@@ -20,7 +20,7 @@ from typing import Any
 import psycopg
 import pytest
 import sqlalchemy as sa
-from conftest import PG_ADMIN_URL
+from pg_admin import PG_ADMIN_URL
 
 from llmbench_jupyter.hub.provision import Roles, provision_user, role_name, setup_database
 

@@ -524,7 +524,7 @@ def test_provisioning_refuses_or_removes_dangerous_memberships(seeded: Seeded) -
 
 
 def test_provisioning_needs_setup_first() -> None:
-    from conftest import PG_ADMIN_URL
+    from pg_admin import PG_ADMIN_URL
 
     with pytest.raises(ProvisionError, match="run setup_database"):
         provision_user(PG_ADMIN_URL, "alice", b"s" * 32, prefix=f"nosetup{uuid.uuid4().hex[:6]}")
@@ -707,7 +707,7 @@ def test_provision_module_imports_no_jupyterhub() -> None:
 
 def test_a_non_superuser_database_owner_can_run_the_hub(monkeypatch: pytest.MonkeyPatch) -> None:
     """Managed PostgreSQL has no superuser: the database's owner with CREATEROLE suffices."""
-    from conftest import PG_ADMIN_URL
+    from pg_admin import PG_ADMIN_URL
 
     from llmbench_jupyter.hub.provision import drop_roles
     from llmbench_jupyter.vault import HubVault, derive_user_key, rotate_keys

@@ -1,13 +1,17 @@
-"""The live job widget: an anywidget whose JS/CSS are files next to this module.
+"""Live job widgets: anywidgets whose JS/CSS are files next to this module.
 
-One synced trait (``snapshot``) carries the job's whole progress, so every update is
+One synced trait (``snapshot``) carries a job's whole progress, so every update is
 exactly one comm message. Jobs already notify at most 10 times a second; the widget
 enforces the same bound itself (a front-end must never see more) and delays, rather
 than drops, an update that comes too soon, so the final state always arrives.
+:class:`Throttle` holds that rule and :class:`BaseJobWidget` the parts every job widget
+shares (throttled snapshot, one widget per job, cancel message, address-free repr);
+:class:`JobWidget` shows benchmarks and :class:`.eval_widget.EvalWidget` eval jobs.
 
 Importing this module installs the display hook: ``display(job)`` (and ``bench()`` in a
-kernel) then shows the job's widget. The widget keeps no metric logic: it forwards the
-snapshot that :mod:`llmbench_jupyter.jobs` built from :mod:`llmbench_jupyter.stats`.
+kernel) then shows the widget that fits the job's ``kind``. The widgets keep no metric
+logic: they forward the snapshot that :mod:`llmbench_jupyter.jobs` built from
+:mod:`llmbench_jupyter.stats`.
 """
 
 from __future__ import annotations
@@ -17,16 +21,33 @@ import math
 import pathlib
 import threading
 import time
-from typing import Any, ClassVar
+from collections.abc import Callable
+from typing import Any, ClassVar, Protocol, Self
 
 import anywidget
 import traitlets
 
-from ..jobs import Job, set_display_hook
+from ..jobs import set_display_hook
 
 _STATIC = pathlib.Path(__file__).parent / "static"
 #: Minimum seconds between two snapshot messages: never more than 10 a second.
 MIN_INTERVAL_S = 0.1
+
+Snapshot = dict[str, Any]
+
+
+class JobLike(Protocol):
+    """What a widget needs from a job (bench and eval jobs alike)."""
+
+    id: str
+    kind: str
+
+    @property
+    def progress(self) -> Snapshot: ...
+
+    def subscribe(self, callback: Callable[[Snapshot], None]) -> Callable[[], None]: ...
+
+    def cancel(self) -> bool: ...
 
 
 def _json_safe(value: Any) -> Any:
@@ -40,89 +61,151 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
-class JobWidget(anywidget.AnyWidget):
-    """Live progress, medians and a cancel button for one job. Use :meth:`for_job`."""
+class _Timer(Protocol):
+    def cancel(self) -> None: ...
 
-    _esm = _STATIC / "job_widget.js"
-    _css = _STATIC / "job_widget.css"
+
+_NOTHING: Any = object()
+
+
+def _nothing() -> None:
+    return None
+
+
+class Throttle:
+    """Pass the newest value to ``send`` at most once per ``interval`` seconds.
+
+    A value that comes too soon waits for the interval to pass (a newer one replaces it):
+    delayed, never dropped, so the last value always goes out. ``send`` returns whether it
+    really sent (an unchanged value costs no message and does not restart the interval).
+    The delay runs on the caller's event loop, or on a timer thread when there is none.
+    The state sent with the widget's comm_open counts as the first send.
+    """
+
+    def __init__(self, interval: float, send: Callable[[Any], bool]) -> None:
+        self.interval = interval
+        self._send = send
+        self._last_sent = time.monotonic()
+        self._pending: Any = _NOTHING
+        self._timer: _Timer | None = None
+        self._lock = threading.Lock()
+
+    def offer(self, value: Any) -> None:
+        with self._lock:
+            wait = self._last_sent + self.interval - time.monotonic()
+            if wait <= 0 and self._timer is None:
+                self._pending = _NOTHING
+                self._emit(value)
+                return
+            self._pending = value
+            if self._timer is None:
+                self._schedule(wait)
+
+    def cancel(self) -> None:
+        """Forget a pending value (the widget is closing)."""
+        with self._lock:
+            self._pending = _NOTHING
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+
+    def _schedule(self, wait: float) -> None:
+        wait = max(wait, 0.0)
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # plain code with no loop: a daemon timer thread
+            timer = threading.Timer(wait, self._flush)
+            timer.daemon = True
+            timer.start()
+            self._timer = timer
+            return
+        self._timer = loop.call_later(wait, self._flush)
+
+    def _flush(self) -> None:
+        with self._lock:
+            self._timer = None
+            if self._pending is _NOTHING:
+                return
+            wait = self._last_sent + self.interval - time.monotonic()
+            if wait > 0:  # a timer may fire a hair early: never beat the interval
+                self._schedule(wait)
+                return
+            value, self._pending = self._pending, _NOTHING
+            self._emit(value)
+
+    def _emit(self, value: Any) -> None:
+        if self._send(value):
+            self._last_sent = time.monotonic()
+
+
+class BaseJobWidget(anywidget.AnyWidget):
+    """What every live job widget shares. Subclasses set ``_esm``/``_css``; use :meth:`for_job`.
+
+    The throttled ``snapshot`` trait, one widget per job (displaying a job twice shows
+    the same model), the front end's ``{"type": "cancel"}`` message, ``close()`` and a
+    text repr without an object address.
+    """
+
     snapshot = traitlets.Dict().tag(sync=True)
 
-    _by_job: ClassVar[dict[str, JobWidget]] = {}
+    #: Live widgets by (class, job id). Not a per-class attribute: anywidget's
+    #: ``add_traits`` turns every instance's class into a fresh subclass.
+    _by_job: ClassVar[dict[tuple[type, str], Any]] = {}
     _registry_lock: ClassVar[threading.Lock] = threading.Lock()
 
-    def __init__(self, job: Job, **kwargs: Any) -> None:
+    def __init__(self, job: JobLike, **kwargs: Any) -> None:
         # the current state travels in the comm_open itself: a view has content at once
         super().__init__(snapshot=_json_safe(job.progress), **kwargs)
         self._job = job
-        self._last_sent = time.monotonic()
-        self._pending: dict[str, Any] | None = None
-        self._flush_handle: asyncio.TimerHandle | None = None
-        self._lock = threading.Lock()
+        self._registry_key: tuple[type, str] | None = None  # set by for_job
+        self._snapshot_throttle = Throttle(MIN_INTERVAL_S, self._send_snapshot)
         self.on_msg(self._on_front_end_msg)
         self._unsubscribe = job.subscribe(self._on_progress)
 
     @classmethod
-    def for_job(cls, job: Job) -> JobWidget:
+    def for_job(cls, job: JobLike) -> Self:
         """The job's widget, created once: displaying a job twice shows the same model."""
+        key = (cls, job.id)
         with cls._registry_lock:
-            widget = cls._by_job.get(job.id)
+            widget: Self | None = cls._by_job.get(key)
             if widget is None:
-                widget = cls._by_job[job.id] = cls(job)
+                widget = cls._by_job[key] = cls(job)
+                widget._registry_key = key
             return widget
 
     @property
-    def job(self) -> Job:
+    def job(self) -> JobLike:
         return self._job
 
     # ---------------------------------------------------------------- updates
-    def _on_progress(self, snapshot: dict[str, Any]) -> None:
+    def _on_progress(self, snapshot: Snapshot) -> None:
         """Job callback (on the job's loop thread): send now, or once the interval passed."""
-        with self._lock:
-            wait = self._last_sent + MIN_INTERVAL_S - time.monotonic()
-            if wait <= 0:
-                self._pending = None
-                self._send_snapshot(snapshot)
-                return
-            self._pending = snapshot
-            if self._flush_handle is not None:
-                return  # already scheduled: it will send the newest pending snapshot
-            try:
-                loop = asyncio.get_running_loop()
-            except RuntimeError:  # no loop to delay on (a call from plain code): send now
-                self._pending = None
-                self._send_snapshot(snapshot)
-                return
-            self._flush_handle = loop.call_later(wait, self._flush)
+        self._snapshot_throttle.offer(snapshot)
 
-    def _flush(self) -> None:
-        with self._lock:
-            self._flush_handle = None
-            pending, self._pending = self._pending, None
-            if pending is not None:
-                self._send_snapshot(pending)
-
-    def _send_snapshot(self, snapshot: dict[str, Any]) -> None:
+    def _send_snapshot(self, snapshot: Snapshot) -> bool:
         safe = _json_safe(snapshot)
         if safe == self.snapshot:
-            return  # an identical state (e.g. the final one notified twice) costs nothing
-        self._last_sent = time.monotonic()
+            return False  # an identical state (e.g. the final one notified twice) costs nothing
         self.snapshot = safe  # one trait: exactly one comm message
+        return True
 
     # ----------------------------------------------------------- front end
     def _on_front_end_msg(self, _widget: Any, content: Any, _buffers: Any) -> None:
         if isinstance(content, dict) and content.get("type") == "cancel":
             self._job.cancel()
 
+    def _stop_updates(self) -> None:
+        self._snapshot_throttle.cancel()
+
     def close(self) -> None:
-        """Stop listening to the job and close the comm."""
-        self._unsubscribe()
-        with self._lock:
-            if self._flush_handle is not None:
-                self._flush_handle.cancel()
-                self._flush_handle = None
+        """Stop listening to the job and close the comm (again: a no-op)."""
+        unsubscribe, self._unsubscribe = self._unsubscribe, _nothing
+        unsubscribe()
+        self._stop_updates()
+        key = self._registry_key
         with self._registry_lock:
-            if self._by_job.get(self._job.id) is self:
-                del self._by_job[self._job.id]
+            if key is not None and self._by_job.get(key) is self:
+                del self._by_job[key]
         super().close()
 
     # ----------------------------------------------------------------- reprs
@@ -131,14 +214,34 @@ class JobWidget(anywidget.AnyWidget):
         snap = self.snapshot or self._job.progress
         name = f" {snap['name']!r}" if snap.get("name") else ""
         return (
-            f"JobWidget(job {self._job.id[:8]}{name}, {snap.get('state')} "
-            f"{snap.get('done', 0)}/{snap.get('total', 0)})"
+            f"{type(self).__name__}(job {self._job.id[:8]}{name}, {snap.get('state')} "
+            f"{snap.get('done', 0)}/{snap.get('total', 0)}{self._repr_detail()})"
         )
 
+    def _repr_detail(self) -> str:
+        """What a subclass adds after "done/total" in the repr."""
+        return ""
 
-def job_bundle(job: Job) -> dict[str, Any]:
+
+class JobWidget(BaseJobWidget):
+    """Live progress, medians and a cancel button for one benchmark job."""
+
+    _esm = _STATIC / "job_widget.js"
+    _css = _STATIC / "job_widget.css"
+
+
+def widget_for(job: JobLike) -> BaseJobWidget:
+    """The widget that fits the job's kind (created once per job)."""
+    if getattr(job, "kind", "bench") == "eval":
+        from .eval_widget import EvalWidget
+
+        return EvalWidget.for_job(job)
+    return JobWidget.for_job(job)
+
+
+def job_bundle(job: JobLike) -> dict[str, Any]:
     """The job's display data: the widget view plus a text fallback (no metadata)."""
-    bundle: Any = JobWidget.for_job(job)._repr_mimebundle_()
+    bundle: Any = widget_for(job)._repr_mimebundle_()
     if isinstance(bundle, tuple):  # anywidget returns (data, metadata)
         bundle = bundle[0]
     return dict(bundle or {})

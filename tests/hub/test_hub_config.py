@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 import yaml
-from conftest import PG_ADMIN_URL
+from pg_admin import PG_ADMIN_URL
 from traitlets.config import Config
 
 from llmbench_jupyter.hub.auth import (
