@@ -642,7 +642,10 @@ def wilson_interval(successes: float, n: float, z: float = 1.96) -> tuple[float,
     denom = 1 + z2 / n
     centre = (p + z2 / (2 * n)) / denom
     half = z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
+    # at 0 or n successes the bound is exactly 0 or 1 (float rounding leaves ~1e-17)
+    low = 0.0 if successes == 0 else max(0.0, centre - half)
+    high = 1.0 if successes == n else min(1.0, centre + half)
+    return low, high
 
 
 def macro_average(counts: Sequence[tuple[int, int]], z: float = 1.96) -> tuple[float, float, float]:

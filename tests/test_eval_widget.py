@@ -327,3 +327,39 @@ def test_static_files_ship_with_the_package() -> None:
         "api_error",
     ):
         assert f".lbe-err-{error_type} " in css, error_type
+
+
+def test_a_real_eval_job_fills_both_traits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The real job (lj.evaluate on the simulated endpoint) against the widget contract."""
+    import llmbench_jupyter as lj
+    from llmbench_jupyter.jobs import JobManager, reset_manager
+    from llmbench_jupyter.store import open_store
+
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    monkeypatch.setenv("LLMBENCH_DB_URL", url)
+    reset_manager(JobManager(open_store(url)))
+    try:
+
+        async def main() -> EvalWidget:
+            job = lj.evaluate("example", ["sim-fast", "sim-medium"], display=False)
+            w = EvalWidget.for_job(job)
+            await job
+            await asyncio.sleep(ROWS_INTERVAL_S + 0.3)  # the last rows message is delayed
+            return w
+
+        w = asyncio.run(main())
+    finally:
+        reset_manager(None)
+    snap, rows = w.snapshot, w.rows
+    assert snap["state"] == "done" and (snap["done"], snap["total"]) == (88, 88)
+    by_target = {t["key"]: t for t in snap["targets"]}
+    assert by_target["local-sim/sim-fast"]["pass"]["successes"] == 30
+    assert by_target["local-sim/sim-medium"]["pass"]["successes"] == 28
+    assert set(snap["categories"]) == {"single", "multiple", "parallel", "irrelevance",
+                                       "multi_turn"}  # fmt: skip
+    assert len(rows) == 88 and sum(not r["passed"] for r in rows) == 14 + 16
+    office = next(r for r in rows if r["case_id"] == "mt-office-evening")
+    assert office["error_type"] == "wrong_value" and "thermostats.office" in office["explanation"]
+    assert any("unit" in line for r in rows for line in r["expected"])
+    json.dumps(snap), json.dumps(rows)  # strict JSON on the wire
+    w.close()

@@ -21,7 +21,7 @@ import nbformat
 import pytest
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
-SHIPPED = ("quickstart.ipynb", "benchmark_report.ipynb")
+SHIPPED = ("quickstart.ipynb", "benchmark_report.ipynb", "tool_eval.ipynb")
 MAX_BYTES = 1_000_000
 
 pytestmark = pytest.mark.slow
@@ -77,6 +77,34 @@ def test_quickstart_follows_the_cell_plan() -> None:
     positions = [next(i for i, src in enumerate(code) if step in src) for step in plan]
     assert positions == sorted(positions)
     assert "api_key" not in "\n".join(code)
+
+
+def test_tool_eval_follows_the_cell_plan_and_shows_the_verdicts() -> None:
+    nb = nbformat.read(NOTEBOOKS / "tool_eval.ipynb", as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    plan = [
+        "SimServer(rules=rules_path)",
+        "lj.evaluate(",
+        "await job",
+        "result.summary()",
+        "result.by_category()",
+        "result.failures()",
+        "result.plot()",
+        "result.compare_models(",
+        "judge_pairwise(",
+        "judge_report(",
+        "lj.eval_history(",
+        "%llmbench eval",
+        "sim.stop_thread()",
+    ]
+    positions = [next(i for i, c in enumerate(code) if step in c.source) for step in plan]
+    assert positions == sorted(positions)
+    text = {step: _outputs_text(code[i]) for step, i in zip(plan, positions, strict=True)}
+    assert "EvalWidget(job" in text["lj.evaluate("]  # the live widget, no address
+    assert "local-sim/sim-fast 68%, local-sim/sim-medium 64%" in text["await job"]
+    assert "'p_value': 0.625" in text["result.compare_models("]
+    assert "'ties': 44" in text["judge_pairwise("] and "'rate': 0.0" in text["judge_pairwise("]
+    assert "'grade': 'C+'" in text["judge_report("]
 
 
 def test_notebooks_pass_nbval(tmp_path: Path) -> None:

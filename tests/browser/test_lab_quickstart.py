@@ -246,3 +246,48 @@ def test_cancel_button_stops_a_long_job_and_keeps_results(
         assert sum(r.status == "ok" for r in stored) >= 1
     finally:
         store.close()
+
+
+EVAL = f"{FRESH} [data-testid=llmbench-eval]"
+
+
+@pytest.mark.timeout(900)
+def test_tool_eval_notebook_shows_the_live_eval_widget(
+    page: Any, lab: Any, artifacts: Path
+) -> None:
+    """tool_eval.ipynb end to end in JupyterLab: the eval widget fills while the job runs
+    and ends with the two models' pass rates, categories and all 88 case rows."""
+    assert (lab.root_dir / "tool_eval.ipynb").is_file(), "notebooks/tool_eval.ipynb is missing"
+    open_notebook(page, lab, "tool_eval.ipynb")
+    page.evaluate(MARK_STALE_JS)
+    run_all_from_menu(page)
+    widget = page.locator(f"{PANEL} {EVAL}").first
+    widget.wait_for(state="visible", timeout=KERNEL_START_MS)
+    page.wait_for_function(
+        f"() => {{ const el = window.jupyterapp.shell.currentWidget.node.querySelector({EVAL!r});"
+        " return !!el && el.dataset.state === 'done'; }",
+        timeout=JOB_MS,
+        polling=100,
+    )
+    assert widget.get_attribute("data-done") == widget.get_attribute("data-total") == "88"
+    targets = widget.locator("[data-testid=llmbench-eval-targets] tr[data-target]")
+    assert targets.count() == 2
+    table = "[data-testid=llmbench-eval-targets]"
+    fast = widget.locator(f"{table} tr[data-target='local-sim/sim-fast']")
+    assert "68% [53–80%]" in fast.inner_text()
+    count = widget.locator("[data-testid=llmbench-eval-count]")
+    page.wait_for_function(  # the rows trait follows the snapshot within a second
+        f"() => window.jupyterapp.shell.currentWidget.node.querySelector({EVAL!r})"
+        ".querySelector('[data-testid=llmbench-eval-count]').dataset.total === '88'",
+        timeout=30_000,
+    )
+    widget.locator("[data-testid=llmbench-eval-filter-failures]").check()
+    assert count.get_attribute("data-shown") == "30"  # 14 + 16 failed attempts
+    office = widget.locator("tr[data-case='mt-office-evening'] td.lbe-etype").first
+    assert "lbe-err-wrong_value" in (office.get_attribute("class") or "")
+    page.wait_for_function(ALL_RUN_JS, timeout=JOB_MS, polling=250)
+    cells: list[dict[str, Any]] = page.evaluate(CELLS_JS)
+    failed = [(i, c["errors"]) for i, c in enumerate(cells) if c["errors"]]
+    assert not failed, f"cells raised errors: {failed}"
+    widget.scroll_into_view_if_needed()
+    widget.screenshot(path=artifacts / "tool-eval-widget.png")

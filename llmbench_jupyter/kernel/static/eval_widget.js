@@ -33,7 +33,7 @@ const COLUMNS = [
   { key: "case_id", label: "Case", sortable: true, width: 9 },
   { key: "category", label: "Category", sortable: true, width: 7 },
   { key: "attempt", label: "Attempt", sortable: true, num: true, width: 6 },
-  { key: "outcome", label: "Outcome", sortable: true, width: 6 },
+  { key: "outcome", label: "Outcome", sortable: true, width: 9 },
   { key: "error_type", label: "Error type", sortable: true, width: 10 },
   { key: "expected", label: "Expected calls", width: 16 },
   { key: "actual", label: "Actual calls", width: 16 },
