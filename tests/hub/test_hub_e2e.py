@@ -40,6 +40,7 @@ from hub_harness import HubUser, Kernel, free_port, wait_ready
 pytestmark = [pytest.mark.hub, pytest.mark.slow, pytest.mark.timeout(420)]
 
 REPO = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPO / "artifacts" / "hub"
 HUB_HOME = Path(os.environ.get("LLMBENCH_HUB_HOME") or "/opt/llmbench-hub")
 RUNS = 3  # measured requests per benchmark (no warm-up)
 SECRET_KEY = "sk-e2e-" + uuid.uuid4().hex  # the API key B stores in the vault
@@ -406,8 +407,14 @@ def world() -> Iterator[World]:
             posted = list(
                 pool.map(lambda u: u.api("POST", f"/users/{u.name}/server"), (a, b, admin))
             )
-        for resp in posted:
-            assert resp.status_code in (201, 202), resp.text
+        for user, resp in zip((a, b, admin), posted, strict=True):
+            if resp.status_code not in (201, 202):  # keep the evidence for the report
+                ARTIFACTS.mkdir(parents=True, exist_ok=True)
+                shutil.copy(log, ARTIFACTS / f"hub-spawn-failure-{tag}.log")
+            assert resp.status_code in (201, 202), (
+                f"spawning {user.name}: HTTP {resp.status_code} {resp.text[:500]}\n"
+                f"--- hub log tail ---\n{log.read_text(errors='replace')[-6000:]}"
+            )
         wait_ready(admin, [a.name, b.name, admin.name], timeout=180)
         w.timings["spawn_all_s"] = time.monotonic() - t1
 
