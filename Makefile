@@ -57,7 +57,7 @@ hub: install-hub hub-deps
 ## then JupyterLab (this venv's kernel, package active) on the quickstart notebook.
 demo: install
 	$(BIN)/llmbench bench --provider local-sim --runs 5 --warmup 1
-	$(BIN)/jupyter lab --ip=127.0.0.1 notebooks/quickstart.ipynb
+	$(BIN)/jupyter lab --ip=127.0.0.1 $(if $(SUDO),,--allow-root) notebooks/quickstart.ipynb
 
 ## The whole test suite (PostgreSQL, the notebooks under nbval and papermill, the browser
 ## tests), then lint and type checks. nbval and papermill use the venv's `python3` kernelspec.
