@@ -39,6 +39,8 @@ _EXPORTS = {
     "history": "results",
     "leaderboard": "results",
     "load": "results",
+    "publish": "results",
+    "audit_log": "results",
 }
 
 __all__ = ["__version__", *sorted(_EXPORTS)]

@@ -162,11 +162,17 @@ def build_parser() -> argparse.ArgumentParser:
     lst.add_argument("--all-owners", action="store_true", help="include other users' runs")
     show = rsub.add_parser("show", help="summary of one run")
     show.add_argument("run_id", help="run id or a unique prefix")
-    exp = rsub.add_parser("export", help="export a run's per-request records")
+    pub = rsub.add_parser("publish", help="make one of your runs readable by every hub user")
+    pub.add_argument("run_id", help="run id or a unique prefix")
+    pub.add_argument("--undo", action="store_true", help="make the run private again")
+    aud = rsub.add_parser("audit", help="the audit log: who ran what, key changes")
+    aud.add_argument("--limit", type=_positive_int, default=50)
+    aud.add_argument("--all-owners", action="store_true", help="everyone's (hub admins)")
+    exp = rsub.add_parser("export", help="export a run's per-request records (eval: case rows)")
     exp.add_argument("run_id", help="run id or a unique prefix")
     exp.add_argument("--format", choices=("csv", "json", "jsonl"), default="csv")
     exp.add_argument("--output", "-o", required=True, help="file to write")
-    for p in (lst, show, exp):
+    for p in (lst, show, exp, pub, aud):
         p.add_argument("--db", help="database URL (default: $LLMBENCH_DB_URL or the local SQLite)")
     return parser
 
@@ -672,7 +678,43 @@ def cmd_results(args: argparse.Namespace) -> int:
             )
         out.print(table)
         return 0
+    if args.action == "audit":
+        table = Table(title=f"audit log in {store.url}", title_justify="left")
+        for col in ("created_at", "owner", "action", "target", "details"):
+            table.add_column(col)
+        for e in store.audit_log(all_owners=args.all_owners, limit=args.limit):
+            table.add_row(
+                str(e["created_at"])[:19],
+                e["owner"],
+                e["action"],
+                e["target"] or "",
+                json.dumps(e["details"] or {}, default=str)[:120],
+            )
+        out.print(table)
+        return 0
     run = store.get_run(args.run_id)
+    if args.action == "publish":
+        store.publish(run["run_id"], published=not args.undo)
+        state = "private again" if args.undo else "published: every hub user can read it"
+        out.print(f"run {run['run_id']} is {state}", markup=False, highlight=False)
+        return 0
+    if run["kind"] == "eval" and args.action == "show":
+        from .evals.result import load_eval
+
+        for table in eval_tables(load_eval(run["run_id"], store, owner=run["owner"])):
+            out.print(table)
+        return 0
+    if run["kind"] == "eval":
+        from .evals.result import ROW_COLUMNS, case_row, load_eval
+        from .store.export import write
+
+        evald = load_eval(run["run_id"], store, owner=run["owner"])
+        rows = [case_row(r, evald.run_id) for r in evald.runs]
+        nested = ("score", "calls", "transcript", "final_state")
+        n = write(rows, Path(args.output), args.format, ROW_COLUMNS, nested)
+        out.print(f"wrote {n} case rows of eval run {run['run_id']} to {args.output} "
+                  f"({args.format})", markup=False, highlight=False)  # fmt: skip
+        return 0
     if args.action == "show":
         from .workloads import BenchResult
 

@@ -248,3 +248,24 @@ def leaderboard(
     ).reset_index(drop=True)
     df.insert(0, "rank", df.groupby("context_tier").cumcount() + 1)
     return df[list(LEADERBOARD_COLUMNS)]
+
+
+def publish(run_id_or_prefix: str, published: bool = True, store: Store | str | None = None) -> str:
+    """Make one of your runs readable by every user of the hub (``published=False``: private
+    again); the database enforces that only the owner can. Returns the full run id."""
+    db = _store(store)
+    run = db.get_run(run_id_or_prefix)
+    db.publish(run["run_id"], published=published)
+    return str(run["run_id"])
+
+
+def audit_log(
+    limit: int = 100, all_owners: bool = False, store: Store | str | None = None
+) -> pd.DataFrame:
+    """The audit log, newest first: your entries (hub admins: everyone's with all_owners)."""
+    import pandas as pd
+
+    from .store.models import AUDIT_COLUMNS
+
+    rows = _store(store).audit_log(all_owners=all_owners, limit=limit)
+    return pd.DataFrame(rows, columns=list(AUDIT_COLUMNS))

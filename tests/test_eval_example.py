@@ -162,3 +162,25 @@ def test_cli_suite_imports_predecessor_bfcl_and_mcp(tmp_path: Any) -> None:
     assert {"b", "mcp-demo"} <= names and len(names) == 3
     proc = _cli("suite", "/no/such/file.json", "--format", "predecessor", db=db)
     assert proc.returncode == 2 and "file.json" in proc.stderr
+
+
+def test_cli_results_show_export_publish_and_audit_an_eval_run(tmp_path: Any) -> None:
+    import csv
+
+    db = f"sqlite:///{tmp_path / 'r.db'}"
+    proc = _cli("eval", "-m", "sim-fast", db=db)
+    assert proc.returncode == 0, proc.stderr
+    run_id = proc.stderr.split("stored as eval run ")[1].split()[0]
+    show = _cli("results", "show", run_id[:10], db=db)
+    assert show.returncode == 0 and "68% [53%–80%]" in show.stdout
+    out = tmp_path / "cases.csv"
+    exp = _cli("results", "export", run_id, "--format", "csv", "-o", str(out), db=db)
+    assert exp.returncode == 0, exp.stderr
+    rows = list(csv.DictReader(out.open()))
+    assert len(rows) == 44 and sum(r["passed"] == "True" for r in rows) == 30
+    assert json.loads(rows[0]["score"])["case_id"] == rows[0]["case_id"]
+    pub = _cli("results", "publish", run_id[:10], db=db)
+    assert pub.returncode == 0 and "published" in pub.stdout
+    audit = _cli("results", "audit", db=db)
+    assert "run.publish" in audit.stdout and "job.start" in audit.stdout
+    assert "job.end" in audit.stdout

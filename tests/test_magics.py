@@ -274,3 +274,22 @@ def test_eval_bad_input_is_a_usage_error(ip: InteractiveShell, text: str, expect
     with pytest.raises(UsageError) as info:
         line(ip, text)
     assert expected in str(info.value)
+
+
+def test_publish_marks_a_run_and_is_audited(
+    ip: InteractiveShell, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import llmbench_jupyter as lj
+
+    job = line(ip, "bench -p local-sim -m sim-fast --runs 1 --warmup 0 --name to-share")
+    job.wait(60)
+    assert line(ip, f"publish {job.run_id[:10]}") is None
+    assert f"run {job.run_id[:8]} is published" in capsys.readouterr().out
+    store = open_store()
+    assert store.get_run(job.run_id)["published"] is True
+    line(ip, f"publish {job.run_id} --undo")
+    assert store.get_run(job.run_id)["published"] is False
+    actions = lj.audit_log(limit=20)["action"].tolist()
+    assert actions[:2] == ["run.unpublish", "run.publish"]
+    with pytest.raises(UsageError, match="no run id starts with 'zz'"):
+        line(ip, "publish zz")

@@ -14,6 +14,7 @@ Subcommands::
     %llmbench cancel ID                    cancel a job (id or prefix)
     %llmbench results [ID]                 run history, or one stored run
     %llmbench leaderboard [--by ...]       ranking over stored runs
+    %llmbench publish ID [--undo]          share one of your runs with every hub user
     %llmbench sim start [--port N] | stop  an in-process simulated endpoint
 
 ``-o NAME`` (any subcommand) also stores the value in the user namespace. In a
@@ -35,7 +36,7 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class
 
 from ..errors import LLMBenchError, scrub
 
-SUBCOMMANDS = ("bench", "eval", "jobs", "cancel", "results", "leaderboard", "sim")
+SUBCOMMANDS = ("bench", "eval", "jobs", "cancel", "results", "leaderboard", "publish", "sim")
 #: Eval flags that only make sense for the CLI process, with what to do instead.
 _EVAL_NOT_IN_KERNEL = {
     "db": "the kernel's jobs use $LLMBENCH_DB_URL (set it before the kernel starts)",
@@ -124,7 +125,7 @@ def _usage() -> str:
     return (
         "usage: %llmbench {" + ",".join(SUBCOMMANDS) + "} ...\n"
         "  bench [CLI bench flags] | eval [CLI eval flags] | jobs | cancel ID | results [ID] | "
-        "leaderboard [--by ...] | sim start [--port N] | sim stop\n"
+        "leaderboard [--by ...] | publish ID [--undo] | sim start [--port N] | sim stop\n"
         "  -o NAME stores the value in the user namespace; %llmbench SUBCOMMAND -h for help"
     )
 
@@ -336,6 +337,18 @@ class LLMBenchMagics(Magics):
         if api.in_kernel():
             from . import widget  # noqa: F401  (installs the hook that renders the Job)
         return job, args.out_name, True
+
+    def _cmd_publish(self, argv: list[str]) -> tuple[Any, str | None, bool]:
+        from .. import results
+
+        def add(p: argparse.ArgumentParser) -> None:
+            p.add_argument("run_id", help="run id or a unique prefix")
+            p.add_argument("--undo", action="store_true", help="make the run private again")
+
+        args = _simple_parser("publish", add).parse(argv)
+        run_id = results.publish(args.run_id, published=not args.undo)
+        print(f"run {run_id[:8]} is " + ("private again" if args.undo else "published"))
+        return run_id, args.out_name, False
 
     def _cmd_jobs(self, argv: list[str]) -> tuple[Any, str | None, bool]:
         import pandas as pd

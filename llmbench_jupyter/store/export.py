@@ -1,8 +1,9 @@
 """Record exports in CSV, JSON and JSON Lines.
 
 Field names and order are exactly ``RECORD_FIELDS`` in every format (the
-predecessor's CSV went empty after a rename). List fields become JSON text in CSV
-cells; ``None`` is an empty cell. Files are written to a temporary name and moved
+predecessor's CSV went empty after a rename); eval runs export their case rows with the
+``eval_results`` column names the same way. List and mapping fields become JSON text in
+CSV cells; ``None`` is an empty cell. Files are written to a temporary name and moved
 into place, so a failed export never leaves a truncated file behind.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 import csv
 import json
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -21,8 +22,38 @@ from ..records import LIST_FIELDS, RECORD_FIELDS
 FORMATS = ("csv", "json", "jsonl")
 
 
-def write(rows: Sequence[dict[str, Any]], path: Path, fmt: str) -> int:
-    """Write record dicts to ``path`` in ``fmt``; returns the number of rows written."""
+def write(
+    rows: Sequence[dict[str, Any]],
+    path: Path,
+    fmt: str,
+    fields: Sequence[str] = RECORD_FIELDS,
+    json_fields: Iterable[str] = LIST_FIELDS,
+) -> int:
+    """Write row dicts to ``path`` in ``fmt``; returns the number of rows written.
+
+    ``fields`` name the columns in order; ``json_fields`` are JSON-encoded in CSV cells.
+    """
+    names, nested = tuple(fields), tuple(json_fields)
+
+    def _csv(rows: Sequence[dict[str, Any]], fh: TextIO) -> None:
+        out = csv.DictWriter(fh, fieldnames=list(names))
+        out.writeheader()
+        for row in rows:
+            cells = {name: row[name] for name in names}
+            for name in nested:
+                cells[name] = json.dumps(cells[name], default=str)
+            out.writerow(cells)
+
+    def _json(rows: Sequence[dict[str, Any]], fh: TextIO) -> None:
+        json.dump([{n: r[n] for n in names} for r in rows], fh, ensure_ascii=False, indent=1,
+                  default=str)  # fmt: skip
+        fh.write("\n")
+
+    def _jsonl(rows: Sequence[dict[str, Any]], fh: TextIO) -> None:
+        for row in rows:
+            fh.write(json.dumps({n: row[n] for n in names}, ensure_ascii=False, default=str))
+            fh.write("\n")
+
     writers: dict[str, Callable[[Sequence[dict[str, Any]], TextIO], None]] = {
         "csv": _csv,
         "json": _json,
@@ -44,28 +75,3 @@ def write(rows: Sequence[dict[str, Any]], path: Path, fmt: str) -> int:
         tmp.unlink(missing_ok=True)
         raise LLMBenchError(f"export to {str(path)!r} failed: {exc.strerror or exc}") from None
     return len(rows)
-
-
-def _ordered(row: dict[str, Any]) -> dict[str, Any]:
-    return {name: row[name] for name in RECORD_FIELDS}
-
-
-def _csv(rows: Sequence[dict[str, Any]], fh: TextIO) -> None:
-    out = csv.DictWriter(fh, fieldnames=list(RECORD_FIELDS))
-    out.writeheader()
-    for row in rows:
-        cells = _ordered(row)
-        for name in LIST_FIELDS:
-            cells[name] = json.dumps(cells[name])
-        out.writerow(cells)
-
-
-def _json(rows: Sequence[dict[str, Any]], fh: TextIO) -> None:
-    json.dump([_ordered(r) for r in rows], fh, ensure_ascii=False, indent=1)
-    fh.write("\n")
-
-
-def _jsonl(rows: Sequence[dict[str, Any]], fh: TextIO) -> None:
-    for row in rows:
-        fh.write(json.dumps(_ordered(row), ensure_ascii=False))
-        fh.write("\n")
