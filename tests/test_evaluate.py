@@ -246,3 +246,40 @@ def test_example_models_differ_and_the_scripted_judge_is_caught(manager) -> None
     stored = manager.store.judgements(result.run_id)
     assert {j["kind"] for j in stored} == {"case", "pairwise", "report"}
     assert sum(j["kind"] == "pairwise" for j in stored) == 88  # 44 pairs, both orders
+
+
+def test_cancelling_an_eval_stops_its_inline_judge_cleanly(manager, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import gc
+    import warnings
+
+    from llmbench_jupyter.targets import adhoc
+
+    rules = tmp_path / "slow.yaml"
+    rules.write_text(yaml.safe_dump([{"match": ".", "content": "not JSON at all"}]))
+    srv = SimServer(rules=str(rules)).start_in_thread()
+    try:
+
+        async def main() -> EvalResult:
+            job = lj.evaluate(
+                "example",
+                ["sim:ttft=60,itl=1,out=3"],
+                api_base=srv.base_url,
+                judge=adhoc(srv.base_url, "sim:ttft=2000,itl=1,out=3"),
+                concurrency=2,
+                display=False,
+            )
+            while len(job.records) < 3:
+                await asyncio.sleep(0.02)
+            job.cancel()
+            result: EvalResult = await job
+            return result
+
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result = asyncio.run(main())
+            gc.collect()
+    finally:
+        srv.stop_thread()
+    assert result.status == "cancelled"
+    assert not [w for w in caught if "Unclosed" in str(w.message)]
+    assert manager.store.get_run(result.run_id, owner=manager.owner)["status"] == "cancelled"

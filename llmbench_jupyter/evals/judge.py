@@ -740,6 +740,16 @@ class InlineJudge:
             self._on_judgement(out)
         return out
 
+    async def abort(self) -> None:
+        """Cancel judge calls still in flight (the eval was cancelled) and close the session."""
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
     async def finish(self) -> list[Judgement]:
         tasks, self._tasks = self._tasks, []
         try:

@@ -219,6 +219,8 @@ class EvalWork:
                 status = "cancelled"
                 raise
             finally:
+                if inline is not None and status != "done":
+                    await asyncio.shield(inline.abort())
                 flush_task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await flush_task
