@@ -84,12 +84,24 @@ def listed_count(eval_page: Any) -> int:
 
 
 def list_all(eval_page: Any) -> None:
-    """Press "Show more" until every row passing the filters is in the DOM."""
+    """Press "Show more" until every row passing the filters is in the DOM.
+
+    The click is dispatched on the button rather than simulated with the mouse: a mouse
+    click first scrolls the button into view, which itself lists the next chunk and
+    replaces the button, so the pointer can keep missing it on a slow machine.
+    """
     more = eval_page.locator("[data-testid=llmbench-eval-more]")
     for _ in range(N_ROWS // CHUNK + 2):
         if more.count() == 0:
             break
-        more.click()
+        before = listed_count(eval_page)
+        more.dispatch_event("click")
+        eval_page.wait_for_function(
+            "(n) => Number(document.querySelector('[data-testid=llmbench-eval-count]')"
+            ".dataset.listed) > n",
+            arg=before,
+            timeout=10_000,
+        )
     assert more.count() == 0
     assert eval_page.locator(CASES).count() == listed_count(eval_page) == shown_count(eval_page)
 
