@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from llmbench_jupyter import jobs
+from llmbench_jupyter.evals.scoring import ERROR_TYPES
 from llmbench_jupyter.kernel import widget as widget_mod
 from llmbench_jupyter.kernel.eval_widget import ROWS_INTERVAL_S, EvalWidget
 from llmbench_jupyter.kernel.widget import MIN_INTERVAL_S, BaseJobWidget, JobWidget
@@ -315,18 +316,9 @@ def test_static_files_ship_with_the_package() -> None:
     assert "export default" in js and 'data-testid": "llmbench-eval"' in js
     assert "innerHTML" in js and "function esc(" in js
     css = (static / "eval_widget.css").read_text()
-    for error_type in (
-        "wrong_tool",
-        "missing_call",
-        "extra_call",
-        "wrong_value",
-        "hallucinated_param",
-        "missing_param",
-        "type_error",
-        "parse_error",
-        "api_error",
-    ):
+    for error_type in ERROR_TYPES:  # every error type scoring can give has its own style
         assert f".lbe-err-{error_type} " in css, error_type
+        assert f"  {error_type}: " in js, error_type  # and a label
 
 
 def test_a_real_eval_job_fills_both_traits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -26,6 +26,7 @@ const ERROR_LABELS = {
   type_error: "type error",
   parse_error: "parse error",
   api_error: "API error",
+  wrong_order: "wrong order",
 };
 // Widths in em: the case table has a fixed layout (see renderCases).
 const COLUMNS = [
