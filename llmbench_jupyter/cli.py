@@ -12,6 +12,7 @@ import contextlib
 import json
 import math
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -101,6 +102,13 @@ def add_eval_arguments(ev: argparse.ArgumentParser) -> None:
     )
     ev.add_argument("--db", help="store URL (default $LLMBENCH_DB_URL or the local SQLite file)")
     ev.add_argument("--no-save", action="store_true", help="do not store the run")
+
+
+def eval_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The parsed ``eval`` flags as ``specs.build_eval_spec`` options (CLI and magic alike)."""
+    from .specs import EVAL_OPTIONS
+
+    return {name: getattr(args, name) for name in EVAL_OPTIONS if hasattr(args, name)}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -322,18 +330,10 @@ def _console(stderr: bool = False) -> Any:
     return Console(stderr=stderr, width=None if stream.isatty() else 160)
 
 
-def cmd_bench(args: argparse.Namespace) -> int:
+def _job_progress(err: Any, label: str) -> tuple[Any, Callable[[dict[str, Any]], None]]:
+    """A transient progress bar on stderr, and the job subscriber that drives it."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from .jobs import JobManager
-
-    spec, snapshot = spec_from_args(args)
-    out, err = _console(), _console(stderr=True)
-    store = None
-    if not args.no_save:
-        from .store import open_store
-
-        store = open_store(args.db)
     progress = Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -344,7 +344,31 @@ def cmd_bench(args: argparse.Namespace) -> int:
         transient=True,
         refresh_per_second=4,  # the refresh thread shares the GIL with the timing loop
     )
-    task = progress.add_task("benchmark", total=None, errors=0)
+    task = progress.add_task(label, total=None, errors=0)
+
+    def update(snap: dict[str, Any]) -> None:
+        progress.update(
+            task,
+            total=snap["total"] or None,
+            completed=snap["done"],
+            errors=snap["errors"],
+            description=f"{label} {snap['run_id'][:8]}" if snap["run_id"] else snap["state"],
+        )
+
+    return progress, update
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from .jobs import JobManager
+
+    spec, snapshot = spec_from_args(args)
+    out, err = _console(), _console(stderr=True)
+    store = None
+    if not args.no_save:
+        from .store import open_store
+
+        store = open_store(args.db)
+    progress, show_progress = _job_progress(err, "run")
 
     async def run_job() -> Any:
         # the same job runner as notebooks: states and progress are persisted alike
@@ -355,14 +379,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
         def on_progress(snap: dict[str, Any]) -> None:
             nonlocal printed
-            label = f"run {snap['run_id'][:8]}" if snap["run_id"] else snap["state"]
-            progress.update(
-                task,
-                total=snap["total"] or None,
-                completed=snap["done"],
-                errors=snap["errors"],
-                description=label,
-            )
+            show_progress(snap)
             if args.verbose:
                 for record in job.records[printed:]:
                     progress.console.print(_verbose_line(record), markup=False, highlight=False)
@@ -468,62 +485,24 @@ def eval_tables(result: Any) -> list[Any]:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     """Score a tool-calling suite through the job runner notebooks use; store it."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     from .evals.result import case_row
     from .evals.work import EvalWork
     from .jobs import JobManager
     from .specs import build_eval_spec
 
-    spec, snapshot = build_eval_spec(
-        suite=args.suite,
-        config=args.config,
-        provider=args.provider,
-        model=args.model,
-        api_base=args.api_base,
-        api_key=args.api_key,
-        k=args.k,
-        mode=args.mode,
-        concurrency=args.concurrency,
-        timeout=args.timeout,
-        name=args.name,
-        judge=args.judge,
-        judge_threshold=args.judge_threshold,
-        sim_rules=args.sim_rules,
-    )
+    spec, snapshot = build_eval_spec(**eval_options(args))
     out, err = _console(), _console(stderr=True)
     store = None
     if not args.no_save:
         from .store import open_store
 
         store = open_store(args.db)
-    progress = Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[errors]} errors"),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-        refresh_per_second=4,
-    )
-    task = progress.add_task("eval", total=None, errors=0)
+    progress, show_progress = _job_progress(err, "eval")
 
     async def run_job() -> Any:
         work = EvalWork(spec, save=store is not None, config_snapshot=snapshot)
         job = JobManager(store).submit(work)
-
-        def on_progress(snap: dict[str, Any]) -> None:
-            label = f"eval {snap['run_id'][:8]}" if snap["run_id"] else snap["state"]
-            progress.update(
-                task,
-                total=snap["total"] or None,
-                completed=snap["done"],
-                errors=snap["errors"],
-                description=label,
-            )
-
-        job.subscribe(on_progress)
+        job.subscribe(show_progress)
         return await job
 
     with progress:

@@ -624,26 +624,22 @@ async def _judge_pair(
     one, two = answer_text(case, first), answer_text(case, second)
     labels = {"first": _run_label(first), "second": _run_label(second)}
     forward, backward = await asyncio.gather(
-        _ask(
-            session,
-            judge,
-            "pairwise",
-            case.id,
-            pair_messages(suite, case, one, two),
-            {**labels, "order": "forward", "A": "first", "B": "second"},
-            timeout_s,
-            slots,
-        ),
-        _ask(
-            session,
-            judge,
-            "pairwise",
-            case.id,
-            pair_messages(suite, case, two, one),
-            {**labels, "order": "backward", "A": "second", "B": "first"},
-            timeout_s,
-            slots,
-        ),
+        *(
+            _ask(
+                session,
+                judge,
+                "pairwise",
+                case.id,
+                pair_messages(suite, case, shown_a, shown_b),
+                {**labels, "order": order, "A": a, "B": b},
+                timeout_s,
+                slots,
+            )
+            for order, shown_a, shown_b, a, b in (
+                ("forward", one, two, "first", "second"),
+                ("backward", two, one, "second", "first"),
+            )
+        )
     )
     if forward.parsed is None or backward.parsed is None:
         return PairVerdict(case.id, forward, backward, "invalid", None)

@@ -20,7 +20,7 @@ import aiohttp
 
 from ..errors import LLMBenchError, scrub
 from ..targets import Target
-from .chat import chat_completion
+from .chat import chat_completion, require_openai
 from .mocks import MockTools, build
 from .model import Case, ParsedCall, Suite
 from .parsing import parse_tool_calls
@@ -73,11 +73,7 @@ async def run_case(
     With ``case.mock_tools`` the calls run against a fresh stateful mock instance (see
     :mod:`.mocks`); otherwise the case's static ``mock_responses`` answer them.
     """
-    if target.kind != "openai":
-        raise LLMBenchError(
-            f"{target.key}: tool evals speak the OpenAI-compatible protocol; "
-            f"kind {target.kind!r} is not supported yet"
-        )
+    require_openai(target, "tool evals")
     offered = [t for t in suite.tools if case.tools is None or t["function"]["name"] in case.tools]
     messages: list[dict[str, Any]] = [dict(m) for m in case.messages]
     if target.system_prompt and not any(m.get("role") == "system" for m in messages):

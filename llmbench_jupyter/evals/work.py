@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import LLMBenchError
 from ..targets import Target
+from .chat import require_openai
 from .mocks import MockTools, build
 from .model import Suite
 from .result import EvalResult, case_row, judge_cell, table_row
@@ -66,12 +67,10 @@ class EvalSpec:
         keys = [t.key for t in self.targets]
         if len(set(keys)) != len(keys):
             raise LLMBenchError(f"evaluate: a model is listed twice: {keys}")
-        for t in [*self.targets, *([self.judge] if self.judge else [])]:
-            if t.kind != "openai":
-                raise LLMBenchError(
-                    f"{t.key}: tool evals speak the OpenAI-compatible protocol; kind "
-                    f"{t.kind!r} is not supported yet"
-                )
+        for t in self.targets:
+            require_openai(t, "tool evals")
+        if self.judge is not None:
+            require_openai(self.judge, "judges")
         for case in self.suite.cases:
             if case.mock_tools:
                 build(case.mock_tools, case.initial_state, self.mock_classes)

@@ -12,30 +12,19 @@ this widget and its JS only lay them out.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, Protocol
 
 import traitlets
 
 from ..jobs import FINAL_STATES
-from .widget import _STATIC, BaseJobWidget, Snapshot, Throttle, _json_safe
+from .widget import _STATIC, BaseJobWidget, JobLike, Snapshot, Throttle, _json_safe
 
 #: Minimum seconds between two ``rows`` messages: never more than one a second.
 ROWS_INTERVAL_S = 1.0
 
 
-class EvalJobLike(Protocol):
-    """What :class:`EvalWidget` needs from an eval job."""
-
-    id: str
-    kind: str
-
-    @property
-    def progress(self) -> Snapshot: ...
-
-    def subscribe(self, callback: Callable[[Snapshot], None]) -> Callable[[], None]: ...
-
-    def cancel(self) -> bool: ...
+class EvalJobLike(JobLike, Protocol):
+    """What :class:`EvalWidget` needs from an eval job: a job, plus its case rows."""
 
     def case_rows(self) -> list[dict[str, Any]]:
         """Every case row so far. Called (≤1/s) from the thread that notifies subscribers,

@@ -302,7 +302,7 @@ class LLMBenchMagics(Magics):
 
     def _cmd_eval(self, argv: list[str]) -> tuple[Any, str | None, bool]:
         from .. import api
-        from ..cli import add_eval_arguments
+        from ..cli import add_eval_arguments, eval_options
 
         parser = _Parser("%llmbench eval", conflict_handler="resolve")
         add_eval_arguments(parser)
@@ -312,25 +312,16 @@ class LLMBenchMagics(Magics):
             if getattr(args, flag):
                 parser.error(f"--{flag} is not available in a notebook: {instead}")
         sim_url = self.sim.base_url if self.sim is not None and args.sim_rules is None else None
+        options = eval_options(args)
         try:
             job = api.evaluate(
-                args.suite,
-                args.model,
-                provider=args.provider,
+                options.pop("suite"),
+                options.pop("model"),
+                provider=options.pop("provider"),
                 save=not args.no_save,
                 sim_url=sim_url if args.suite != "example" else None,
                 display=False,
-                config=args.config,
-                api_base=args.api_base,
-                api_key=args.api_key,
-                k=args.k,
-                mode=args.mode,
-                concurrency=args.concurrency,
-                timeout=args.timeout,
-                name=args.name,
-                judge=args.judge,
-                judge_threshold=args.judge_threshold,
-                sim_rules=args.sim_rules,
+                **options,
             )
         except LLMBenchError as exc:
             parser.error(scrub(str(exc)))
