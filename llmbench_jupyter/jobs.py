@@ -358,7 +358,7 @@ class Job:
             async with slots:
                 await self.manager._wait_for_budget(self)
                 self._transition(RUNNING)
-                self.manager._audit("job.start", self, {"spec": self.work.describe()})
+                await self.manager._audit("job.start", self, {"spec": self.work.describe()})
                 self.started_at = time.monotonic()
                 result = await self.work.run(self)
             self.finished_at = time.monotonic()
@@ -378,7 +378,7 @@ class Job:
                     self._transition(final, error=self.error)
                     break
             outcome = JobError(f"job {self.id[:8]} failed: {self.error}")
-        self.manager._audit(
+        await self.manager._audit(
             "job.end", self, {"state": self._state, "run_id": self.run_id, "error": self.error}
         )
         await self._deliver_final()
@@ -619,12 +619,14 @@ class JobManager:
         )
         return stored + in_flight
 
-    def _audit(self, action: str, job: Job, details: dict[str, Any]) -> None:
-        """Who ran what: one audit entry per job start and end (never fails the job)."""
+    async def _audit(self, action: str, job: Job, details: dict[str, Any]) -> None:
+        """Who ran what: one audit entry per job start and end (never fails the job; written
+        from a worker thread, so the kernel's loop never waits on the database)."""
         if self.store is None or not hasattr(self.store, "audit"):
             return
+        entry = {"kind": job.kind, "name": job.name, **details}
         try:
-            self.store.audit(action, job.id, {"kind": job.kind, "name": job.name, **details})
+            await asyncio.to_thread(self.store.audit, action, job.id, entry)
         except Exception as exc:  # the job's outcome matters more than its audit line
             log.warning("audit entry %s for job %s not written: %s", action, job.id[:8], exc)
 
