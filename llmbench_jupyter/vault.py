@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .errors import LLMBenchError, register_secret, scrub
+from .private_files import create_exclusive
 
 if TYPE_CHECKING:
     from cryptography.fernet import MultiFernet
@@ -287,13 +288,7 @@ class LocalVault:
         path = self._key_path()
         if create:
             self._ensure_dir()
-            try:
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            except FileExistsError:
-                pass
-            else:
-                with os.fdopen(fd, "wb") as fh:
-                    fh.write(Fernet.generate_key())
+            create_exclusive(path, Fernet.generate_key())  # whole or absent, even if racing
         try:
             _tighten(path, 0o600)
             key = path.read_bytes().strip()

@@ -13,6 +13,7 @@ import stat
 from pathlib import Path
 
 from ..errors import LLMBenchError
+from ..private_files import create_exclusive
 
 #: The HMAC secret from which each user's database password is derived.
 HMAC_SECRET = "hmac_secret"
@@ -49,13 +50,8 @@ def secret_dir(path: str | os.PathLike[str]) -> Path:
 def read_or_create(directory: Path, name: str, nbytes: int = 32) -> bytes:
     """The secret in ``directory/name``, generated (``nbytes`` random, hex) on first use."""
     path = directory / name
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        pass
-    else:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(secrets.token_hex(nbytes) + "\n")
+    # whole or absent: hub threads spawning at once must never read a half-made file
+    create_exclusive(path, (secrets.token_hex(nbytes) + "\n").encode())
     return read_secret(path)
 
 
