@@ -230,7 +230,7 @@ def main() -> int:
     if args.samples < 2 or args.interval < 0 or args.runs < 1 or args.concurrency < 1:
         ap.error("--samples ≥ 2, --interval ≥ 0, --runs ≥ 1 and --concurrency ≥ 1 expected")
 
-    from llmbench_jupyter.simproc import sim_process
+    from llmbench_jupyter.sim.process import sim_process
 
     with tempfile.TemporaryDirectory(prefix="llmbench-kernel-latency-") as tmp:
         env = {

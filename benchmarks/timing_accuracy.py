@@ -102,19 +102,19 @@ async def _llmbench_client(url: str, litellm: bool
     """llmbench's real path: a transport's ``stream`` then ``measure.fill_record``."""
     import uuid
 
-    from llmbench_jupyter.measure import fill_record
-    from llmbench_jupyter.records import RequestRecord
-    from llmbench_jupyter.tokens import get_tokenizer
-    from llmbench_jupyter.transports import RequestSpec
+    from llmbench_jupyter.core.measure import fill_record
+    from llmbench_jupyter.core.records import RequestRecord
+    from llmbench_jupyter.core.tokens import get_tokenizer
+    from llmbench_jupyter.core.transports import RequestSpec
 
     session: Any = None
     if litellm:
-        from llmbench_jupyter.transports import litellm as transport
+        from llmbench_jupyter.core.transports import litellm as transport
 
         transport.load_litellm()
     else:
-        from llmbench_jupyter.transports import openai as transport  # type: ignore[no-redef]
-        from llmbench_jupyter.transports.http import make_session
+        from llmbench_jupyter.core.transports import openai as transport  # type: ignore[no-redef]
+        from llmbench_jupyter.core.transports.http import make_session
 
         session = make_session()
     stream = transport.stream
@@ -514,8 +514,8 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(128 + signum)  # unwind, so the sim and the workers are stopped
 
     signal.signal(signal.SIGTERM, terminate)
-    from llmbench_jupyter.errors import LLMBenchError
-    from llmbench_jupyter.simproc import sim_process
+    from llmbench_jupyter.core.errors import LLMBenchError
+    from llmbench_jupyter.sim.process import sim_process
 
     name = "quick" if args.quick else "full"
     plan = PLANS[name]

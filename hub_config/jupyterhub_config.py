@@ -5,7 +5,7 @@
 import os
 from pathlib import Path
 
-from llmbench_jupyter.errors import LLMBenchError
+from llmbench_jupyter.core.errors import LLMBenchError
 from llmbench_jupyter.hub.auth import configure_auth
 from llmbench_jupyter.hub.deploy import (
     HubPaths,

@@ -12,35 +12,35 @@ from typing import Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "BenchSpec": "workloads",
-    "BenchResult": "workloads",
-    "arun": "workloads",
-    "run": "workloads",
-    "Target": "targets",
-    "load_config": "config",
-    "ConfigError": "config",
+    "BenchSpec": "core.workload",
+    "BenchResult": "core.workload",
+    "arun": "core.workload",
+    "run": "core.workload",
+    "Target": "core.targets",
+    "load_config": "core.config",
+    "ConfigError": "core.config",
     "open_store": "store",
     "summarize": "stats",
     "describe": "stats",
     "SimServer": "sim",
-    "RequestRecord": "records",
-    "LLMBenchError": "errors",
-    "bench": "api",
-    "list_jobs": "api",
-    "evaluate": "api",
-    "load_eval": "evals.result",
-    "EvalResult": "evals.result",
-    "eval_history": "evals.result",
-    "target": "api",
+    "RequestRecord": "core.records",
+    "LLMBenchError": "core.errors",
+    "bench": "kernel.api",
+    "list_jobs": "kernel.api",
+    "evaluate": "kernel.api",
+    "load_eval": "analysis.eval_result",
+    "EvalResult": "analysis.eval_result",
+    "eval_history": "analysis.eval_result",
+    "target": "kernel.api",
     "load_suite": "evals.suites",
-    "example_files": "specs",
+    "example_files": "jobs.specs",
     "Job": "jobs",
     "JobManager": "jobs",
-    "history": "results",
-    "leaderboard": "results",
-    "load": "results",
-    "publish": "results",
-    "audit_log": "results",
+    "history": "analysis.results",
+    "leaderboard": "analysis.results",
+    "load": "analysis.results",
+    "publish": "analysis.results",
+    "audit_log": "analysis.results",
 }
 
 __all__ = ["__version__", *sorted(_EXPORTS)]
@@ -61,6 +61,6 @@ def __dir__() -> list[str]:
 
 def load_ipython_extension(ipython: Any) -> None:
     """``%load_ext llmbench_jupyter``: register ``%llmbench`` (imported only now)."""
-    from .kernel.magics import load_ipython_extension as load
+    from llmbench_jupyter.kernel.magics import load_ipython_extension as load
 
     load(ipython)

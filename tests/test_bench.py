@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
+from llmbench_jupyter.core.targets import Target, adhoc
+from llmbench_jupyter.core.workload import BenchSpec, arun
 from llmbench_jupyter.sim import SimServer
 from llmbench_jupyter.store import open_store
-from llmbench_jupyter.targets import Target, adhoc
-from llmbench_jupyter.workloads import BenchSpec, arun
 
 
 def run(spec: BenchSpec, **kw: Any) -> Any:
@@ -182,8 +182,8 @@ def test_litellm_failures_are_categorised_and_scrubbed(sim: SimServer) -> None:
 
 
 def test_simulated_provider_from_config_starts_its_own_endpoint(tmp_path: Path) -> None:
-    from llmbench_jupyter.config import load_config
-    from llmbench_jupyter.targets import from_config
+    from llmbench_jupyter.core.config import load_config
+    from llmbench_jupyter.core.targets import from_config
 
     config = load_config()
     targets = from_config(config, ["local-sim"], ["sim-fast"])

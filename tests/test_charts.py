@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 
-from llmbench_jupyter.errors import LLMBenchError
+from llmbench_jupyter.core.errors import LLMBenchError
+from llmbench_jupyter.core.targets import adhoc
+from llmbench_jupyter.core.workload import BenchResult, BenchSpec, arun
+from llmbench_jupyter.jobs.specs import build_bench_spec
 from llmbench_jupyter.sim import SimServer
-from llmbench_jupyter.specs import build_bench_spec
 from llmbench_jupyter.stats import summarize
-from llmbench_jupyter.targets import adhoc
-from llmbench_jupyter.workloads import BenchResult, BenchSpec, arun
 
 ADDRESS = re.compile(r"0x[0-9a-fA-F]{4,}")
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
@@ -65,7 +65,7 @@ def test_renderer_is_the_plotly_mimetype_and_figures_carry_no_plotlyjs(
 ) -> None:
     import plotly.io as pio
 
-    from llmbench_jupyter import charts
+    from llmbench_jupyter.analysis import charts
 
     assert pio.renderers.default == "plotly_mimetype"
     bundle = pio.renderers["plotly_mimetype"].to_mimebundle(charts.result_figure(models_run))
@@ -123,7 +123,7 @@ def test_metric_selects_one_panel_and_bad_metrics_are_named(models_run: BenchRes
 
 
 def test_html_summary_matches_stats_and_has_no_addresses(models_run: BenchResult) -> None:
-    from llmbench_jupyter.display import fmt_num
+    from llmbench_jupyter.analysis.display import fmt_num
 
     page = models_run._repr_html_()
     summary = summarize(models_run.records)
@@ -141,7 +141,7 @@ def test_html_summary_matches_stats_and_has_no_addresses(models_run: BenchResult
 def test_html_summary_escapes_names_and_flags_a_client_bound_run(
     models_run: BenchResult,
 ) -> None:
-    from llmbench_jupyter.display import result_html
+    from llmbench_jupyter.analysis.display import result_html
 
     evil = "<script>alert(1)</script>"
     records = [dataclasses.replace(r, model=evil) for r in models_run.records]
@@ -184,7 +184,7 @@ def test_export_html_embeds_plotlyjs_once_and_needs_no_network(
 ) -> None:
     from plotly.offline import get_plotlyjs
 
-    from llmbench_jupyter.report import export_html
+    from llmbench_jupyter.analysis.report import export_html
 
     banner = get_plotlyjs()[:40]  # "/**\n* plotly.js vX.Y.Z ..."
     path = export_html([failed_run, models_run, tiers_run], tmp_path / "out" / "report.html")
@@ -208,7 +208,7 @@ def test_export_html_renders_offline_in_chromium(
 ) -> None:
     from playwright.sync_api import sync_playwright
 
-    from llmbench_jupyter.report import export_html
+    from llmbench_jupyter.analysis.report import export_html
 
     path = export_html([models_run, tiers_run], tmp_path / "report.html")
     requested: list[str] = []
@@ -237,7 +237,7 @@ def test_export_html_renders_offline_in_chromium(
 
 
 def test_export_html_rejects_what_is_not_a_result(tmp_path: Path) -> None:
-    from llmbench_jupyter.report import export_html
+    from llmbench_jupyter.analysis.report import export_html
 
     with pytest.raises(LLMBenchError, match="item 0 is str; expected a BenchResult"):
         export_html(["nope"], tmp_path / "x.html")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from llmbench_jupyter.records import RECORD_FIELDS
+from llmbench_jupyter.core.records import RECORD_FIELDS
 from llmbench_jupyter.sim import SimServer
 
 

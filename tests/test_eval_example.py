@@ -13,11 +13,11 @@ from collections import Counter
 from importlib.resources import files
 from typing import Any
 
+from llmbench_jupyter.core.targets import adhoc
 from llmbench_jupyter.evals.runner import run_suite
 from llmbench_jupyter.evals.scoring import score_suite
 from llmbench_jupyter.evals.suites import load_suite
 from llmbench_jupyter.sim import SimServer
-from llmbench_jupyter.targets import adhoc
 
 DATA = files("llmbench_jupyter.evals") / "data"
 

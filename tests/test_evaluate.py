@@ -15,8 +15,8 @@ import pytest
 import yaml
 
 import llmbench_jupyter as lj
-from llmbench_jupyter.errors import LLMBenchError
-from llmbench_jupyter.evals.result import ROW_COLUMNS, EvalResult, load_eval
+from llmbench_jupyter.analysis.eval_result import ROW_COLUMNS, EvalResult, load_eval
+from llmbench_jupyter.core.errors import LLMBenchError
 from llmbench_jupyter.evals.scoring import case_value
 from llmbench_jupyter.evals.suites import load_suite
 from llmbench_jupyter.jobs import JobManager, reset_manager
@@ -252,7 +252,7 @@ def test_cancelling_an_eval_stops_its_inline_judge_cleanly(manager, tmp_path) ->
     import gc
     import warnings
 
-    from llmbench_jupyter.targets import adhoc
+    from llmbench_jupyter.core.targets import adhoc
 
     rules = tmp_path / "slow.yaml"
     rules.write_text(yaml.safe_dump([{"match": ".", "content": "not JSON at all"}]))

@@ -22,8 +22,9 @@ import sqlalchemy as sa
 from alembic import command
 from hub_pg import HubDB, hub_database, scram_matches
 
-from llmbench_jupyter import results
-from llmbench_jupyter.errors import LLMBenchError
+from llmbench_jupyter.analysis import results
+from llmbench_jupyter.core.errors import LLMBenchError
+from llmbench_jupyter.core.records import RequestRecord
 from llmbench_jupyter.hub.provision import (
     DEFAULT_CONNECTION_LIMIT,
     ProvisionError,
@@ -32,7 +33,6 @@ from llmbench_jupyter.hub.provision import (
     role_name,
     setup_database,
 )
-from llmbench_jupyter.records import RequestRecord
 from llmbench_jupyter.store import Store
 from llmbench_jupyter.store.db import alembic_config
 from llmbench_jupyter.store.models import Base
@@ -697,8 +697,8 @@ def test_store_url_for_matches_provisioned_url(seeded: Seeded) -> None:
 
 def test_provision_module_imports_no_jupyterhub() -> None:
     code = (
-        "import sys, llmbench_jupyter.hub.provision, llmbench_jupyter.vault, "
-        "llmbench_jupyter.keys; print(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "import sys, llmbench_jupyter.hub.provision, llmbench_jupyter.store.vault, "
+        "llmbench_jupyter.store.keys; print(sorted(m for m in sys.modules if m.split('.')[0] in "
         "('jupyterhub', 'IPython', 'ipywidgets', 'jupyter_server')))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -710,7 +710,7 @@ def test_a_non_superuser_database_owner_can_run_the_hub(monkeypatch: pytest.Monk
     from pg_admin import PG_ADMIN_URL
 
     from llmbench_jupyter.hub.provision import drop_roles
-    from llmbench_jupyter.vault import HubVault, derive_user_key, rotate_keys
+    from llmbench_jupyter.store.vault import HubVault, derive_user_key, rotate_keys
 
     tag = uuid.uuid4().hex[:8]
     db, hubadm, prefix = f"llmbench_ns_{tag}", f"llmbench_hubadm_{tag}", f"llmbns{tag}"

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from llmbench_jupyter.errors import LLMBenchError
+from llmbench_jupyter.core.errors import LLMBenchError
+from llmbench_jupyter.core.targets import adhoc
+from llmbench_jupyter.core.workload import BenchSpec
 from llmbench_jupyter.jobs import THROTTLE_S, BenchWork, Job, JobError, JobManager
 from llmbench_jupyter.sim import SimServer
 from llmbench_jupyter.store import open_store
-from llmbench_jupyter.targets import adhoc
-from llmbench_jupyter.workloads import BenchSpec
 
 
 @pytest.fixture
@@ -175,8 +175,8 @@ def test_a_killed_process_leaves_its_results_and_an_interrupted_job(
         import os, time
         from llmbench_jupyter.jobs import JobManager
         from llmbench_jupyter.store import open_store
-        from llmbench_jupyter.targets import adhoc
-        from llmbench_jupyter.workloads import BenchSpec
+        from llmbench_jupyter.core.targets import adhoc
+        from llmbench_jupyter.core.workload import BenchSpec
         store = open_store("sqlite:///{db}")
         job = JobManager(store).submit(BenchSpec(
             targets=[adhoc("{sim.base_url}", "sim:ttft=10,itl=10,out=10")], runs=100, warmup=0))

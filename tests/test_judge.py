@@ -18,7 +18,8 @@ import pytest
 import yaml
 from aiohttp import web
 
-from llmbench_jupyter.errors import LLMBenchError
+from llmbench_jupyter.core.errors import LLMBenchError
+from llmbench_jupyter.core.targets import Target, adhoc
 from llmbench_jupyter.evals.judge import (
     JUDGE_STATUSES,
     InlineJudge,
@@ -38,7 +39,6 @@ from llmbench_jupyter.evals.runner import CaseRun, run_suite
 from llmbench_jupyter.evals.scoring import case_value
 from llmbench_jupyter.sim import SimServer
 from llmbench_jupyter.stats import pairwise_summary
-from llmbench_jupyter.targets import Target, adhoc
 
 FAKE_KEY = "sk-test-9f8e7d6c5b4a39281706"
 FAST = "sim:ttft=1,itl=0"

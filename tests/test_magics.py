@@ -16,9 +16,9 @@ import pytest
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 
+from llmbench_jupyter.core.workload import BenchResult
 from llmbench_jupyter.jobs import Job, JobManager, reset_manager
 from llmbench_jupyter.store import open_store
-from llmbench_jupyter.workloads import BenchResult
 
 
 @pytest.fixture(scope="module")
@@ -248,7 +248,7 @@ def test_sim_start_twice_stop_and_restart(
 
 
 def test_eval_runs_the_example_suite_and_results_loads_it(ip: InteractiveShell) -> None:
-    from llmbench_jupyter.evals.result import EvalResult
+    from llmbench_jupyter.analysis.eval_result import EvalResult
 
     job = line(ip, "eval -m sim-fast --name magic-eval -o ej")
     assert isinstance(job, Job) and job.kind == "eval" and ip.user_ns["ej"] is job

@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from llmbench_jupyter.errors import REDACTED, LLMBenchError
+from llmbench_jupyter.core.errors import REDACTED, LLMBenchError
 from llmbench_jupyter.evals.mcp_import import (
     MCPImportError,
     describe_mcp_source,

@@ -6,11 +6,11 @@ import json
 
 import pytest
 
-from llmbench_jupyter.measure import fill_record
-from llmbench_jupyter.records import RequestRecord
-from llmbench_jupyter.transports import anthropic, openai
-from llmbench_jupyter.transports.base import StreamResult
-from llmbench_jupyter.transports.sse import SSESplitter
+from llmbench_jupyter.core.measure import fill_record
+from llmbench_jupyter.core.records import RequestRecord
+from llmbench_jupyter.core.transports import anthropic, openai
+from llmbench_jupyter.core.transports.base import StreamResult
+from llmbench_jupyter.core.transports.sse import SSESplitter
 
 MS = 1_000_000
 

@@ -144,10 +144,10 @@ def test_notebooks_pass_nbval(tmp_path: Path) -> None:
 @pytest.fixture
 def two_runs(tmp_path: Path) -> tuple[str, list[str]]:
     """Two stored runs on the simulated endpoint: the second adds a model."""
+    from llmbench_jupyter.core.workload import arun
+    from llmbench_jupyter.jobs.specs import build_bench_spec
     from llmbench_jupyter.sim import SimServer
-    from llmbench_jupyter.specs import build_bench_spec
     from llmbench_jupyter.store import open_store
-    from llmbench_jupyter.workloads import arun
 
     url = f"sqlite:///{tmp_path / 'papermill.db'}"
     store = open_store(url)

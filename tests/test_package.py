@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import llmbench_jupyter
-from llmbench_jupyter.errors import scrub
+from llmbench_jupyter.core.errors import scrub
 
 PACKAGE = Path(llmbench_jupyter.__file__).parent
 JUPYTER = (

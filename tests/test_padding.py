@@ -11,10 +11,10 @@ from importlib import resources
 
 import pytest
 
-from llmbench_jupyter import corpus
-from llmbench_jupyter.errors import LLMBenchError
-from llmbench_jupyter.padding import build_padding, build_prompt
-from llmbench_jupyter.tokens import RegexTokenizer, Tokenizer, get_tokenizer
+from llmbench_jupyter.core import corpus
+from llmbench_jupyter.core.errors import LLMBenchError
+from llmbench_jupyter.core.padding import build_padding, build_prompt
+from llmbench_jupyter.core.tokens import RegexTokenizer, Tokenizer, get_tokenizer
 
 SIZES = [1, 2, 3, 7, 50, 333, 1000, 4096, 20000, 32000]
 
@@ -44,7 +44,7 @@ def _run_offline(code: str, env: dict[str, str] | None = None) -> str:
 def test_tiktoken_encodings_load_offline_without_importing_litellm() -> None:
     out = _run_offline(
         "import sys\n"
-        "from llmbench_jupyter.tokens import get_tokenizer\n"
+        "from llmbench_jupyter.core.tokens import get_tokenizer\n"
         "a = get_tokenizer('gpt-4o'); b = get_tokenizer('gpt-4')\n"
         "print(a.name, a.exact, a.count('hello world'), b.name, b.exact,"
         " b.count('hello world'), 'litellm' in sys.modules)\n"
@@ -54,7 +54,7 @@ def test_tiktoken_encodings_load_offline_without_importing_litellm() -> None:
 
 def test_regex_fallback_when_no_encoding_files(tmp_path) -> None:
     out = _run_offline(
-        "from llmbench_jupyter.tokens import get_tokenizer\n"
+        "from llmbench_jupyter.core.tokens import get_tokenizer\n"
         "t = get_tokenizer('gpt-4o')\n"
         "s = 'Hello, world! 12345\\n\\n  naive cafe'\n"
         "print(t.name, t.exact, t.decode(t.encode(s)) == s, t.count(s) > 3)\n",

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from llmbench_jupyter.core.records import RequestRecord
 from llmbench_jupyter.evals.model import ParsedCall
 from llmbench_jupyter.evals.parsing import (
     parse_arguments,
@@ -13,7 +14,6 @@ from llmbench_jupyter.evals.parsing import (
     parse_text_calls,
     parse_tool_calls,
 )
-from llmbench_jupyter.records import RequestRecord
 
 
 def _names_args(calls: list[ParsedCall]) -> list[tuple[str, dict | None]]:

@@ -10,8 +10,8 @@ import stat
 import threading
 from pathlib import Path
 
+from llmbench_jupyter.core.private_files import create_exclusive
 from llmbench_jupyter.hub.secret_files import read_lines, read_or_create
-from llmbench_jupyter.private_files import create_exclusive
 
 
 def _race(n: int, fn) -> list[object]:  # type: ignore[no-untyped-def]

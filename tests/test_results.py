@@ -10,14 +10,14 @@ from typing import Any
 import pandas.testing as pd_testing
 import pytest
 
-from llmbench_jupyter import results
-from llmbench_jupyter.errors import LLMBenchError
+from llmbench_jupyter.analysis import results
+from llmbench_jupyter.core.errors import LLMBenchError
+from llmbench_jupyter.core.targets import adhoc
+from llmbench_jupyter.core.workload import BenchResult, BenchSpec, arun
+from llmbench_jupyter.jobs.specs import build_bench_spec
 from llmbench_jupyter.sim import SimServer
-from llmbench_jupyter.specs import build_bench_spec
 from llmbench_jupyter.stats import summarize
 from llmbench_jupyter.store import Store, open_store
-from llmbench_jupyter.targets import adhoc
-from llmbench_jupyter.workloads import BenchResult, BenchSpec, arun
 
 ME = "results-tester"
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from llmbench_jupyter.errors import REDACTED
+from llmbench_jupyter.core.errors import REDACTED
 from llmbench_jupyter.evals.model import (
     Case,
     EvalModelError,

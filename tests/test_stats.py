@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from llmbench_jupyter import stats
-from llmbench_jupyter.records import RequestRecord
+from llmbench_jupyter.core.records import RequestRecord
 from llmbench_jupyter.stats import StatsInputError
 
 # ----------------------------------------------------------------------------- describe

@@ -20,8 +20,8 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from llmbench_jupyter.errors import LLMBenchError
-from llmbench_jupyter.records import LIST_FIELDS, RECORD_FIELDS, RequestRecord
+from llmbench_jupyter.core.errors import LLMBenchError
+from llmbench_jupyter.core.records import LIST_FIELDS, RECORD_FIELDS, RequestRecord
 from llmbench_jupyter.store import Store, current_owner, default_db_url, open_store
 from llmbench_jupyter.store.models import RUN_COLUMNS, Base, Request, Run
 

@@ -22,11 +22,11 @@ import pytest
 from cryptography.fernet import Fernet, InvalidToken
 from hub_pg import HubDB, hub_database
 
-from llmbench_jupyter import errors, keys, targets
-from llmbench_jupyter.config import load_config
-from llmbench_jupyter.errors import LLMBenchError
-from llmbench_jupyter.store import Store, open_store
-from llmbench_jupyter.vault import (
+from llmbench_jupyter.core import errors, targets
+from llmbench_jupyter.core.config import load_config
+from llmbench_jupyter.core.errors import LLMBenchError
+from llmbench_jupyter.store import Store, keys, open_store
+from llmbench_jupyter.store.vault import (
     VAULT_KEYS_ENV,
     HubVault,
     LocalVault,
@@ -375,7 +375,7 @@ def test_rotation_re_encrypts_and_old_master_stops_working(hub: Hub) -> None:
         "LLMBENCH_VAULT_OLD_MASTERS": f"{old.decode()},{new.decode()}",
     }
     done = subprocess.run(
-        [sys.executable, "-m", "llmbench_jupyter.vault", "rotate"],
+        [sys.executable, "-m", "llmbench_jupyter.store.vault", "rotate"],
         env=env,
         capture_output=True,
         text=True,
@@ -386,7 +386,7 @@ def test_rotation_re_encrypts_and_old_master_stops_working(hub: Hub) -> None:
     assert newer.decode() not in done.stdout + done.stderr
     assert _hub_vault(hub, "bob", newer).get("openai") == kb
     bad = subprocess.run(
-        [sys.executable, "-m", "llmbench_jupyter.vault", "rotate"],
+        [sys.executable, "-m", "llmbench_jupyter.store.vault", "rotate"],
         # The rows are under `newer`, which is neither the new master nor an old one.
         env={
             **env,

@@ -5,7 +5,7 @@ provider's tool-call format in :mod:`.parsing`, and the one scoring module in
 :mod:`.scoring` (rules and worked examples in docs/scoring.md).
 """
 
-from .model import (
+from llmbench_jupyter.evals.model import (
     MATCHER_KINDS,
     Case,
     EvalModelError,
@@ -14,8 +14,8 @@ from .model import (
     ParsedCall,
     Suite,
 )
-from .parsing import parse_tool_calls
-from .scoring import (
+from llmbench_jupyter.evals.parsing import parse_tool_calls
+from llmbench_jupyter.evals.scoring import (
     ERROR_TYPES,
     MODES,
     OUTCOMES,

@@ -13,8 +13,8 @@ from typing import Any
 
 import aiohttp
 
-from ..errors import LLMBenchError
-from ..targets import Target
+from llmbench_jupyter.core.errors import LLMBenchError
+from llmbench_jupyter.core.targets import Target
 
 
 def require_openai(target: Target, purpose: str) -> None:

@@ -15,8 +15,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from .model import Case, ExpectedCall, ParamMatcher, Suite
-from .suites import SuiteError, check_tools, load_suite, read_data_file
+from llmbench_jupyter.evals.model import Case, ExpectedCall, ParamMatcher, Suite
+from llmbench_jupyter.evals.suites import SuiteError, check_tools, load_suite, read_data_file
 
 __all__ = ["export_bfcl", "export_predecessor", "import_bfcl", "import_predecessor"]
 

@@ -26,13 +26,13 @@ from typing import Any
 
 import aiohttp
 
-from ..errors import LLMBenchError, scrub
-from ..stats import pairwise_summary
-from ..targets import Target
-from .chat import chat_completion, require_openai
-from .model import Case, Suite
-from .runner import CaseRun
-from .scoring import case_value, describe, score_suite
+from llmbench_jupyter.core.errors import LLMBenchError, scrub
+from llmbench_jupyter.core.targets import Target
+from llmbench_jupyter.evals.chat import chat_completion, require_openai
+from llmbench_jupyter.evals.model import Case, Suite
+from llmbench_jupyter.evals.runner import CaseRun
+from llmbench_jupyter.evals.scoring import case_value, describe, score_suite
+from llmbench_jupyter.stats import pairwise_summary
 
 __all__ = [
     "JUDGE_KINDS",

@@ -32,9 +32,9 @@ from pathlib import Path
 from typing import IO, Any
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
-from ..errors import REDACTED, LLMBenchError, scrub
-from .model import Case, Suite
-from .suites import SuiteError, check_tools, load_suite
+from llmbench_jupyter.core.errors import REDACTED, LLMBenchError, scrub
+from llmbench_jupyter.evals.model import Case, Suite
+from llmbench_jupyter.evals.suites import SuiteError, check_tools, load_suite
 
 __all__ = [
     "MCPImportError",

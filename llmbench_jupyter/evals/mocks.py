@@ -16,7 +16,7 @@ import inspect
 import json
 from typing import Any, ClassVar
 
-from ..errors import LLMBenchError
+from llmbench_jupyter.core.errors import LLMBenchError
 
 
 class MockToolError(LLMBenchError):

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import LLMBenchError
+from llmbench_jupyter.core.errors import LLMBenchError
 
 MATCHER_KINDS = (
     "exact",

@@ -18,7 +18,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from .model import ParsedCall
+from llmbench_jupyter.evals.model import ParsedCall
 
 __all__ = [
     "parse_anthropic_content",

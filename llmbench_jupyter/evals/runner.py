@@ -18,13 +18,13 @@ from typing import Any
 
 import aiohttp
 
-from ..errors import LLMBenchError, scrub
-from ..targets import Target
-from .chat import chat_completion, require_openai
-from .mocks import MockTools, build
-from .model import Case, ParsedCall, Suite
-from .parsing import parse_tool_calls
-from .scoring import CaseScore, score_case
+from llmbench_jupyter.core.errors import LLMBenchError, scrub
+from llmbench_jupyter.core.targets import Target
+from llmbench_jupyter.evals.chat import chat_completion, require_openai
+from llmbench_jupyter.evals.mocks import MockTools, build
+from llmbench_jupyter.evals.model import Case, ParsedCall, Suite
+from llmbench_jupyter.evals.parsing import parse_tool_calls
+from llmbench_jupyter.evals.scoring import CaseScore, score_case
 
 
 @dataclass

@@ -22,8 +22,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import scrub
-from .model import (
+from llmbench_jupyter.core.errors import scrub
+from llmbench_jupyter.evals.model import (
     Case,
     EvalModelError,
     ExpectedCall,
@@ -1251,7 +1251,7 @@ class SuiteScore:
 
 
 def _rate(successes: int, n: int) -> Rate | None:
-    from ..stats import wilson_interval
+    from llmbench_jupyter.stats import wilson_interval
 
     if n == 0:
         return None
@@ -1270,7 +1270,7 @@ def score_suite(case_scores: Iterable[CaseScore], categories: Iterable[str] = ()
     ``categories``: every category the suite has, so one that did not run shows as None.
     Each score is one observation: with repeats, every attempt counts.
     """
-    from ..stats import macro_average
+    from llmbench_jupyter.stats import macro_average
 
     scores = list(case_scores)
     by_category: dict[str, list[CaseScore]] = {str(c): [] for c in categories}

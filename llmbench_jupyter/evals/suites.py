@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .model import (
+from llmbench_jupyter.evals.model import (
     MATCHER_KINDS,
     Case,
     EvalModelError,

@@ -18,7 +18,7 @@ from typing import Any
 from jupyterhub.auth import LocalAuthenticator
 from nativeauthenticator import NativeAuthenticator
 
-from ..errors import LLMBenchError
+from llmbench_jupyter.core.errors import LLMBenchError
 
 #: Hub usernames that are also safe Unix account and PostgreSQL role names.
 USERNAME_PATTERN = r"^[a-z][a-z0-9_-]{0,30}$"

@@ -17,8 +17,8 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, make_url
 
-from ..errors import LLMBenchError
-from ..store.db import describe_db_error, mask_url
+from llmbench_jupyter.core.errors import LLMBenchError
+from llmbench_jupyter.store.db import describe_db_error, mask_url
 
 log = logging.getLogger(__name__)
 

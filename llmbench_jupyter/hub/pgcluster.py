@@ -28,8 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-from ..errors import LLMBenchError
-from .secret_files import PG_SUPERUSER_PASSWORD, read_or_create, secret_dir
+from llmbench_jupyter.core.errors import LLMBenchError
+from llmbench_jupyter.hub.secret_files import PG_SUPERUSER_PASSWORD, read_or_create, secret_dir
 
 #: The system account that owns the data directory and runs the server.
 OS_USER = "llmbench-pg"

@@ -44,10 +44,10 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
-from ..errors import LLMBenchError, scrub
-from ..store.db import mask_url, parse_url, upgrade_to_head
-from ..store.models import Base
-from ..vault import ROLE_COMMENT_KEY
+from llmbench_jupyter.core.errors import LLMBenchError, scrub
+from llmbench_jupyter.store.db import mask_url, parse_url, upgrade_to_head
+from llmbench_jupyter.store.models import Base
+from llmbench_jupyter.store.vault import ROLE_COMMENT_KEY
 
 DEFAULT_PREFIX = "llmbench"
 #: Connections one user may hold at once (a kernel's pool is 5 + 10 overflow at most).

@@ -12,8 +12,8 @@ import secrets
 import stat
 from pathlib import Path
 
-from ..errors import LLMBenchError
-from ..private_files import create_exclusive
+from llmbench_jupyter.core.errors import LLMBenchError
+from llmbench_jupyter.core.private_files import create_exclusive
 
 #: The HMAC secret from which each user's database password is derived.
 HMAC_SECRET = "hmac_secret"

@@ -26,8 +26,14 @@ from typing import Any
 
 from jupyterhub.spawner import LocalProcessSpawner, set_user_setuid
 
-from ..errors import LLMBenchError
-from .secret_files import HMAC_SECRET, VAULT_MASTER_KEYS, read_lines, read_or_create, secret_dir
+from llmbench_jupyter.core.errors import LLMBenchError
+from llmbench_jupyter.hub.secret_files import (
+    HMAC_SECRET,
+    VAULT_MASTER_KEYS,
+    read_lines,
+    read_or_create,
+    secret_dir,
+)
 
 #: Limit name in the hub config -> environment variable the user's server reads.
 LIMIT_ENV = {
@@ -161,7 +167,7 @@ class SpawnGlue:
 
     def start(self) -> None:
         """Migrate the store and set up its roles and policies; runs once per hub process."""
-        from .provision import setup_database
+        from llmbench_jupyter.hub.provision import setup_database
 
         with self._lock:
             if not self._started:
@@ -171,8 +177,8 @@ class SpawnGlue:
 
     def user_environment(self, username: str, groups: Iterable[str], admin: bool) -> dict[str, str]:
         """Provision ``username``'s role and return the variables their server gets."""
-        from ..vault import derive_user_key
-        from .provision import provision_user
+        from llmbench_jupyter.hub.provision import provision_user
+        from llmbench_jupyter.store.vault import derive_user_key
 
         self.start()
         secrets = secret_dir(self.settings.secrets)

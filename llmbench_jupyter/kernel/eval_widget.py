@@ -16,8 +16,15 @@ from typing import Any, Protocol
 
 import traitlets
 
-from ..jobs import FINAL_STATES
-from .widget import _STATIC, BaseJobWidget, JobLike, Snapshot, Throttle, _json_safe
+from llmbench_jupyter.jobs import FINAL_STATES
+from llmbench_jupyter.kernel.widget import (
+    _STATIC,
+    BaseJobWidget,
+    JobLike,
+    Snapshot,
+    Throttle,
+    _json_safe,
+)
 
 #: Minimum seconds between two ``rows`` messages: never more than one a second.
 ROWS_INTERVAL_S = 1.0

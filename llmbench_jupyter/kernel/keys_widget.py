@@ -13,12 +13,12 @@ from collections.abc import Sequence
 
 import ipywidgets as w
 
-from .. import keys
-from ..errors import LLMBenchError, scrub
+from llmbench_jupyter.core.errors import LLMBenchError, scrub
+from llmbench_jupyter.store import keys
 
 
 def _configured_providers() -> list[str]:
-    from ..config import load_config
+    from llmbench_jupyter.core.config import load_config
 
     try:
         config = load_config()

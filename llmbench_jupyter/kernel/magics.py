@@ -34,7 +34,7 @@ from typing import Any, NoReturn
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 
-from ..errors import LLMBenchError, scrub
+from llmbench_jupyter.core.errors import LLMBenchError, scrub
 
 SUBCOMMANDS = ("bench", "eval", "jobs", "cancel", "results", "leaderboard", "publish", "sim")
 #: Eval flags that only make sense for the CLI process, with what to do instead.
@@ -76,7 +76,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _bench_parser() -> _Parser:
-    from ..cli import add_bench_arguments
+    from llmbench_jupyter.cli import add_bench_arguments
 
     # "resolve" hands -o over to the magic's NAME option; --output FILE keeps the CLI meaning.
     parser = _Parser("%llmbench bench", conflict_handler="resolve")
@@ -106,7 +106,7 @@ def _results_args(p: argparse.ArgumentParser) -> None:
 
 
 def _leaderboard_args(p: argparse.ArgumentParser) -> None:
-    from ..results import RANK_BY
+    from llmbench_jupyter.analysis.results import RANK_BY
 
     p.add_argument("--by", choices=tuple(RANK_BY), default="decode_tps")
     p.add_argument("--runs", action="append", help="run id or prefix (repeatable)")
@@ -277,8 +277,8 @@ class LLMBenchMagics(Magics):
 
     # --------------------------------------------------------- subcommands
     def _cmd_bench(self, argv: list[str]) -> tuple[Any, str | None, bool]:
-        from .. import api
-        from ..specs import BENCH_OPTIONS
+        from llmbench_jupyter.jobs.specs import BENCH_OPTIONS
+        from llmbench_jupyter.kernel import api
 
         parser = _bench_parser()
         args = parser.parse(argv)
@@ -295,14 +295,14 @@ class LLMBenchMagics(Magics):
         except LLMBenchError as exc:
             parser.error(scrub(str(exc)))
         if api.in_kernel():
-            from . import widget  # noqa: F401  (installs the hook that renders the Job)
+            from llmbench_jupyter.kernel import widget  # noqa: F401  (installs the hook that renders the Job)
         if args.output:
             _write_jsonl_when_done(job, args.output, args.include_warmup)
         return job, args.out_name, True
 
     def _cmd_eval(self, argv: list[str]) -> tuple[Any, str | None, bool]:
-        from .. import api
-        from ..cli import add_eval_arguments, eval_options
+        from llmbench_jupyter.cli import add_eval_arguments, eval_options
+        from llmbench_jupyter.kernel import api
 
         parser = _Parser("%llmbench eval", conflict_handler="resolve")
         add_eval_arguments(parser)
@@ -326,11 +326,11 @@ class LLMBenchMagics(Magics):
         except LLMBenchError as exc:
             parser.error(scrub(str(exc)))
         if api.in_kernel():
-            from . import widget  # noqa: F401  (installs the hook that renders the Job)
+            from llmbench_jupyter.kernel import widget  # noqa: F401  (installs the hook that renders the Job)
         return job, args.out_name, True
 
     def _cmd_publish(self, argv: list[str]) -> tuple[Any, str | None, bool]:
-        from .. import results
+        from llmbench_jupyter.analysis import results
 
         def add(p: argparse.ArgumentParser) -> None:
             p.add_argument("run_id", help="run id or a unique prefix")
@@ -344,7 +344,7 @@ class LLMBenchMagics(Magics):
     def _cmd_jobs(self, argv: list[str]) -> tuple[Any, str | None, bool]:
         import pandas as pd
 
-        from .. import api
+        from llmbench_jupyter.kernel import api
 
         args = _simple_parser("jobs", None).parse(argv)
         keys = ("job_id", "name", "kind", "state", "run_id", "done", "total", "errors")
@@ -355,7 +355,7 @@ class LLMBenchMagics(Magics):
         return pd.DataFrame(rows, columns=[*keys, "elapsed_s"]), args.out_name, True
 
     def _cmd_cancel(self, argv: list[str]) -> tuple[Any, str | None, bool]:
-        from ..jobs import get_manager
+        from llmbench_jupyter.jobs import get_manager
 
         def add(p: argparse.ArgumentParser) -> None:
             p.add_argument("job_id", help="job id or a unique prefix (see %%llmbench jobs)")
@@ -370,7 +370,7 @@ class LLMBenchMagics(Magics):
         return cancelled, args.out_name, False
 
     def _cmd_results(self, argv: list[str]) -> tuple[Any, str | None, bool]:
-        from .. import results
+        from llmbench_jupyter.analysis import results
 
         parser = _simple_parser("results", _results_args)
         args = parser.parse(argv)
@@ -381,7 +381,7 @@ class LLMBenchMagics(Magics):
         return results.history(args.limit, all_owners=args.all_owners), args.out_name, True
 
     def _cmd_leaderboard(self, argv: list[str]) -> tuple[Any, str | None, bool]:
-        from .. import results
+        from llmbench_jupyter.analysis import results
 
         args = _simple_parser("leaderboard", _leaderboard_args).parse(argv)
         board = results.leaderboard(
@@ -407,7 +407,7 @@ class LLMBenchMagics(Magics):
         if self.sim is not None:
             print(f"the simulated endpoint is already running at {self.sim.base_url}")
             return self.sim.base_url, args.out_name, False
-        from ..sim import SimServer
+        from llmbench_jupyter.sim import SimServer
 
         try:
             self.sim = SimServer(port=args.port, seed=args.seed).start_in_thread()

@@ -8,6 +8,6 @@ from typing import Any
 def show_job(job: Any) -> None:
     from IPython.display import display
 
-    from . import widget  # noqa: F401  (installs the jobs display hook)
+    from llmbench_jupyter.kernel import widget  # noqa: F401  (installs the jobs display hook)
 
     display(job)

@@ -27,7 +27,7 @@ from typing import Any, ClassVar, Protocol, Self
 import anywidget
 import traitlets
 
-from ..jobs import set_display_hook
+from llmbench_jupyter.jobs import set_display_hook
 
 _STATIC = pathlib.Path(__file__).parent / "static"
 #: Minimum seconds between two snapshot messages: never more than 10 a second.
@@ -233,7 +233,7 @@ class JobWidget(BaseJobWidget):
 def widget_for(job: JobLike) -> BaseJobWidget:
     """The widget that fits the job's kind (created once per job)."""
     if getattr(job, "kind", "bench") == "eval":
-        from .eval_widget import EvalWidget
+        from llmbench_jupyter.kernel.eval_widget import EvalWidget
 
         return EvalWidget.for_job(job)
     return JobWidget.for_job(job)

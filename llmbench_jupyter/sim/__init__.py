@@ -10,10 +10,16 @@ truth for measuring a client's timing error. Models: ``sim-fast``, ``sim-medium`
         ...  # point a client at srv.base_url
 """
 
-from .cli import main, run_forever
-from .rules import Rule, RulesError, load_rules
-from .scenarios import BUILTIN_SCENARIOS, Fault, Scenario, ScenarioError, parse_model_spec
-from .server import SimServer
+from llmbench_jupyter.sim.cli import main, run_forever
+from llmbench_jupyter.sim.rules import Rule, RulesError, load_rules
+from llmbench_jupyter.sim.scenarios import (
+    BUILTIN_SCENARIOS,
+    Fault,
+    Scenario,
+    ScenarioError,
+    parse_model_spec,
+)
+from llmbench_jupyter.sim.server import SimServer
 
 __all__ = [
     "BUILTIN_SCENARIOS",

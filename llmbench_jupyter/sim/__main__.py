@@ -1,3 +1,3 @@
-from .cli import main
+from llmbench_jupyter.sim.cli import main
 
 raise SystemExit(main())

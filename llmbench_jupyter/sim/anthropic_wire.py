@@ -13,7 +13,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from .plan import Piece, Plan
+from llmbench_jupyter.sim.plan import Piece, Plan
 
 _esc = json.encoder.encode_basestring
 

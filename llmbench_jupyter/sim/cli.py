@@ -12,8 +12,8 @@ import contextlib
 import signal
 import sys
 
-from ..errors import LLMBenchError
-from .server import SimServer
+from llmbench_jupyter.core.errors import LLMBenchError
+from llmbench_jupyter.sim.server import SimServer
 
 
 async def _serve(host: str, port: int, seed: int, rules: str | None,

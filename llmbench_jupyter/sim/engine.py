@@ -17,16 +17,16 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from .anthropic_wire import AnthropicStream, message_body
-from .openai_wire import DONE, OpenAIStream, completion_body, usage_dict
-from .plan import Plan, Schedule
-from .rules import Conversation, find_rule
-from .scenarios import Fault, Scenario, ScenarioError
-from .sendlog import KIND_CODE, LogEntry
-from .text import content_text, count_tokens
+from llmbench_jupyter.sim.anthropic_wire import AnthropicStream, message_body
+from llmbench_jupyter.sim.openai_wire import DONE, OpenAIStream, completion_body, usage_dict
+from llmbench_jupyter.sim.plan import Plan, Schedule
+from llmbench_jupyter.sim.rules import Conversation, find_rule
+from llmbench_jupyter.sim.scenarios import Fault, Scenario, ScenarioError
+from llmbench_jupyter.sim.sendlog import KIND_CODE, LogEntry
+from llmbench_jupyter.sim.text import content_text, count_tokens
 
 if TYPE_CHECKING:
-    from .server import SimServer
+    from llmbench_jupyter.sim.server import SimServer
 
 OPENAI, ANTHROPIC = "openai", "anthropic"
 _BIG_PROMPT = 100_000  # chars; count these off the event loop

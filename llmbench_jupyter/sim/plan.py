@@ -12,9 +12,9 @@ import random
 import secrets
 from collections.abc import Iterator
 
-from .rules import Rule
-from .scenarios import Scenario
-from .text import filler_words, split_tokens
+from llmbench_jupyter.sim.rules import Rule
+from llmbench_jupyter.sim.scenarios import Scenario
+from llmbench_jupyter.sim.text import filler_words, split_tokens
 
 # (kind, tokens, text, tool index); kind: reasoning | answer | tool_start | tool_args.
 # For tool_start the text is the function name. Plain tuples keep the per-chunk path cheap.

@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import LLMBenchError
+from llmbench_jupyter.core.errors import LLMBenchError
 
 _KEYS = {"match", "model", "tool_result", "content", "reasoning", "tool_calls"}
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from ..errors import LLMBenchError
+from llmbench_jupyter.core.errors import LLMBenchError
 
 FAULT_KINDS = ("429", "500", "401", "cut", "malformed", "stall")
 _POSITIONAL_FAULTS = ("cut", "malformed", "stall")

@@ -18,7 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
-from .engine import (
+from llmbench_jupyter.sim.engine import (
     ANTHROPIC,
     OPENAI,
     RequestError,
@@ -28,10 +28,15 @@ from .engine import (
     serve_stream,
     serve_whole,
 )
-from .rules import Rule, load_rules
-from .scenarios import BUILTIN_SCENARIOS, SPEC_PREFIX, Scenario, parse_model_spec
-from .sendlog import SendLog
-from .text import get_encoder
+from llmbench_jupyter.sim.rules import Rule, load_rules
+from llmbench_jupyter.sim.scenarios import (
+    BUILTIN_SCENARIOS,
+    SPEC_PREFIX,
+    Scenario,
+    parse_model_spec,
+)
+from llmbench_jupyter.sim.sendlog import SendLog
+from llmbench_jupyter.sim.text import get_encoder
 
 _MAX_BODY = 256 * 1024 * 1024  # 150K-token context tiers need far more than aiohttp's 1 MiB
 

@@ -7,8 +7,8 @@ methods that return DataFrames.
 
 from __future__ import annotations
 
-from .db import current_owner, default_db_url
-from .repo import FINAL_STATUSES, RUN_STATUSES, Store, close_all, open_store
+from llmbench_jupyter.store.db import current_owner, default_db_url
+from llmbench_jupyter.store.repo import FINAL_STATUSES, RUN_STATUSES, Store, close_all, open_store
 
 __all__ = [
     "FINAL_STATUSES",

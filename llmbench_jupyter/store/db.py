@@ -24,7 +24,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import StaticPool
 
-from ..errors import LLMBenchError, scrub
+from llmbench_jupyter.core.errors import LLMBenchError, scrub
 
 APP_NAME = "llmbench-jupyter"
 DB_URL_ENV = "LLMBENCH_DB_URL"

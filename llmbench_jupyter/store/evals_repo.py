@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, insert, select, update
 
-from ..errors import LLMBenchError
-from .models import (
+from llmbench_jupyter.core.errors import LLMBenchError
+from llmbench_jupyter.store.models import (
     EVAL_RESULT_COLUMNS,
     JUDGEMENT_COLUMNS,
     SUITE_COLUMNS,
@@ -29,7 +29,7 @@ from .models import (
 if TYPE_CHECKING:
     import pandas as pd
 
-    from ..evals.model import Suite
+    from llmbench_jupyter.evals.model import Suite
 
 
 class EvalsMixin:
@@ -46,7 +46,7 @@ class EvalsMixin:
         Returns the suite row (``suite_id``, ``version``, ...). ``suite.version`` is not
         trusted for versioning: the store numbers versions itself, per owner and name.
         """
-        from ..evals.suites import suite_hash
+        from llmbench_jupyter.evals.suites import suite_hash
 
         owner = self._owner(owner, write=True)
         digest = suite_hash(suite)
@@ -89,7 +89,7 @@ class EvalsMixin:
         self, name_or_id: str, version: int | None = None, owner: str | None = None
     ) -> Suite:
         """A stored suite by id, or by name (latest version unless ``version`` is given)."""
-        from ..evals.model import Suite
+        from llmbench_jupyter.evals.model import Suite
 
         owner = self._owner(owner)
         table = SuiteRow.__table__

@@ -16,8 +16,8 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from ..errors import LLMBenchError
-from ..records import LIST_FIELDS, RECORD_FIELDS
+from llmbench_jupyter.core.errors import LLMBenchError
+from llmbench_jupyter.core.records import LIST_FIELDS, RECORD_FIELDS
 
 FORMATS = ("csv", "json", "jsonl")
 

@@ -12,8 +12,8 @@ from typing import Any
 
 from sqlalchemy import insert, select, update
 
-from ..errors import LLMBenchError
-from .models import JOB_COLUMNS, JobRow, Run
+from llmbench_jupyter.core.errors import LLMBenchError
+from llmbench_jupyter.store.models import JOB_COLUMNS, JobRow, Run
 
 #: The timestamp column each state stamps when entered.
 _STAMPS = {

@@ -1,7 +1,7 @@
 """SQLAlchemy models of the results store.
 
 The ``requests`` columns are named exactly like the fields of
-:class:`~llmbench_jupyter.records.RequestRecord` so that no layer ever renames a
+:class:`~llmbench_jupyter.core.records.RequestRecord` so that no layer ever renames a
 field (a test asserts the two sets are equal). Every user-owned table carries an
 indexed ``owner``: on a hub, PostgreSQL row-level security keys on it (see
 ``llmbench_jupyter.hub.provision``, which covers every table that has one).

@@ -21,10 +21,10 @@ from sqlalchemy import Engine, delete, insert, select, update
 from sqlalchemy.engine import URL, Connection
 from sqlalchemy.exc import SQLAlchemyError
 
-from ..errors import LLMBenchError, scrub
-from ..records import LIST_FIELDS, RECORD_FIELDS, RequestRecord
-from . import export as _export
-from .db import (
+from llmbench_jupyter.core.errors import LLMBenchError, scrub
+from llmbench_jupyter.core.records import LIST_FIELDS, RECORD_FIELDS, RequestRecord
+from llmbench_jupyter.store import export as _export
+from llmbench_jupyter.store.db import (
     current_owner,
     default_db_url,
     describe_db_error,
@@ -36,10 +36,10 @@ from .db import (
     rls_login_role,
     upgrade_to_head,
 )
-from .evals_repo import EvalsMixin
-from .jobs_repo import JobsMixin
-from .models import RUN_COLUMNS, Request, Run
-from .security_repo import SecurityMixin
+from llmbench_jupyter.store.evals_repo import EvalsMixin
+from llmbench_jupyter.store.jobs_repo import JobsMixin
+from llmbench_jupyter.store.models import RUN_COLUMNS, Request, Run
+from llmbench_jupyter.store.security_repo import SecurityMixin
 
 if TYPE_CHECKING:
     import pandas as pd

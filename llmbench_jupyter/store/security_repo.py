@@ -4,7 +4,7 @@ These methods only read and write rows; who may do what is decided by the databa
 on a hub (row-level security on the login role, see ``llmbench_jupyter.hub.provision``):
 a user publishes only their own runs, adds audit entries only in their own name,
 and reads only their own key rows. Key rows hold ciphertext made by
-:mod:`llmbench_jupyter.vault`; nothing here ever sees a key in clear.
+:mod:`llmbench_jupyter.store.vault`; nothing here ever sees a key in clear.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from typing import Any
 
 from sqlalchemy import delete, insert, select, update
 
-from ..errors import LLMBenchError, scrub
-from .models import AUDIT_COLUMNS, ApiKeyRow, AuditRow, Run
+from llmbench_jupyter.core.errors import LLMBenchError, scrub
+from llmbench_jupyter.store.models import AUDIT_COLUMNS, ApiKeyRow, AuditRow, Run
 
 _ACTION = re.compile(r"^[a-z][a-z0-9_.:-]{0,63}$")
 _MAX_TARGET = 256

@@ -153,7 +153,7 @@ print(json.dumps({
 
 # B leaves things A will go after: a key in the vault, a file at home, a file in /tmp.
 B_SECRETS = """
-from llmbench_jupyter import keys
+from llmbench_jupyter.store import keys
 keys.set("openai", {key!r})
 home_file = os.path.expanduser("~/notes.txt")
 with open(home_file, "w") as fh:
@@ -543,7 +543,7 @@ def test_users_cannot_change_the_python_everyone_runs(world: World) -> None:
 
 def test_each_server_gets_only_its_own_role_key_and_limits(world: World) -> None:
     from llmbench_jupyter.hub.provision import role_name
-    from llmbench_jupyter.vault import derive_user_key
+    from llmbench_jupyter.store.vault import derive_user_key
 
     masters = [
         ln.strip().encode()
@@ -646,7 +646,7 @@ def test_sql_from_a_kernel_cannot_reach_another_users_rows(world: World) -> None
 
 def test_files_processes_and_server_of_another_user_are_out_of_reach(world: World) -> None:
     from llmbench_jupyter.hub.provision import derive_password
-    from llmbench_jupyter.vault import derive_user_key
+    from llmbench_jupyter.store.vault import derive_user_key
 
     b = world.whoami["b"]
     assert world.b_secrets["tmp_mode"] == "0o600"  # umask 077 applies outside home too
@@ -696,7 +696,7 @@ def test_api_keys_are_readable_and_decryptable_only_by_their_owner(world: World)
     from cryptography.fernet import Fernet, InvalidToken
 
     from llmbench_jupyter.hub.provision import role_name
-    from llmbench_jupyter.vault import derive_user_key
+    from llmbench_jupyter.store.vault import derive_user_key
 
     assert world.b_secrets["listed"] == ["openai"] and world.b_secrets["roundtrip"] is True
     code = (
@@ -794,7 +794,7 @@ def test_hub_cluster_files_are_private_to_their_own_account(world: World) -> Non
 
 def test_no_secret_reaches_the_hub_log(world: World) -> None:
     from llmbench_jupyter.hub.provision import derive_password
-    from llmbench_jupyter.vault import derive_user_key
+    from llmbench_jupyter.store.vault import derive_user_key
 
     text = world.log.read_text(errors="replace")
     secret = (world.state / "hmac_secret").read_text().strip()

@@ -11,16 +11,16 @@ import html
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..errors import LLMBenchError
-from .model import ExpectedCall, Suite
-from .runner import CaseRun
-from .scoring import CaseScore, SuiteScore, describe, score_suite
+from llmbench_jupyter.core.errors import LLMBenchError
+from llmbench_jupyter.evals.model import ExpectedCall, Suite
+from llmbench_jupyter.evals.runner import CaseRun
+from llmbench_jupyter.evals.scoring import CaseScore, SuiteScore, describe, score_suite
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from ..targets import Target
-    from .judge import PairwiseReport
+    from llmbench_jupyter.core.targets import Target
+    from llmbench_jupyter.evals.judge import PairwiseReport
 
 #: Columns of :meth:`EvalResult.to_pandas`: the store's ``eval_results`` columns minus
 #: the store's own bookkeeping (ids, owner, completion order).
@@ -193,7 +193,7 @@ class EvalResult:
         """pass@k, pass^k and flip rate for ``target`` (None when k == 1)."""
         if self.k < 2:
             return None
-        from ..stats import repeat_rates
+        from llmbench_jupyter.stats import repeat_rates
 
         verdicts: dict[str, list[bool]] = {}
         for r in self._mine(target):
@@ -261,7 +261,7 @@ class EvalResult:
         Cases pair by id on attempt 0. With one target per run they pair automatically;
         otherwise name them. ``verdict`` says plainly when the difference is not significant.
         """
-        from ..stats import mcnemar
+        from llmbench_jupyter.stats import mcnemar
 
         mine = _one_target(self, target, "target")
         theirs = _one_target(other, other_target, "other_target")
@@ -298,7 +298,7 @@ class EvalResult:
     ) -> PairwiseReport:
         """Judge this run's answers against ``other``'s (which may be this run with another
         target), case by case, in both orders; verdicts that flip with the order are ties."""
-        from .judge import compare_runs
+        from llmbench_jupyter.evals.judge import compare_runs
 
         mine = _one_target(self, target, "target")
         theirs = _one_target(other, other_target, "other_target")
@@ -306,7 +306,7 @@ class EvalResult:
             judge, self.suite, self._mine(mine), other._mine(theirs), concurrency=concurrency
         )
         if save and self.run_id:
-            from ..store import open_store
+            from llmbench_jupyter.store import open_store
 
             rows = [j.to_dict() for v in report.verdicts for j in (v.forward, v.backward)]
             open_store().add_judgements(self.run_id, rows, other_run_id=other.run_id)
@@ -321,7 +321,7 @@ class EvalResult:
         save: bool = True,
     ) -> list[dict[str, Any]]:
         """Judge case answers after the run (all, or those below ``threshold``); stored."""
-        from .judge import judge_runs
+        from llmbench_jupyter.evals.judge import judge_runs
 
         done = await judge_runs(
             judge, self.suite, self.runs, threshold=threshold, concurrency=concurrency
@@ -329,7 +329,7 @@ class EvalResult:
         rows = [_with_target(j.to_dict()) for j in done]
         self.judgements.extend(rows)
         if save and self.run_id:
-            from ..store import open_store
+            from llmbench_jupyter.store import open_store
 
             open_store().add_judgements(self.run_id, rows)
         return rows
@@ -339,7 +339,7 @@ class EvalResult:
         """A cross-case report (grade, strengths, weaknesses, recommendations) as JSON."""
         import aiohttp
 
-        from .judge import judge_report
+        from llmbench_jupyter.evals.judge import judge_report
 
         mine = _one_target(self, target, "target")
         async with aiohttp.ClientSession() as session:
@@ -347,14 +347,14 @@ class EvalResult:
         row = _with_target(out.to_dict(), mine)
         self.judgements.append(row)
         if save and self.run_id:
-            from ..store import open_store
+            from llmbench_jupyter.store import open_store
 
             open_store().add_judgements(self.run_id, [row])
         return row
 
     # ----------------------------------------------------------------- display
     def plot(self) -> Any:
-        from ..charts import eval_pass_rates
+        from llmbench_jupyter.analysis.charts import eval_pass_rates
 
         return eval_pass_rates(self)
 
@@ -434,7 +434,7 @@ def load_eval(run_id: str, store: Any = None, owner: str | None = None) -> EvalR
 
     ``run_id`` may be a unique prefix of one of ``owner``'s runs (default: you).
     """
-    from ..store import open_store
+    from llmbench_jupyter.store import open_store
 
     db = store or open_store()
     run = db.get_run(run_id, owner=owner)
@@ -469,7 +469,7 @@ def eval_history(limit: int = 50, all_owners: bool = False, store: Any = None) -
     """
     import pandas as pd
 
-    from ..store import open_store
+    from llmbench_jupyter.store import open_store
 
     db = store or open_store()
     rows = []

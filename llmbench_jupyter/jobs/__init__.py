@@ -32,9 +32,9 @@ import uuid
 from collections.abc import Callable, Generator
 from typing import Any, Protocol
 
-from .errors import LLMBenchError, scrub
-from .records import RequestRecord
-from .workloads import BenchResult, BenchSpec, arun
+from llmbench_jupyter.core.errors import LLMBenchError, scrub
+from llmbench_jupyter.core.records import RequestRecord
+from llmbench_jupyter.core.workload import BenchResult, BenchSpec, arun
 
 log = logging.getLogger(__name__)
 
@@ -150,7 +150,7 @@ class BenchWork:
         )
 
     def snapshot(self, job: Job) -> dict[str, Any]:
-        from .stats import live_medians
+        from llmbench_jupyter.stats import live_medians
 
         records: list[RequestRecord] = job._records
         per_tier = live_medians(records)
@@ -199,7 +199,7 @@ class BenchWork:
         }
 
     def _planned_per_target(self) -> dict[str, int]:
-        from .workloads import plan
+        from llmbench_jupyter.core.workload import plan
 
         phases, _ = plan(self.spec)
         per = self.spec.runs + self.spec.warmup
@@ -496,7 +496,7 @@ class JobManager:
         save: bool = True,
         max_requests_per_hour: int | None = None,
     ) -> None:
-        from .store import current_owner
+        from llmbench_jupyter.store import current_owner
 
         self.owner = owner or current_owner()
         env = os.environ.get("LLMBENCH_MAX_JOBS")
@@ -683,8 +683,8 @@ def get_manager() -> JobManager:
     global _manager
     with _manager_lock:
         if _manager is None:
-            from .config import load_config
-            from .store import open_store
+            from llmbench_jupyter.core.config import load_config
+            from llmbench_jupyter.store import open_store
 
             limit = (
                 None if os.environ.get("LLMBENCH_MAX_JOBS") else (load_config().defaults.max_jobs)

@@ -17,8 +17,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from .corpus import paragraphs
-from .tokens import TiktokenTokenizer, Tokenizer
+from llmbench_jupyter.core.corpus import paragraphs
+from llmbench_jupyter.core.tokens import TiktokenTokenizer, Tokenizer
 
 _SEPARATOR = "\n\n"
 _MAX_ADJUST = 12

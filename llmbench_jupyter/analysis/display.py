@@ -12,7 +12,7 @@ import html
 import math
 from typing import Any
 
-from .errors import scrub
+from llmbench_jupyter.core.errors import scrub
 
 _CSS = """<style>
 .llmbench-result{font-size:13px;line-height:1.4;max-width:100%;overflow-x:auto}
@@ -87,7 +87,7 @@ def _ok_err_cell(row: dict[str, Any]) -> str:
 
 def summary_table_html(result: Any) -> str:
     """The per provider/model/tier table of a run, from ``stats.summarize``."""
-    from .stats import summarize
+    from llmbench_jupyter.stats import summarize
 
     summary = summarize(result.records)
     if summary.empty:
@@ -133,7 +133,7 @@ def overhead_html(overhead: dict[str, Any] | None) -> str:
 
 
 def result_html(result: Any) -> str:
-    """Compact HTML summary of a :class:`~llmbench_jupyter.workloads.BenchResult`."""
+    """Compact HTML summary of a :class:`~llmbench_jupyter.core.workload.BenchResult`."""
     run = f"run {result.run_id[:8]}" if result.run_id else "unsaved run"
     run_title = f" title='{_e(result.run_id)}'" if result.run_id else ""
     spec = result.spec if isinstance(result.spec, dict) else {}

@@ -14,7 +14,7 @@ import tempfile
 import threading
 from collections.abc import Iterator
 
-from .errors import LLMBenchError
+from llmbench_jupyter.core.errors import LLMBenchError
 
 START_TIMEOUT_S = 30.0
 

@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from .jobs import Job, get_manager
+from llmbench_jupyter.jobs import Job, get_manager
 
 
 def in_kernel() -> bool:
@@ -39,8 +39,8 @@ def bench(
     ``api_base``, ``api_key``, ``kind``). ``sim_url`` points simulated providers at an
     endpoint you started (``SimServer``); otherwise one is started for the job.
     """
-    from .errors import LLMBenchError
-    from .specs import BENCH_OPTIONS, build_bench_spec
+    from llmbench_jupyter.core.errors import LLMBenchError
+    from llmbench_jupyter.jobs.specs import BENCH_OPTIONS, build_bench_spec
 
     unknown = sorted(set(options) - set(BENCH_OPTIONS))
     if unknown:
@@ -51,7 +51,7 @@ def bench(
     spec, snapshot = build_bench_spec(provider=provider, model=model, **options)
     job = get_manager().submit(spec, save=save, config_snapshot=snapshot, sim_url=sim_url)
     if display if display is not None else in_kernel():
-        from .kernel.show import show_job
+        from llmbench_jupyter.kernel.show import show_job
 
         show_job(job)
     return job
@@ -78,9 +78,9 @@ def evaluate(
     for stateful mock tools), ``config``, ``api_base``, ``api_key``. The job's result is an
     ``EvalResult``.
     """
-    from .errors import LLMBenchError
-    from .evals.work import EvalWork
-    from .specs import EVAL_OPTIONS, build_eval_spec
+    from llmbench_jupyter.core.errors import LLMBenchError
+    from llmbench_jupyter.jobs.eval_work import EvalWork
+    from llmbench_jupyter.jobs.specs import EVAL_OPTIONS, build_eval_spec
 
     unknown = sorted(set(options) - set(EVAL_OPTIONS))
     if unknown:
@@ -95,7 +95,7 @@ def evaluate(
     )
     job = manager.submit(work)
     if display if display is not None else in_kernel():
-        from .kernel.show import show_job
+        from llmbench_jupyter.kernel.show import show_job
 
         show_job(job)
     return job
@@ -106,9 +106,9 @@ def target(model: str, *, config: Any = None, sim_url: str | None = None) -> Any
 
     ``sim_url`` points a simulated model at an endpoint you started (``SimServer``).
     """
-    from . import targets as targets_mod
-    from .config import load_config
-    from .errors import LLMBenchError
+    from llmbench_jupyter.core import targets as targets_mod
+    from llmbench_jupyter.core.config import load_config
+    from llmbench_jupyter.core.errors import LLMBenchError
 
     found = targets_mod.from_config(load_config(config), None, [model])
     if len(found) != 1:

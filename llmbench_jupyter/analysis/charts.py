@@ -8,7 +8,7 @@ Importing this module sets ``plotly.io.renderers.default = "plotly_mimetype"``: 
 shown in a notebook is then stored once as ``application/vnd.plotly.v1+json`` (a few kB)
 and drawn by JupyterLab's bundled plotly renderer, instead of embedding ~4.8 MB of
 plotly.js per figure (the notebook renderers) or needing a FigureWidget. Reports embed
-plotly.js once themselves (:mod:`llmbench_jupyter.report`).
+plotly.js once themselves (:mod:`llmbench_jupyter.analysis.report`).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 import plotly.graph_objects as go
 import plotly.io as pio
 
-from .errors import LLMBenchError
+from llmbench_jupyter.core.errors import LLMBenchError
 
 pio.renderers.default = "plotly_mimetype"
 
@@ -133,7 +133,7 @@ def result_figure(result: Any, metric: str | Sequence[str] | None = None, **kw: 
     """
     from plotly.subplots import make_subplots
 
-    from .stats import summarize
+    from llmbench_jupyter.stats import summarize
 
     metrics = _metrics(metric)
     records = _records(result)

@@ -23,13 +23,13 @@ from importlib import metadata
 from time import perf_counter_ns
 from typing import Any
 
-from . import transports
-from .errors import CLIENT, LLMBenchError, scrub
-from .measure import fill_record
-from .overhead import OverheadMonitor
-from .pricing import Price, price_for
-from .records import RECORD_FIELDS, RequestRecord
-from .targets import Target
+from llmbench_jupyter.core import transports
+from llmbench_jupyter.core.errors import CLIENT, LLMBenchError, scrub
+from llmbench_jupyter.core.measure import fill_record
+from llmbench_jupyter.core.overhead import OverheadMonitor
+from llmbench_jupyter.core.pricing import Price, price_for
+from llmbench_jupyter.core.records import RECORD_FIELDS, RequestRecord
+from llmbench_jupyter.core.targets import Target
 
 DEFAULT_PROMPT = "Write a short paragraph about the history of the printing press."
 
@@ -105,8 +105,8 @@ def prepare(spec: BenchSpec, phases: list[Phase]) -> dict[tuple[str, int], Prepa
     milliseconds of CPU; done while another provider streams, it would delay that
     provider's chunk stamps. So it all happens first (in a worker thread).
     """
-    from .padding import build_prompt
-    from .tokens import get_tokenizer
+    from llmbench_jupyter.core.padding import build_prompt
+    from llmbench_jupyter.core.tokens import get_tokenizer
 
     out: dict[tuple[str, int], Prepared] = {}
     for phase in phases:
@@ -155,12 +155,12 @@ class BenchResult:
         return bool(self.measured) and self.ok_count == 0
 
     def summary(self, include_warmup: bool = False) -> Any:
-        from .stats import summarize
+        from llmbench_jupyter.stats import summarize
 
         return summarize(self.records, include_warmup=include_warmup)
 
     def throughput(self) -> dict[str, Any]:
-        from .stats import aggregate_throughput
+        from llmbench_jupyter.stats import aggregate_throughput
 
         return aggregate_throughput(self.records)
 
@@ -174,7 +174,7 @@ class BenchResult:
         bootstrap 95% CI (``stats.compare``). Without common targets, the runs are pooled."""
         import pandas as pd
 
-        from .stats import compare
+        from llmbench_jupyter.stats import compare
 
         def groups(result: BenchResult) -> dict[tuple[str, str, int], list[RequestRecord]]:
             out: dict[tuple[str, str, int], list[RequestRecord]] = {}
@@ -198,7 +198,7 @@ class BenchResult:
 
     def plot(self, metric: str | None = None, **kwargs: Any) -> Any:
         """Static plotly figure(s) for reports; see ``charts.result_figure``."""
-        from .charts import result_figure
+        from llmbench_jupyter.analysis.charts import result_figure
 
         return result_figure(self, metric=metric, **kwargs)
 
@@ -211,7 +211,7 @@ class BenchResult:
         )
 
     def _repr_html_(self) -> str:
-        from .display import result_html
+        from llmbench_jupyter.analysis.display import result_html
 
         return result_html(self)
 
@@ -307,7 +307,7 @@ class _Runner:
         name, stream_fn = transports.for_kind(target.kind)
         session = None
         if target.kind != "litellm":
-            from .transports.http import make_session
+            from llmbench_jupyter.core.transports.http import make_session
 
             session = make_session()
         try:
@@ -494,7 +494,7 @@ async def arun(
     phases, skipped = plan(spec)
     with contextlib.ExitStack() as stack:
         if any(t.simulated for t in spec.targets) and not sim_url:
-            from .simproc import sim_process
+            from llmbench_jupyter.sim.process import sim_process
 
             sim_url = stack.enter_context(sim_process(seed=spec.seed))
         if sim_url:
@@ -528,7 +528,7 @@ async def _execute(
     on_start: Callable[[str | None, int], None] | None,
     config_snapshot: dict[str, Any] | None,
 ) -> BenchResult:
-    from .store import current_owner, open_store
+    from llmbench_jupyter.store import current_owner, open_store
 
     owner = owner or current_owner()
     described = spec.describe()
@@ -551,7 +551,7 @@ async def _execute(
             versions=_versions(),
             host=_host(),
         )
-        from .sinks import StoreWriter
+        from llmbench_jupyter.store.writer import StoreWriter
 
         writer = StoreWriter(store)
     records: list[RequestRecord] = []

@@ -15,9 +15,9 @@ from typing import Any
 
 import aiohttp
 
-from .. import errors
-from .base import RequestSpec, StreamResult
-from .sse import SSESplitter
+from llmbench_jupyter.core import errors
+from llmbench_jupyter.core.transports.base import RequestSpec, StreamResult
+from llmbench_jupyter.core.transports.sse import SSESplitter
 
 #: Handles one SSE event; returns True when the protocol's end marker was seen.
 EventHandler = Callable[[bytes, bytes, int, StreamResult], bool]

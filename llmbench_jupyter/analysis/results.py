@@ -11,13 +11,13 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from .errors import LLMBenchError
+from llmbench_jupyter.core.errors import LLMBenchError
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .store import Store
-    from .workloads import BenchResult
+    from llmbench_jupyter.core.workload import BenchResult
+    from llmbench_jupyter.store import Store
 
 HISTORY_COLUMNS = (
     "run_id",
@@ -55,7 +55,7 @@ _ALL_RUNS = 100_000
 
 
 def _store(store: Store | str | None) -> Store:
-    from .store import Store, open_store
+    from llmbench_jupyter.store import Store, open_store
 
     if store is None or isinstance(store, str):
         return open_store(store)
@@ -85,7 +85,7 @@ def history(
     """
     import pandas as pd
 
-    from .stats import summarize
+    from llmbench_jupyter.stats import summarize
 
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
         raise LLMBenchError(f"history(limit=...): found {limit!r}, expected an integer >= 1")
@@ -120,12 +120,12 @@ def history(
 def load(run_id_or_prefix: str, store: Store | str | None = None) -> BenchResult:
     """Rebuild a stored run (id or unique prefix of one of your runs): a BenchResult, or an
     EvalResult for an eval run."""
-    from .workloads import BenchResult
+    from llmbench_jupyter.core.workload import BenchResult
 
     db = _store(store)
     run = db.get_run(run_id_or_prefix)
     if run.get("kind") == "eval":
-        from .evals.result import load_eval
+        from llmbench_jupyter.analysis.eval_result import load_eval
 
         return load_eval(run["run_id"], db, owner=run["owner"])  # type: ignore[return-value]
     spec = run.get("spec") or {}
@@ -201,7 +201,7 @@ def leaderboard(
     """
     import pandas as pd
 
-    from .stats import summarize
+    from llmbench_jupyter.stats import summarize
 
     _check_leaderboard_args(by, context_tier, since_days)
     db = _store(store)
@@ -265,7 +265,7 @@ def audit_log(
     """The audit log, newest first: your entries (hub admins: everyone's with all_owners)."""
     import pandas as pd
 
-    from .store.models import AUDIT_COLUMNS
+    from llmbench_jupyter.store.models import AUDIT_COLUMNS
 
     rows = _store(store).audit_log(all_owners=all_owners, limit=limit)
     return pd.DataFrame(rows, columns=list(AUDIT_COLUMNS))

@@ -19,11 +19,11 @@ from urllib.parse import urlparse
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from .errors import LLMBenchError, scrub
-from .tokens import TOKENIZER_NAMES
+from llmbench_jupyter.core.errors import LLMBenchError, scrub
+from llmbench_jupyter.core.tokens import TOKENIZER_NAMES
 
 ENV_VAR = "LLMBENCH_CONFIG"
-_PKG_DIR = Path(__file__).resolve().parent
+_PKG_DIR = Path(__file__).resolve().parent.parent  # the package directory (config.yaml ships there)
 
 
 class ConfigError(LLMBenchError):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from .base import RequestSpec, StreamResult
+from llmbench_jupyter.core.transports.base import RequestSpec, StreamResult
 
 StreamFn = Callable[[Any, RequestSpec], Awaitable[tuple[int, StreamResult]]]
 
@@ -13,15 +13,15 @@ StreamFn = Callable[[Any, RequestSpec], Awaitable[tuple[int, StreamResult]]]
 def for_kind(kind: str) -> tuple[str, StreamFn]:
     """The transport name and stream function for a provider ``kind``."""
     if kind == "openai":
-        from . import openai
+        from llmbench_jupyter.core.transports import openai
 
         return openai.NAME, openai.stream
     if kind == "anthropic":
-        from . import anthropic
+        from llmbench_jupyter.core.transports import anthropic
 
         return anthropic.NAME, anthropic.stream
     if kind == "litellm":
-        from . import litellm
+        from llmbench_jupyter.core.transports import litellm
 
         return litellm.NAME, litellm.stream
     raise ValueError(f"unknown provider kind {kind!r}; expected openai, anthropic or litellm")

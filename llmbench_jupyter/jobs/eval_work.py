@@ -14,17 +14,17 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..errors import LLMBenchError
-from ..targets import Target
-from .chat import require_openai
-from .mocks import MockTools, build
-from .model import Suite
-from .result import EvalResult, case_row, judge_cell, table_row
-from .runner import CaseRun, run_suite
-from .scoring import MODES, score_suite
+from llmbench_jupyter.analysis.eval_result import EvalResult, case_row, judge_cell, table_row
+from llmbench_jupyter.core.errors import LLMBenchError
+from llmbench_jupyter.core.targets import Target
+from llmbench_jupyter.evals.chat import require_openai
+from llmbench_jupyter.evals.mocks import MockTools, build
+from llmbench_jupyter.evals.model import Suite
+from llmbench_jupyter.evals.runner import CaseRun, run_suite
+from llmbench_jupyter.evals.scoring import MODES, score_suite
 
 if TYPE_CHECKING:
-    from ..jobs import Job
+    from llmbench_jupyter.jobs import Job
 
 FLUSH_S = 0.25
 
@@ -124,7 +124,7 @@ class EvalWork:
 
     # -------------------------------------------------------------------- run
     async def run(self, job: Job) -> EvalResult:
-        from ..workloads import _host, _versions
+        from llmbench_jupyter.core.workload import _host, _versions
 
         spec = self.spec
         store = job.manager.store if self._save else None
@@ -168,7 +168,7 @@ class EvalWork:
 
             inline = None
             if judge is not None:
-                from .judge import InlineJudge
+                from llmbench_jupyter.evals.judge import InlineJudge
 
                 def on_judgement(j: Any) -> None:
                     row = j.to_dict()
@@ -241,7 +241,7 @@ class EvalWork:
             self.spec.judge is not None and self.spec.judge.simulated
         )
         if needs_sim and not self._sim_url:
-            from ..simproc import sim_process
+            from llmbench_jupyter.sim.process import sim_process
 
             started = time.monotonic()
             self._sim_url = await asyncio.to_thread(

@@ -13,8 +13,8 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .errors import LLMBenchError
-from .records import LIST_FIELDS, RECORD_FIELDS, RequestRecord
+from llmbench_jupyter.core.errors import LLMBenchError
+from llmbench_jupyter.core.records import LIST_FIELDS, RECORD_FIELDS, RequestRecord
 
 if TYPE_CHECKING:
     import numpy as np

@@ -17,7 +17,7 @@ from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
-from .errors import LLMBenchError
+from llmbench_jupyter.core.errors import LLMBenchError
 
 REGEX_NAME = "regex-approx"
 _BLOB = "https://openaipublic.blob.core.windows.net/encodings/{}.tiktoken"

@@ -10,7 +10,7 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from .errors import LLMBenchError
+from llmbench_jupyter.core.errors import LLMBenchError
 
 
 def _as_list(value: str | Sequence[str] | None) -> list[str] | None:
@@ -44,9 +44,9 @@ def build_bench_spec(
 
     ``config`` is a loaded ``Config``, a path, or None for the default search order.
     """
-    from . import targets as targets_mod
-    from .config import Config, load_config
-    from .workloads import DEFAULT_PROMPT, BenchSpec
+    from llmbench_jupyter.core import targets as targets_mod
+    from llmbench_jupyter.core.config import Config, load_config
+    from llmbench_jupyter.core.workload import DEFAULT_PROMPT, BenchSpec
 
     models = _as_list(model)
     loaded: Config | None = config if isinstance(config, Config) else None
@@ -131,7 +131,7 @@ def resolve_suite(suite: Any) -> tuple[Any, str | None]:
     The shipped example suite comes with the simulated endpoint's scripted answers, so a
     simulated model gives a realistic mix of right and wrong calls.
     """
-    from .evals.suites import load_suite
+    from llmbench_jupyter.evals.suites import load_suite
 
     if isinstance(suite, str) and suite == "example":
         path, rules = example_files()
@@ -163,9 +163,9 @@ def build_eval_spec(
 
     ``judge`` names a configured model (``provider/model`` or a bare id) that grades answers.
     """
-    from . import targets as targets_mod
-    from .config import Config, load_config
-    from .evals.work import EvalSpec
+    from llmbench_jupyter.core import targets as targets_mod
+    from llmbench_jupyter.core.config import Config, load_config
+    from llmbench_jupyter.jobs.eval_work import EvalSpec
 
     the_suite, default_rules = resolve_suite(suite)
     models = _as_list(model)

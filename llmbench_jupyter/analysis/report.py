@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .errors import LLMBenchError
+from llmbench_jupyter.core.errors import LLMBenchError
 
 _PAGE_CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:24px auto;max-width:1100px;
@@ -58,8 +58,8 @@ def export_html(
     """
     import plotly.io as pio
 
-    from .charts import result_figure
-    from .display import result_html
+    from llmbench_jupyter.analysis.charts import result_figure
+    from llmbench_jupyter.analysis.display import result_html
 
     items = _as_results(results)
     sections = []

@@ -7,9 +7,9 @@ from typing import Any
 
 import aiohttp
 
-from .. import errors
-from .base import ANSWER, REASONING, TOOL, RequestSpec, StreamResult
-from .http import parse_json, stream_sse
+from llmbench_jupyter.core import errors
+from llmbench_jupyter.core.transports.base import ANSWER, REASONING, TOOL, RequestSpec, StreamResult
+from llmbench_jupyter.core.transports.http import parse_json, stream_sse
 
 NAME = "aiohttp-anthropic"
 API_VERSION = "2023-06-01"

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlparse
 
-from .errors import LLMBenchError
+from llmbench_jupyter.core.errors import LLMBenchError
 
 
 @dataclass(frozen=True)
@@ -108,8 +108,8 @@ def from_config(
 
 def _api_key(prov: Any) -> str | None:
     """A key stored with ``keys.set`` wins over config.yaml's ``api_key_env`` (or inline key)."""
-    from . import keys
-    from .vault import valid_provider
+    from llmbench_jupyter.store import keys
+    from llmbench_jupyter.store.vault import valid_provider
 
     stored = keys.get(prov.name) if valid_provider(prov.name) else None
     return stored or prov.resolve_api_key()

@@ -82,7 +82,7 @@ class OverheadMonitor:
                 await self._task
 
     def report(self) -> dict[str, Any]:
-        from .stats import cpu_share, is_client_bound, loop_lag_summary
+        from llmbench_jupyter.stats import cpu_share, is_client_bound, loop_lag_summary
 
         wall = max(self._wall1 - self._wall0, 1e-9)
         cpu = self._cpu1 - self._cpu0

@@ -11,10 +11,10 @@ import json
 from itertools import pairwise
 from typing import Protocol
 
-from . import errors
-from .pricing import Price
-from .records import RequestRecord
-from .transports.base import ANSWER, REASONING, TOOL, StreamResult
+from llmbench_jupyter.core import errors
+from llmbench_jupyter.core.pricing import Price
+from llmbench_jupyter.core.records import RequestRecord
+from llmbench_jupyter.core.transports.base import ANSWER, REASONING, TOOL, StreamResult
 
 #: Usage and an exact tokenizer "disagree" beyond this many tokens or this fraction.
 DISAGREE_ABS, DISAGREE_REL = 2, 0.05

@@ -3,7 +3,7 @@
 Stored keys take precedence over the environment variable a provider names in
 config.yaml (``api_key_env``). On a hub they live in the shared database, readable only
 by you and encrypted with a key only your server has; on your own machine in a local
-encrypted file (see :mod:`llmbench_jupyter.vault`). ``list()`` shows providers and
+encrypted file (see :mod:`llmbench_jupyter.store.vault`). ``list()`` shows providers and
 times, never a key. Every ``set`` and ``delete`` is written to the audit log.
 
 This module's function names shadow the builtins ``set`` and ``list`` on purpose (they
@@ -16,8 +16,8 @@ import builtins
 import logging
 from typing import Any
 
-from .errors import LLMBenchError
-from .vault import HubVault, LocalVault, check_key, check_provider, open_vault
+from llmbench_jupyter.core.errors import LLMBenchError
+from llmbench_jupyter.store.vault import HubVault, LocalVault, check_key, check_provider, open_vault
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ def _audit(backend: HubVault | LocalVault, action: str, provider: str, details: 
     if isinstance(backend, HubVault):
         backend.store.audit(action, provider, details)
         return
-    from .store import open_store
+    from llmbench_jupyter.store import open_store
 
     try:
         open_store().audit(action, provider, details)

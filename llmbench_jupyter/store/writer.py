@@ -14,8 +14,8 @@ import threading
 import time
 from typing import Any
 
-from .errors import scrub
-from .records import RequestRecord
+from llmbench_jupyter.core.errors import scrub
+from llmbench_jupyter.core.records import RequestRecord
 
 _STOP = object()
 FLUSH_S = 0.25

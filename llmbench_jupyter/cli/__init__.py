@@ -16,8 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .errors import LLMBenchError, scrub
-from .records import RequestRecord
+from llmbench_jupyter.core.errors import LLMBenchError, scrub
+from llmbench_jupyter.core.records import RequestRecord
 
 EXIT_ALL_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
 
@@ -106,7 +106,7 @@ def add_eval_arguments(ev: argparse.ArgumentParser) -> None:
 
 def eval_options(args: argparse.Namespace) -> dict[str, Any]:
     """The parsed ``eval`` flags as ``specs.build_eval_spec`` options (CLI and magic alike)."""
-    from .specs import EVAL_OPTIONS
+    from llmbench_jupyter.jobs.specs import EVAL_OPTIONS
 
     return {name: getattr(args, name) for name in EVAL_OPTIONS if hasattr(args, name)}
 
@@ -249,7 +249,7 @@ def add_bench_arguments(p: argparse.ArgumentParser) -> None:
 
 def spec_from_args(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
     """Resolve parsed ``bench`` flags into a BenchSpec and a config snapshot."""
-    from .specs import BENCH_OPTIONS, build_bench_spec
+    from llmbench_jupyter.jobs.specs import BENCH_OPTIONS, build_bench_spec
 
     return build_bench_spec(**{name: getattr(args, name) for name in BENCH_OPTIONS})
 
@@ -359,13 +359,13 @@ def _job_progress(err: Any, label: str) -> tuple[Any, Callable[[dict[str, Any]],
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from .jobs import JobManager
+    from llmbench_jupyter.jobs import JobManager
 
     spec, snapshot = spec_from_args(args)
     out, err = _console(), _console(stderr=True)
     store = None
     if not args.no_save:
-        from .store import open_store
+        from llmbench_jupyter.store import open_store
 
         store = open_store(args.db)
     progress, show_progress = _job_progress(err, "run")
@@ -485,16 +485,16 @@ def eval_tables(result: Any) -> list[Any]:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     """Score a tool-calling suite through the job runner notebooks use; store it."""
-    from .evals.result import case_row
-    from .evals.work import EvalWork
-    from .jobs import JobManager
-    from .specs import build_eval_spec
+    from llmbench_jupyter.analysis.eval_result import case_row
+    from llmbench_jupyter.jobs import JobManager
+    from llmbench_jupyter.jobs.eval_work import EvalWork
+    from llmbench_jupyter.jobs.specs import build_eval_spec
 
     spec, snapshot = build_eval_spec(**eval_options(args))
     out, err = _console(), _console(stderr=True)
     store = None
     if not args.no_save:
-        from .store import open_store
+        from llmbench_jupyter.store import open_store
 
         store = open_store(args.db)
     progress, show_progress = _job_progress(err, "eval")
@@ -544,8 +544,8 @@ def cmd_eval_compare(args: argparse.Namespace) -> int:
     """Paired McNemar test of two stored eval runs; optionally a pairwise judge."""
     from rich.table import Table
 
-    from .evals.result import load_eval
-    from .store import open_store
+    from llmbench_jupyter.analysis.eval_result import load_eval
+    from llmbench_jupyter.store import open_store
 
     store = open_store(args.db)
     a, b = load_eval(args.run_a, store), load_eval(args.run_b, store)
@@ -565,7 +565,7 @@ def cmd_eval_compare(args: argparse.Namespace) -> int:
         markup=False,
     )
     if args.judge:
-        from .specs import build_eval_spec
+        from llmbench_jupyter.jobs.specs import build_eval_spec
 
         spec, _ = build_eval_spec(suite=a.suite, config=args.config, judge=args.judge,
                                   model=[a.targets[0]])  # fmt: skip
@@ -573,7 +573,7 @@ def cmd_eval_compare(args: argparse.Namespace) -> int:
         with contextlib.ExitStack() as stack:
             judge = spec.judge
             if judge.simulated:
-                from .simproc import sim_process
+                from llmbench_jupyter.sim.process import sim_process
 
                 judge = judge.with_api_base(
                     stack.enter_context(sim_process(rules=args.sim_rules))
@@ -597,18 +597,18 @@ def cmd_eval_compare(args: argparse.Namespace) -> int:
 
 def cmd_suite(args: argparse.Namespace) -> int:
     """Import a suite (BFCL, predecessor JSON, MCP tools) into a file and the store."""
-    from .evals.suites import dump_suite, load_suite
+    from llmbench_jupyter.evals.suites import dump_suite, load_suite
 
     if args.format == "bfcl":
-        from .evals.importers import import_bfcl
+        from llmbench_jupyter.evals.importers import import_bfcl
 
         suite = import_bfcl(args.source, args.answers, name=args.name or "bfcl")
     elif args.format == "predecessor":
-        from .evals.importers import import_predecessor
+        from llmbench_jupyter.evals.importers import import_predecessor
 
         suite = import_predecessor(args.source, name=args.name)
     elif args.format == "mcp":
-        from .evals.mcp_import import suite_from_mcp
+        from llmbench_jupyter.evals.mcp_import import suite_from_mcp
 
         suite = suite_from_mcp(args.source, name=args.name)
     else:
@@ -619,7 +619,7 @@ def cmd_suite(args: argparse.Namespace) -> int:
         err.print(f"wrote {path} ({len(suite.tools)} tools, {len(suite.cases)} cases)",
                   markup=False)  # fmt: skip
     if not args.no_save:
-        from .store import open_store
+        from llmbench_jupyter.store import open_store
 
         row = open_store(args.db).save_suite(suite)
         err.print(f"stored suite {row['name']!r} version {row['version']}", markup=False)
@@ -627,7 +627,7 @@ def cmd_suite(args: argparse.Namespace) -> int:
 
 
 def cmd_sim(args: argparse.Namespace) -> int:
-    from .sim import run_forever
+    from llmbench_jupyter.sim import run_forever
 
     run_forever(args.host, args.port, args.seed, args.rules, args.require_key)
     return 0
@@ -636,7 +636,7 @@ def cmd_sim(args: argparse.Namespace) -> int:
 def cmd_results(args: argparse.Namespace) -> int:
     from rich.table import Table
 
-    from .store import open_store
+    from llmbench_jupyter.store import open_store
 
     store = open_store(args.db)
     out = _console()
@@ -678,14 +678,14 @@ def cmd_results(args: argparse.Namespace) -> int:
         out.print(f"run {run['run_id']} is {state}", markup=False, highlight=False)
         return 0
     if run["kind"] == "eval" and args.action == "show":
-        from .evals.result import load_eval
+        from llmbench_jupyter.analysis.eval_result import load_eval
 
         for table in eval_tables(load_eval(run["run_id"], store, owner=run["owner"])):
             out.print(table)
         return 0
     if run["kind"] == "eval":
-        from .evals.result import ROW_COLUMNS, case_row, load_eval
-        from .store.export import write
+        from llmbench_jupyter.analysis.eval_result import ROW_COLUMNS, case_row, load_eval
+        from llmbench_jupyter.store.export import write
 
         evald = load_eval(run["run_id"], store, owner=run["owner"])
         rows = [case_row(r, evald.run_id) for r in evald.runs]
@@ -695,7 +695,7 @@ def cmd_results(args: argparse.Namespace) -> int:
                   f"({args.format})", markup=False, highlight=False)  # fmt: skip
         return 0
     if args.action == "show":
-        from .workloads import BenchResult
+        from llmbench_jupyter.core.workload import BenchResult
 
         records = store.records(run["run_id"])
         result = BenchResult(

@@ -12,8 +12,8 @@ import os
 from time import perf_counter_ns
 from typing import Any
 
-from .. import errors
-from .base import ANSWER, REASONING, TOOL, RequestSpec, StreamResult
+from llmbench_jupyter.core import errors
+from llmbench_jupyter.core.transports.base import ANSWER, REASONING, TOOL, RequestSpec, StreamResult
 
 NAME = "litellm"
 _litellm: Any = None
@@ -25,7 +25,7 @@ def load_litellm() -> Any:
     if _litellm is None:
         os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
         os.environ.setdefault("LITELLM_TELEMETRY", "False")
-        from ..tokens import ensure_tiktoken_cache
+        from llmbench_jupyter.core.tokens import ensure_tiktoken_cache
 
         ensure_tiktoken_cache()
         import litellm

@@ -14,7 +14,7 @@ Two backends, chosen by :func:`open_vault`:
 Every key stored or loaded is registered with :func:`errors.register_secret`, so it is
 masked wherever :func:`errors.scrub` cleans text. Objects here never show a key in their
 ``repr``; errors never quote one. :func:`rotate_keys` re-encrypts every hub row under a new
-master key (``python -m llmbench_jupyter.vault rotate``).
+master key (``python -m llmbench_jupyter.store.vault rotate``).
 """
 
 from __future__ import annotations
@@ -33,19 +33,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from .errors import LLMBenchError, register_secret, scrub
-from .private_files import create_exclusive
+from llmbench_jupyter.core.errors import LLMBenchError, register_secret, scrub
+from llmbench_jupyter.core.private_files import create_exclusive
 
 if TYPE_CHECKING:
     from cryptography.fernet import MultiFernet
 
-    from .store import Store
+    from llmbench_jupyter.store import Store
 
 log = logging.getLogger(__name__)
 
 #: Comma-separated Fernet keys of this user, newest first (set by the hub per user).
 VAULT_KEYS_ENV = "LLMBENCH_VAULT_KEYS"
-#: For ``python -m llmbench_jupyter.vault rotate``: admin store URL, new and old masters.
+#: For ``python -m llmbench_jupyter.store.vault rotate``: admin store URL, new and old masters.
 ADMIN_URL_ENV = "LLMBENCH_ADMIN_DB_URL"
 NEW_MASTER_ENV = "LLMBENCH_VAULT_MASTER"
 OLD_MASTERS_ENV = "LLMBENCH_VAULT_OLD_MASTERS"
@@ -368,7 +368,7 @@ def open_vault(store: Store | None = None) -> HubVault | LocalVault:
     else the local vault. ``store`` defaults to ``open_store()`` (hub case only)."""
     keys = env_keys()
     if keys:
-        from .store import open_store
+        from llmbench_jupyter.store import open_store
 
         db = store if store is not None else open_store()
         if db.url.startswith("postgresql"):
@@ -391,7 +391,7 @@ def rotate_keys(admin_url: str, old_masters: Sequence[bytes], new_master: bytes)
     import psycopg
     from cryptography.fernet import InvalidToken
 
-    from .store.db import mask_url, parse_url
+    from llmbench_jupyter.store.db import mask_url, parse_url
 
     url = parse_url(admin_url)
     masters = [new_master, *old_masters]
@@ -456,7 +456,7 @@ def _username_of(owner: str, comment: str | None, marker: str) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m llmbench_jupyter.vault rotate``: secrets come from the environment only.
+    """``python -m llmbench_jupyter.store.vault rotate``: secrets come from the environment only.
 
     ``$LLMBENCH_ADMIN_DB_URL`` (the hub's admin store URL), ``$LLMBENCH_VAULT_MASTER``
     (the new master key text) and ``$LLMBENCH_VAULT_OLD_MASTERS`` (comma-separated old
@@ -465,7 +465,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     args = list(sys.argv[1:] if argv is None else argv)
     if args != ["rotate"]:
-        print("usage: python -m llmbench_jupyter.vault rotate", file=sys.stderr)
+        print("usage: python -m llmbench_jupyter.store.vault rotate", file=sys.stderr)
         return 2
     missing = [v for v in (ADMIN_URL_ENV, NEW_MASTER_ENV) if not os.environ.get(v, "").strip()]
     if missing:
