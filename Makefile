@@ -65,11 +65,15 @@ test: install-test chromium hub-deps
 	@test -f $(VENV)/share/jupyter/kernels/python3/kernel.json || \
 		$(BIN)/python -m ipykernel install --sys-prefix
 	$(BIN)/python -m pytest -q -ra
-	$(BIN)/ruff check llmbench_jupyter tests benchmarks
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/ruff check llmbench_jupyter tests benchmarks hub_config
+	$(BIN)/ruff format --check llmbench_jupyter tests benchmarks hub_config
 	$(BIN)/mypy
 
 lint: install-test
-	$(BIN)/ruff check llmbench_jupyter tests benchmarks
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/ruff check llmbench_jupyter tests benchmarks hub_config
+	$(BIN)/ruff format --check llmbench_jupyter tests benchmarks hub_config
 
 typecheck: install-test
 	$(BIN)/mypy

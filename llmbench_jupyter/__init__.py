@@ -1,7 +1,19 @@
 """llmbench-jupyter: benchmark and evaluate LLM providers from notebooks, the CLI and JupyterHub.
 
-The public API is imported lazily, so ``import llmbench_jupyter`` stays cheap and never
-pulls in litellm, pandas or plotly until a feature needs them.
+The public API is this small set of names, imported lazily, so ``import llmbench_jupyter``
+stays cheap and never pulls in litellm, pandas or plotly until a feature needs them:
+
+- run: :func:`bench`, :func:`evaluate` (both return a running ``Job``), :func:`target`,
+  :class:`BenchSpec` with :func:`arun` for scripts, :func:`load_config`;
+- results: :func:`load`, :func:`history`, :func:`leaderboard`, :func:`load_eval`,
+  :func:`eval_history`, :func:`publish`, :func:`audit_log`, :func:`export_html`;
+- suites: :func:`load_suite` (more in :mod:`llmbench_jupyter.evals`);
+- your API keys: :mod:`keys` (``keys.set``, ``keys.list``, ``keys.delete``);
+- errors: every error this package raises on purpose is an :class:`LLMBenchError`.
+
+Everything else lives in the layer packages (``core``, ``stats``, ``evals``, ``store``,
+``sim``, ``jobs``, ``analysis`` and the surfaces ``cli``, ``kernel``, ``hub``); see
+docs/architecture.md. Their modules are internal unless their package documents them.
 """
 
 from __future__ import annotations
@@ -12,45 +24,58 @@ from typing import Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "BenchSpec": "core.workload",
-    "BenchResult": "core.workload",
-    "arun": "core.workload",
-    "run": "core.workload",
-    "Target": "core.targets",
-    "load_config": "core.config",
-    "ConfigError": "core.config",
-    "open_store": "store",
-    "summarize": "stats",
-    "describe": "stats",
-    "SimServer": "sim",
-    "RequestRecord": "core.records",
-    "LLMBenchError": "core.errors",
+    # run a job
     "bench": "kernel.api",
-    "list_jobs": "kernel.api",
     "evaluate": "kernel.api",
-    "load_eval": "analysis.eval_result",
-    "EvalResult": "analysis.eval_result",
-    "eval_history": "analysis.eval_result",
     "target": "kernel.api",
-    "load_suite": "evals.suites",
-    "example_files": "jobs.specs",
-    "Job": "jobs",
-    "JobManager": "jobs",
+    "BenchSpec": "core.workload",
+    "arun": "jobs.bench_run",
+    "load_config": "core.config",
+    # stored results
+    "load": "analysis.results",
     "history": "analysis.results",
     "leaderboard": "analysis.results",
-    "load": "analysis.results",
     "publish": "analysis.results",
     "audit_log": "analysis.results",
+    "load_eval": "analysis.eval_history",
+    "eval_history": "analysis.eval_history",
+    "export_html": "analysis.report",
+    "load_suite": "evals.suites",
+    # the error hierarchy: all of it derives from LLMBenchError
+    "LLMBenchError": "core.errors",
+    "InputError": "core.errors",
+    "InputTypeError": "core.errors",
+    "RequestFailed": "core.errors",
+    "ConfigError": "core.config",
+    "StatsInputError": "stats",
+    "EvalModelError": "evals.model",
+    "SuiteError": "evals.suites",
+    "MockToolError": "evals.mocks",
+    "MCPImportError": "evals.importers",
+    "RulesError": "sim.rules",
+    "ScenarioError": "sim.scenarios",
+    "VaultError": "store.vault",
+    "JobError": "jobs.states",
+    "ClusterError": "hub.pgcluster",
+    "HubAuthConfigError": "hub.auth",
+    "HubConfigError": "hub.spawn",
+    "HubSetupError": "hub.deploy",
+    "ProvisionError": "hub.provision",
+    "SecretFileError": "hub.secret_files",
 }
+#: Public modules reachable as attributes: ``lj.keys.set("openai", "sk-...")``.
+_MODULES = {"keys": "store.keys"}
 
-__all__ = ["__version__", *sorted(_EXPORTS)]
+__all__ = ["__version__", *sorted(_EXPORTS), *sorted(_MODULES)]
 
 
 def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
+    if name in _MODULES:
+        value = import_module(f".{_MODULES[name]}", __name__)
+    elif name in _EXPORTS:
+        value = getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
+    else:
         raise AttributeError(f"module 'llmbench_jupyter' has no attribute {name!r}")
-    value = getattr(import_module(f".{module}", __name__), name)
     globals()[name] = value
     return value
 

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from llmbench_jupyter.core.targets import Target, adhoc
-from llmbench_jupyter.core.workload import BenchSpec, arun
+from llmbench_jupyter.core.workload import BenchSpec
+from llmbench_jupyter.jobs.bench_run import arun
 from llmbench_jupyter.sim import SimServer
 from llmbench_jupyter.store import open_store
 

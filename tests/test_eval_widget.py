@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from llmbench_jupyter import jobs
+from llmbench_jupyter.jobs import job as job_mod
 from llmbench_jupyter.evals.scoring import ERROR_TYPES
 from llmbench_jupyter.kernel import widget as widget_mod
 from llmbench_jupyter.kernel.eval_widget import ROWS_INTERVAL_S, EvalWidget
@@ -259,7 +259,7 @@ def test_cancel_message_cancels_the_job() -> None:
 
 
 def test_display_hook_picks_the_widget_class_by_job_kind() -> None:
-    assert jobs._display_hook is widget_mod.job_bundle  # installed by importing widget
+    assert job_mod._display_hook is widget_mod.job_bundle  # installed by importing widget
     eval_job = FakeEvalJob(job_id="1" * 32)
     bench_job = FakeBenchJob()
     eval_widget = widget_mod.widget_for(eval_job)  # type: ignore[arg-type]

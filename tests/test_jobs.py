@@ -233,9 +233,9 @@ def test_the_default_manager_takes_its_limit_from_config(
 def test_hourly_request_limit_holds_jobs_and_refuses_oversized_ones(
     sim: SimServer, store, monkeypatch: pytest.MonkeyPatch
 ) -> None:  # type: ignore[no-untyped-def]
-    import llmbench_jupyter.jobs as jobs_mod
+    from llmbench_jupyter.jobs import budgets
 
-    monkeypatch.setattr(jobs_mod, "BUDGET_POLL_S", 0.05)
+    monkeypatch.setattr(budgets, "BUDGET_POLL_S", 0.05)
     manager = JobManager(store, max_requests_per_hour=10)
 
     async def main() -> None:

@@ -144,7 +144,7 @@ def test_notebooks_pass_nbval(tmp_path: Path) -> None:
 @pytest.fixture
 def two_runs(tmp_path: Path) -> tuple[str, list[str]]:
     """Two stored runs on the simulated endpoint: the second adds a model."""
-    from llmbench_jupyter.core.workload import arun
+    from llmbench_jupyter.jobs.bench_run import arun
     from llmbench_jupyter.jobs.specs import build_bench_spec
     from llmbench_jupyter.sim import SimServer
     from llmbench_jupyter.store import open_store

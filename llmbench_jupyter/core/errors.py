@@ -39,6 +39,14 @@ class LLMBenchError(Exception):
     """Base of errors we raise on purpose; their text is meant for the user, not a traceback."""
 
 
+class InputError(LLMBenchError, ValueError):
+    """A value handed to a public function is wrong: says what, where, and what was expected."""
+
+
+class InputTypeError(InputError, TypeError):
+    """A public function got a value of the wrong type (still an :class:`InputError`)."""
+
+
 class RequestFailed(LLMBenchError):
     """A request failed in a known way; carries the category and the HTTP status if any."""
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from llmbench_jupyter.core.corpus import paragraphs
+from llmbench_jupyter.core.errors import InputError
 from llmbench_jupyter.core.tokens import TiktokenTokenizer, Tokenizer
 
 _SEPARATOR = "\n\n"
@@ -78,7 +79,7 @@ def build_padding(n_tokens: int, tokenizer: Tokenizer, rng: random.Random) -> tu
     count matches; the count returned is always the measured one.
     """
     if isinstance(n_tokens, bool) or not isinstance(n_tokens, int) or n_tokens < 0:
-        raise ValueError(f"padding size must be a non-negative integer, got {n_tokens!r}")
+        raise InputError(f"padding size must be a non-negative integer, got {n_tokens!r}")
     if n_tokens == 0:
         return "", 0
     corpus = _corpus(tokenizer)

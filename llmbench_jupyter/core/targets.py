@@ -7,6 +7,7 @@ timing path, and an unknown provider or model fails before anything is sent.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlparse
@@ -72,12 +73,22 @@ def _split_filters(models: list[str] | None) -> tuple[set[str], set[tuple[str, s
     return bare, qualified
 
 
+#: Looks up the user's stored key for a provider (``store.keys.lookup``), None if none.
+KeyLookup = Callable[[str], str | None]
+
+
 def from_config(
-    config: Any, providers: list[str] | None = None, models: list[str] | None = None
+    config: Any,
+    providers: list[str] | None = None,
+    models: list[str] | None = None,
+    *,
+    stored_keys: KeyLookup | None = None,
 ) -> list[Target]:
     """Targets for the named providers (default: ``local-sim``), filtered by model ids.
 
-    ``models`` entries may be bare ids or ``provider/id``.
+    ``models`` entries may be bare ids or ``provider/id``. A key from ``stored_keys`` (the
+    user's encrypted vault, passed in by the jobs layer) wins over config.yaml's
+    ``api_key_env`` or inline key; the engine itself never opens the vault.
     """
     bare, qualified = _split_filters(models)
     names = list(providers or [])
@@ -90,7 +101,7 @@ def from_config(
     for name in names:
         prov = config.provider(name)  # raises ConfigError with suggestions
         filtered_here = bool(bare) or any(p == name for p, _ in qualified)
-        api_key = _api_key(prov)
+        api_key = (stored_keys(prov.name) if stored_keys else None) or prov.resolve_api_key()
         for model in prov.models:
             if not filtered_here or model.id in bare or (name, model.id) in qualified:
                 targets.append(_target(prov, model, config, api_key))
@@ -104,15 +115,6 @@ def from_config(
             + (f"; did you mean {', '.join(hint)}?" if hint else f"; known: {', '.join(known)}")
         )
     return targets
-
-
-def _api_key(prov: Any) -> str | None:
-    """A key stored with ``keys.set`` wins over config.yaml's ``api_key_env`` (or inline key)."""
-    from llmbench_jupyter.store import keys
-    from llmbench_jupyter.store.vault import valid_provider
-
-    stored = keys.get(prov.name) if valid_provider(prov.name) else None
-    return stored or prov.resolve_api_key()
 
 
 def _target(prov: Any, model: Any, config: Any, api_key: str | None) -> Target:

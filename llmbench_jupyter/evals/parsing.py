@@ -18,6 +18,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from llmbench_jupyter.core.errors import InputTypeError
 from llmbench_jupyter.evals.model import ParsedCall
 
 __all__ = [
@@ -297,7 +298,7 @@ def parse_tool_calls(response: Any, *, allow_text: bool = False) -> list[ParsedC
         calls = _parse_items(response)
         return calls if calls or not allow_text else parse_text_calls(_content_text(response))
     if not isinstance(response, dict):
-        raise TypeError(
+        raise InputTypeError(
             f"cannot read tool calls from a {type(response).__name__}; expected a provider "
             "response dict, a list of calls/blocks/parts, a string or a RequestRecord"
         )

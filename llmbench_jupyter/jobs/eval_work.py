@@ -124,7 +124,7 @@ class EvalWork:
 
     # -------------------------------------------------------------------- run
     async def run(self, job: Job) -> EvalResult:
-        from llmbench_jupyter.core.workload import _host, _versions
+        from llmbench_jupyter.jobs.provenance import host, versions
 
         spec = self.spec
         store = job.manager.store if self._save else None
@@ -141,8 +141,8 @@ class EvalWork:
                     name=spec.name,
                     spec=self._described,
                     config_snapshot=self._config_snapshot,
-                    versions=_versions(),
-                    host=_host(),
+                    versions=versions(),
+                    host=host(),
                 )
             )
         job._on_start(run_id, self._total)

@@ -45,6 +45,7 @@ def build_bench_spec(
     ``config`` is a loaded ``Config``, a path, or None for the default search order.
     """
     from llmbench_jupyter.core import targets as targets_mod
+    from llmbench_jupyter.store import keys
     from llmbench_jupyter.core.config import Config, load_config
     from llmbench_jupyter.core.workload import DEFAULT_PROMPT, BenchSpec
 
@@ -60,7 +61,7 @@ def build_bench_spec(
     else:
         if loaded is None:
             loaded = load_config(config)
-        chosen = targets_mod.from_config(loaded, _as_list(provider), models)
+        chosen = targets_mod.from_config(loaded, _as_list(provider), models, stored_keys=keys.lookup)
         snapshot = loaded.snapshot()
     defaults = loaded.defaults if loaded is not None else None
     if prompt is None:
@@ -164,6 +165,7 @@ def build_eval_spec(
     ``judge`` names a configured model (``provider/model`` or a bare id) that grades answers.
     """
     from llmbench_jupyter.core import targets as targets_mod
+    from llmbench_jupyter.store import keys
     from llmbench_jupyter.core.config import Config, load_config
     from llmbench_jupyter.jobs.eval_work import EvalSpec
 
@@ -177,12 +179,12 @@ def build_eval_spec(
         snapshot: dict[str, Any] = {"adhoc": True}
     else:
         loaded = loaded or load_config(config)
-        chosen = targets_mod.from_config(loaded, _as_list(provider), models)
+        chosen = targets_mod.from_config(loaded, _as_list(provider), models, stored_keys=keys.lookup)
         snapshot = loaded.snapshot()
     judge_target = judge if not isinstance(judge, str | type(None)) else None
     if isinstance(judge, str) and judge:
         loaded = loaded or load_config(config if not api_base else None)
-        found = targets_mod.from_config(loaded, None, [judge])
+        found = targets_mod.from_config(loaded, None, [judge], stored_keys=keys.lookup)
         if len(found) != 1:
             raise LLMBenchError(
                 f"judge {judge!r} matches {len(found)} models "

@@ -8,9 +8,14 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llmbench_jupyter.jobs import Job, get_manager
+
+if TYPE_CHECKING:
+    from llmbench_jupyter.analysis.bench_result import BenchResult
+    from llmbench_jupyter.analysis.eval_result import EvalResult
+    from llmbench_jupyter.core.targets import Target
 
 
 def in_kernel() -> bool:
@@ -30,7 +35,7 @@ def bench(
     sim_url: str | None = None,
     display: bool | None = None,
     **options: Any,
-) -> Job:
+) -> Job[BenchResult]:
     """Start a benchmark job and return its handle immediately.
 
     Options are the CLI's ``bench`` flags with underscores (``runs``, ``warmup``,
@@ -66,7 +71,7 @@ def evaluate(
     sim_url: str | None = None,
     display: bool | None = None,
     **options: Any,
-) -> Job:
+) -> Job[EvalResult]:
     """Start a tool-calling eval job and return its handle immediately.
 
     ``suite``: ``"example"`` (the shipped suite, answered by scripted simulated models), a
@@ -101,16 +106,17 @@ def evaluate(
     return job
 
 
-def target(model: str, *, config: Any = None, sim_url: str | None = None) -> Any:
+def target(model: str, *, config: Any = None, sim_url: str | None = None) -> Target:
     """One configured model as a Target (e.g. a judge): ``provider/model`` or a bare id.
 
     ``sim_url`` points a simulated model at an endpoint you started (``SimServer``).
     """
     from llmbench_jupyter.core import targets as targets_mod
+    from llmbench_jupyter.store import keys
     from llmbench_jupyter.core.config import load_config
     from llmbench_jupyter.core.errors import LLMBenchError
 
-    found = targets_mod.from_config(load_config(config), None, [model])
+    found = targets_mod.from_config(load_config(config), None, [model], stored_keys=keys.lookup)
     if len(found) != 1:
         raise LLMBenchError(
             f"{model!r} matches {len(found)} models ({', '.join(t.key for t in found)}); "
@@ -120,6 +126,6 @@ def target(model: str, *, config: Any = None, sim_url: str | None = None) -> Any
     return chosen.with_api_base(sim_url) if sim_url and chosen.simulated else chosen
 
 
-def list_jobs() -> list[Job]:
+def list_jobs() -> list[Job[Any]]:
     """Jobs started in this process, oldest first."""
     return get_manager().jobs()

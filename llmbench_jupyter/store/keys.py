@@ -17,7 +17,14 @@ import logging
 from typing import Any
 
 from llmbench_jupyter.core.errors import LLMBenchError
-from llmbench_jupyter.store.vault import HubVault, LocalVault, check_key, check_provider, open_vault
+from llmbench_jupyter.store.vault import (
+    HubVault,
+    LocalVault,
+    check_key,
+    check_provider,
+    open_vault,
+    valid_provider,
+)
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +44,14 @@ def set(provider: str, key: str) -> None:
 
 
 def get(provider: str) -> str | None:
-    """Your stored key for ``provider`` or None (used by target resolution)."""
+    """Your stored key for ``provider`` or None."""
     return vault().get(check_provider(provider))
+
+
+def lookup(provider: str) -> str | None:
+    """Target resolution's view of the vault (``targets.from_config(stored_keys=lookup)``):
+    a provider name the vault cannot hold simply has no stored key."""
+    return get(provider) if valid_provider(provider) else None
 
 
 def list() -> builtins.list[dict[str, Any]]:

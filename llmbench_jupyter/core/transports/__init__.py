@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from llmbench_jupyter.core.errors import InputError
 from llmbench_jupyter.core.transports.base import RequestSpec, StreamResult
 
 StreamFn = Callable[[Any, RequestSpec], Awaitable[tuple[int, StreamResult]]]
@@ -24,7 +25,7 @@ def for_kind(kind: str) -> tuple[str, StreamFn]:
         from llmbench_jupyter.core.transports import litellm
 
         return litellm.NAME, litellm.stream
-    raise ValueError(f"unknown provider kind {kind!r}; expected openai, anthropic or litellm")
+    raise InputError(f"unknown provider kind {kind!r}; expected openai, anthropic or litellm")
 
 
 def endpoint_path(kind: str) -> str:

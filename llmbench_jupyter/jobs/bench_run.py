@@ -1,0 +1,105 @@
+"""A benchmark run end to end: simulator, store and the engine, for every surface.
+
+The engine (``core.workload``) only measures and hands records to a sink. Here a run
+gets what it needs around that: the built-in simulated endpoint in its own process for
+simulated targets (unless ``sim_url`` points at one already running), a ``runs`` row and
+a writer thread that commits records in small batches, and the final status and
+client-overhead report written when the run ends, however it ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from typing import Any
+
+from llmbench_jupyter.analysis.bench_result import BenchResult
+from llmbench_jupyter.core.records import RequestRecord
+from llmbench_jupyter.core.workload import BenchSpec, describe_run, plan
+from llmbench_jupyter.core.workload import arun as run_workload
+from llmbench_jupyter.jobs.provenance import host, versions
+
+
+async def arun(
+    spec: BenchSpec,
+    *,
+    save: bool = True,
+    store: Any = None,
+    owner: str | None = None,
+    on_record: Callable[[RequestRecord], None] | None = None,
+    on_start: Callable[[str | None, int], None] | None = None,
+    config_snapshot: dict[str, Any] | None = None,
+    sim_url: str | None = None,
+) -> BenchResult:
+    """Run a benchmark to completion and return its records; stored unless ``save`` is False.
+
+    Simulated targets get the built-in endpoint started in its own process unless
+    ``sim_url`` points at one already running.
+    """
+    spec.validate()
+    with contextlib.ExitStack() as stack:
+        if any(t.simulated for t in spec.targets) and not sim_url:
+            from llmbench_jupyter.sim.process import sim_process
+
+            sim_url = stack.enter_context(sim_process(seed=spec.seed))
+        if sim_url:
+            spec.targets = [t.with_api_base(sim_url) if t.simulated else t for t in spec.targets]
+        return await _run_stored(spec, save, store, owner, on_record, on_start, config_snapshot)
+
+
+async def _run_stored(
+    spec: BenchSpec,
+    save: bool,
+    store: Any,
+    owner: str | None,
+    on_record: Callable[[RequestRecord], None] | None,
+    on_start: Callable[[str | None, int], None] | None,
+    config_snapshot: dict[str, Any] | None,
+) -> BenchResult:
+    from llmbench_jupyter.store import current_owner, open_store
+    from llmbench_jupyter.store.writer import StoreWriter
+
+    owner = owner or current_owner()
+    writer: StoreWriter | None = None
+    run_id: str | None = None
+    if save:
+        store = store or open_store()
+        run_id = store.create_run(
+            owner=owner,
+            name=spec.name,
+            spec=describe_run(spec, *plan(spec)),
+            config_snapshot=config_snapshot or {},
+            versions=versions(),
+            host=host(),
+        )
+        writer = StoreWriter(store)
+
+    def sink(record: RequestRecord) -> None:
+        if writer is not None:
+            writer.put(record)
+        if on_record is not None:
+            on_record(record)
+
+    async def finish(status: str, overhead: dict[str, Any] | None) -> None:
+        if writer is None:
+            return
+        await asyncio.to_thread(writer.close)
+        if overhead is not None:
+            overhead["store_errors"] = writer.errors
+        store.finish_run(run_id, status, overhead=overhead)
+
+    result = await run_workload(
+        spec,
+        sink=sink,
+        run_id=run_id,
+        owner=owner,
+        on_start=None if on_start is None else (lambda planned: on_start(run_id, planned)),
+        on_finish=finish,
+    )
+    return BenchResult.from_workload(result, store_errors=writer.errors if writer else [])
+
+
+def run(spec: BenchSpec, **kwargs: Any) -> BenchResult:
+    """Synchronous wrapper of :func:`arun` for scripts (not for a running event loop)."""
+    return asyncio.run(arun(spec, **kwargs))

@@ -1,0 +1,121 @@
+"""A benchmark as job work: :func:`jobs.bench_run.arun` with the job's callbacks, and the
+live snapshot (progress, medians per target and tier) its widget shows."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from llmbench_jupyter.analysis.bench_result import BenchResult
+from llmbench_jupyter.core.records import RequestRecord
+from llmbench_jupyter.core.workload import BenchSpec, plan
+from llmbench_jupyter.jobs.bench_run import arun
+
+if TYPE_CHECKING:
+    from llmbench_jupyter.jobs.job import Job
+
+
+class BenchWork:
+    kind = "bench"
+    unit = "requests"
+
+    def __init__(
+        self,
+        spec: BenchSpec,
+        *,
+        save: bool,
+        config_snapshot: dict[str, Any] | None,
+        sim_url: str | None,
+    ) -> None:
+        self.spec = spec
+        self.name = spec.name
+        self._save = save
+        self._config_snapshot = config_snapshot
+        self._sim_url = sim_url
+
+    def describe(self) -> dict[str, Any]:
+        return self.spec.describe()
+
+    async def run(self, job: Job[Any]) -> BenchResult:
+        return await arun(
+            self.spec,
+            save=self._save,
+            store=job.manager.store,
+            owner=job.manager.owner,
+            on_record=job._on_record,
+            on_start=job._on_start,
+            config_snapshot=self._config_snapshot,
+            sim_url=self._sim_url,
+        )
+
+    def failure(self, result: BenchResult) -> str | None:
+        return None if result.status == "done" else "every measured request failed"
+
+    def planned_requests(self) -> int:
+        return sum(self._planned_per_target().values())
+
+    def partial(self, job: Job[Any], status: str) -> BenchResult:
+        return BenchResult(
+            run_id=job.run_id,
+            spec=self.spec.describe(),
+            records=list(job._records),
+            skipped=[],
+            overhead={},
+            status=status,
+        )
+
+    def snapshot(self, job: Job[Any]) -> dict[str, Any]:
+        from llmbench_jupyter.stats import live_medians
+
+        records: list[RequestRecord] = job._records
+        per_tier = live_medians(records)
+        planned_per_target = self._planned_per_target()
+        done_by: dict[str, int] = {}
+        errors_by: dict[str, int] = {}
+        for r in records:
+            key = f"{r.provider}/{r.model}"
+            done_by[key] = done_by.get(key, 0) + 1
+            errors_by[key] = errors_by.get(key, 0) + (r.status != "ok")
+        by_target = {
+            (row["provider"], row["model"]): row
+            for row in live_medians(records, by=("provider", "model"))
+        }
+        targets = []
+        for t in self.spec.targets:
+            key = t.key
+            n = done_by.get(key, 0)
+            medians = by_target.get((t.provider, t.model), {})
+            total_t = planned_per_target.get(key, 0)
+            targets.append(
+                {
+                    "key": key,
+                    "provider": t.provider,
+                    "model": t.model,
+                    "display_name": t.display_name or t.model,
+                    "done": n,
+                    "total": total_t,
+                    "errors": errors_by.get(key, 0),
+                    "ttft_ms_p50": medians.get("ttft_ms_p50"),
+                    "decode_tps_p50": medians.get("decode_tps_p50"),
+                    "tpot_ms_p50": medians.get("tpot_ms_p50"),
+                    "e2e_ms_p50": medians.get("e2e_ms_p50"),
+                    "state": "done"
+                    if total_t and n >= total_t
+                    else ("running" if n else "waiting"),
+                }
+            )
+        return {
+            "done": len(records),
+            "total": job._planned or sum(planned_per_target.values()),
+            "errors": sum(errors_by.values()),
+            "targets": targets,
+            "tiers": [{"key": f"{row['provider']}/{row['model']}", **row} for row in per_tier],
+            "tier_count": len(set(self.spec.context_tiers)),
+        }
+
+    def _planned_per_target(self) -> dict[str, int]:
+        phases, _ = plan(self.spec)
+        per = self.spec.runs + self.spec.warmup
+        out: dict[str, int] = {}
+        for phase in phases:
+            out[phase.target.key] = out.get(phase.target.key, 0) + per
+        return out
