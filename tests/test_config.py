@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from llmbench_jupyter.core import config as config_mod
 from llmbench_jupyter.core.config import ConfigError, default_config_path, load_config
+from llmbench_jupyter.core.config import _loader as config_mod
 
 REPO_CONFIG = Path(__file__).resolve().parent.parent / "config.yaml"
 SECRET = "sk-proj-THISISASECRETVALUE1234567890abcd"

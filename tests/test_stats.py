@@ -12,6 +12,7 @@ import pytest
 from llmbench_jupyter import stats
 from llmbench_jupyter.core.records import RequestRecord
 from llmbench_jupyter.stats import StatsInputError
+from llmbench_jupyter.stats._describe import _boot_medians
 
 # ----------------------------------------------------------------------------- describe
 
@@ -114,7 +115,7 @@ def test_bootstrap_medians_match_naive_resampling_distribution(sample):
     """The O(B) order-statistic draw has the same distribution as resampling n of n."""
     x = np.asarray(sample, dtype=float)
     n_boot = 40000
-    ours = stats._boot_medians(x, n_boot, np.random.default_rng(1))
+    ours = _boot_medians(x, n_boot, np.random.default_rng(1))
     rng = np.random.default_rng(2)
     naive = np.median(x[rng.integers(0, x.size, size=(n_boot, x.size))], axis=1)
     for value in np.union1d(ours, naive):
