@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 
 from llmbench_jupyter.core.errors import REDACTED, LLMBenchError
-from llmbench_jupyter.evals.mcp_import import (
+from llmbench_jupyter.evals.importers import (
     MCPImportError,
     describe_mcp_source,
     import_mcp_tools,
@@ -457,7 +457,7 @@ def test_env_values_never_appear_in_errors() -> None:
 
 def test_importing_the_module_does_not_load_the_sdk() -> None:
     code = (
-        "import sys, json, llmbench_jupyter.evals.mcp_import; "
+        "import sys, json, llmbench_jupyter.evals.importers; "
         "print(json.dumps(sorted(m.split('.')[0] for m in sys.modules)))"
     )
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
