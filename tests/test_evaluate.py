@@ -15,7 +15,8 @@ import pytest
 import yaml
 
 import llmbench_jupyter as lj
-from llmbench_jupyter.analysis.eval_result import ROW_COLUMNS, EvalResult, load_eval
+from llmbench_jupyter.analysis.eval_history import load_eval
+from llmbench_jupyter.analysis.eval_result import ROW_COLUMNS, EvalResult
 from llmbench_jupyter.core.errors import LLMBenchError
 from llmbench_jupyter.evals.scoring import case_value
 from llmbench_jupyter.evals.suites import load_suite

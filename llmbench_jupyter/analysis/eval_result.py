@@ -2,7 +2,8 @@
 
 Rows here are the ``eval_results`` columns (one mapping function, :func:`case_row`, feeds
 the store, DataFrames and exports alike). Every number comes from ``scoring.score_suite``
-or ``stats``; this module only arranges them.
+or ``stats``; this module only arranges them. Loading runs back from the store is in
+:mod:`.eval_history`.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from llmbench_jupyter.core.errors import LLMBenchError
 from llmbench_jupyter.evals.model import ExpectedCall, Suite
 from llmbench_jupyter.evals.runner import CaseRun
-from llmbench_jupyter.evals.scoring import CaseScore, SuiteScore, describe, score_suite
+from llmbench_jupyter.evals.scoring import SuiteScore, describe, score_suite
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -67,30 +68,6 @@ def case_row(run: CaseRun, run_id: str | None = None) -> dict[str, Any]:
         "transcript": list(run.transcript),
         "final_state": run.final_state,
     }
-
-
-def score_from_dict(data: dict[str, Any]) -> CaseScore:
-    """A stored ``CaseScore.to_dict()`` back as a CaseScore."""
-    fields = {k: v for k, v in data.items() if k in CaseScore.__dataclass_fields__}
-    fields["pairs"] = [(int(e), int(a), dict(v)) for e, a, v in data.get("pairs") or []]
-    return CaseScore(**fields)
-
-
-def run_from_row(row: dict[str, Any]) -> CaseRun:
-    """A stored ``eval_results`` row back as a CaseRun."""
-    return CaseRun(
-        provider=row["provider"],
-        model=row["model"],
-        case_id=row["case_id"],
-        category=row["category"],
-        attempt=int(row["attempt"]),
-        score=score_from_dict(row["score"]),
-        calls=list(row["calls"] or []),
-        transcript=list(row["transcript"] or []),
-        latency_ms=row.get("latency_ms"),
-        error=row.get("error"),
-        final_state=row.get("final_state"),
-    )
 
 
 # --------------------------------------------------------------------- case table text
@@ -427,77 +404,3 @@ def _with_target(row: dict[str, Any], target: str | None = None) -> dict[str, An
     if target is not None:
         subject["target"] = target
     return {**row, "subject": subject}
-
-
-def load_eval(run_id: str, store: Any = None, owner: str | None = None) -> EvalResult:
-    """An eval run back from the store (suite, case attempts and judge calls).
-
-    ``run_id`` may be a unique prefix of one of ``owner``'s runs (default: you).
-    """
-    from llmbench_jupyter.store import open_store
-
-    db = store or open_store()
-    run = db.get_run(run_id, owner=owner)
-    if run["kind"] != "eval":
-        raise LLMBenchError(f"run {run['run_id']} is a {run['kind']} run, not an eval")
-    spec = run["spec"]
-    suite = db.get_suite(spec["suite_id"])
-    runs = [run_from_row(r) for r in db.eval_results(run["run_id"])]
-    judgements = [_with_target(j) for j in db.judgements(run["run_id"], kind="case")]
-    return EvalResult(
-        run_id=run["run_id"],
-        suite=suite,
-        targets=list(spec["targets"]),
-        runs=runs,
-        mode=spec.get("mode", "default"),
-        k=int(spec.get("k", 1)),
-        status=run["status"],
-        judgements=judgements + [_with_target(j) for j in db.judgements(run["run_id"], "report")],
-    )
-
-
-EVAL_HISTORY_COLUMNS = (
-    "run_id", "created_at", "name", "status", "owner", "suite", "suite_version", "mode", "k",
-    "target", "attempts", "pass_rate", "pass_ci_low", "pass_ci_high", "macro_rate",
-)  # fmt: skip
-
-
-def eval_history(limit: int = 50, all_owners: bool = False, store: Any = None) -> pd.DataFrame:
-    """Stored eval runs, newest first: one row per run and target with its pass rate and CI.
-
-    The numbers are the run's stored ``score_suite`` summary (computed when it finished).
-    """
-    import pandas as pd
-
-    from llmbench_jupyter.store import open_store
-
-    db = store or open_store()
-    rows = []
-    for run in db.list_runs(limit=limit * 4, all_owners=all_owners):
-        if run["kind"] != "eval":
-            continue
-        spec = run["spec"] or {}
-        for target, s in (run.get("summary") or {}).items():
-            micro, macro = s.get("micro") or {}, s.get("macro") or {}
-            rows.append(
-                {
-                    "run_id": run["run_id"],
-                    "created_at": run["created_at"],
-                    "name": run["name"],
-                    "status": run["status"],
-                    "owner": run["owner"],
-                    "suite": spec.get("suite"),
-                    "suite_version": spec.get("suite_version"),
-                    "mode": spec.get("mode"),
-                    "k": spec.get("k"),
-                    "target": target,
-                    "attempts": s.get("n_cases"),
-                    "pass_rate": micro.get("rate"),
-                    "pass_ci_low": micro.get("ci_low"),
-                    "pass_ci_high": micro.get("ci_high"),
-                    "macro_rate": macro.get("rate"),
-                }
-            )
-        if len({r["run_id"] for r in rows}) >= limit:
-            break
-    return pd.DataFrame(rows, columns=list(EVAL_HISTORY_COLUMNS))

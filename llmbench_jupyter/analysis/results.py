@@ -125,7 +125,7 @@ def load(run_id_or_prefix: str, store: Store | str | None = None) -> BenchResult
     db = _store(store)
     run = db.get_run(run_id_or_prefix)
     if run.get("kind") == "eval":
-        from llmbench_jupyter.analysis.eval_result import load_eval
+        from llmbench_jupyter.analysis.eval_history import load_eval
 
         return load_eval(run["run_id"], db, owner=run["owner"])  # type: ignore[return-value]
     spec = run.get("spec") or {}

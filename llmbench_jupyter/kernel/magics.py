@@ -76,7 +76,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _bench_parser() -> _Parser:
-    from llmbench_jupyter.cli import add_bench_arguments
+    from llmbench_jupyter.jobs.flags import add_bench_arguments
 
     # "resolve" hands -o over to the magic's NAME option; --output FILE keeps the CLI meaning.
     parser = _Parser("%llmbench bench", conflict_handler="resolve")
@@ -301,7 +301,7 @@ class LLMBenchMagics(Magics):
         return job, args.out_name, True
 
     def _cmd_eval(self, argv: list[str]) -> tuple[Any, str | None, bool]:
-        from llmbench_jupyter.cli import add_eval_arguments, eval_options
+        from llmbench_jupyter.jobs.flags import add_eval_arguments, eval_options
         from llmbench_jupyter.kernel import api
 
         parser = _Parser("%llmbench eval", conflict_handler="resolve")

@@ -1,0 +1,85 @@
+"""The ``llmbench`` argument parser: every sub-command and its flags.
+
+The bench and eval flags come from :mod:`llmbench_jupyter.jobs.flags`, shared with the
+``%llmbench`` magics; the other sub-commands exist only on the command line.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from llmbench_jupyter.jobs.flags import _positive_int, add_bench_arguments, add_eval_arguments
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="llmbench", description="Benchmark LLM providers: TTFT, decode speed, cost."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    bench = sub.add_parser(
+        "bench",
+        help="run a benchmark",
+        description="Run a benchmark against configured or ad-hoc targets.",
+    )
+    add_bench_arguments(bench)
+
+    ev = sub.add_parser(
+        "eval",
+        help="score tool calling on a suite",
+        description="Run a tool-calling suite and score every case.",
+    )
+    add_eval_arguments(ev)
+
+    cmp_ = sub.add_parser(
+        "eval-compare",
+        help="compare two stored eval runs (paired McNemar test, optional pairwise judge)",
+    )
+    cmp_.add_argument("run_a", help="first eval run id (or unique prefix)")
+    cmp_.add_argument("run_b", help="second eval run id (or unique prefix)")
+    cmp_.add_argument("--target-a", help="target of run A when it evaluated several models")
+    cmp_.add_argument("--target-b", help="target of run B when it evaluated several models")
+    cmp_.add_argument("--judge", help="also judge answers pairwise, in both orders")
+    cmp_.add_argument("--sim-rules", help="rules file when the judge is a simulated model")
+    cmp_.add_argument("--config", help="config file")
+    cmp_.add_argument("--db", help="store URL")
+
+    su = sub.add_parser("suite", help="import a tool-calling suite (file, BFCL, predecessor, MCP)")
+    su.add_argument("source", help="file path; for MCP a server URL or command line")
+    su.add_argument(
+        "--format", choices=("suite", "bfcl", "predecessor", "mcp"), default="suite",
+        help="what the source is (default: a suite file in our YAML/JSON format)",
+    )  # fmt: skip
+    su.add_argument("--name", help="suite name (for imports)")
+    su.add_argument("--answers", help="BFCL possible_answer file (with --format bfcl)")
+    su.add_argument("--output", "-o", help="write the suite as YAML/JSON here")
+    su.add_argument("--db", help="store URL")
+    su.add_argument("--no-save", action="store_true", help="do not store the suite")
+
+    sim = sub.add_parser("sim", help="serve the simulated OpenAI/Anthropic-compatible endpoint")
+    sim.add_argument("--host", default="127.0.0.1")
+    sim.add_argument("--port", type=int, default=8765)
+    sim.add_argument("--seed", type=int, default=0)
+    sim.add_argument("--rules", help="YAML/JSON rules file for scripted responses")
+    sim.add_argument("--require-key", help="answer 401 unless this API key is sent")
+
+    results = sub.add_parser("results", help="list, show and export stored runs")
+    rsub = results.add_subparsers(dest="action", required=True, metavar="ACTION")
+    lst = rsub.add_parser("list", help="list recent runs")
+    lst.add_argument("--limit", type=_positive_int, default=20)
+    lst.add_argument("--all-owners", action="store_true", help="include other users' runs")
+    show = rsub.add_parser("show", help="summary of one run")
+    show.add_argument("run_id", help="run id or a unique prefix")
+    pub = rsub.add_parser("publish", help="make one of your runs readable by every hub user")
+    pub.add_argument("run_id", help="run id or a unique prefix")
+    pub.add_argument("--undo", action="store_true", help="make the run private again")
+    aud = rsub.add_parser("audit", help="the audit log: who ran what, key changes")
+    aud.add_argument("--limit", type=_positive_int, default=50)
+    aud.add_argument("--all-owners", action="store_true", help="everyone's (hub admins)")
+    exp = rsub.add_parser("export", help="export a run's per-request records (eval: case rows)")
+    exp.add_argument("run_id", help="run id or a unique prefix")
+    exp.add_argument("--format", choices=("csv", "json", "jsonl"), default="csv")
+    exp.add_argument("--output", "-o", required=True, help="file to write")
+    for p in (lst, show, exp, pub, aud):
+        p.add_argument("--db", help="database URL (default: $LLMBENCH_DB_URL or the local SQLite)")
+    return parser
