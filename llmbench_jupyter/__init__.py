@@ -45,6 +45,7 @@ _EXPORTS = {
     "LLMBenchError": "core.errors",
     "InputError": "core.errors",
     "InputTypeError": "core.errors",
+    "JudgeError": "evals.judge",
     "RequestFailed": "core.errors",
     "ConfigError": "core.config",
     "StatsInputError": "stats",

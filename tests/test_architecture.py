@@ -171,8 +171,10 @@ def _all_exception_classes() -> dict[str, type[BaseException]]:
 
 #: Exceptions that never reach a user: control flow inside one module.
 INTERNAL_EXCEPTIONS = {
-    # the simulated endpoint turns it into an HTTP error response right where it is raised
-    "llmbench_jupyter.sim.engine.RequestError",
+    "llmbench_jupyter.sim.engine.RequestError": "the simulated endpoint turns it into an "
+    "HTTP error response right where it is raised",
+    "llmbench_jupyter.kernel.magics._HelpShown": "`-h` printed the help; caught by the "
+    "magic that raised it",
 }
 
 

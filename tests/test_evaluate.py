@@ -19,7 +19,7 @@ from llmbench_jupyter.analysis.eval_history import load_eval
 from llmbench_jupyter.analysis.eval_result import ROW_COLUMNS, EvalResult
 from llmbench_jupyter.core.errors import LLMBenchError
 from llmbench_jupyter.evals.scoring import case_value
-from llmbench_jupyter.evals.suites import load_suite
+from llmbench_jupyter.evals.suites import example_files, load_suite
 from llmbench_jupyter.jobs import JobManager, reset_manager
 from llmbench_jupyter.sim import SimServer
 from llmbench_jupyter.store import open_store
@@ -212,7 +212,7 @@ def test_bad_options_are_refused_before_anything_runs(manager) -> None:  # type:
 def test_example_models_differ_and_the_scripted_judge_is_caught(manager) -> None:  # type: ignore[no-untyped-def]
     """sim-medium is scripted to differ from sim-fast on four cases; sim-reasoning is a
     naive judge that always prefers the first answer: both orders expose it."""
-    _, rules = lj.example_files()
+    _, rules = example_files()
     srv = SimServer(rules=rules).start_in_thread()
     try:
         result = lj.evaluate(

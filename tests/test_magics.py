@@ -16,7 +16,7 @@ import pytest
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 
-from llmbench_jupyter.core.workload import BenchResult
+from llmbench_jupyter.analysis.bench_result import BenchResult
 from llmbench_jupyter.jobs import Job, JobManager, reset_manager
 from llmbench_jupyter.store import open_store
 

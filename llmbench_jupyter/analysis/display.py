@@ -133,7 +133,7 @@ def overhead_html(overhead: dict[str, Any] | None) -> str:
 
 
 def result_html(result: Any) -> str:
-    """Compact HTML summary of a :class:`~llmbench_jupyter.core.workload.BenchResult`."""
+    """Compact HTML summary of a :class:`~llmbench_jupyter.analysis.bench_result.BenchResult`."""
     run = f"run {result.run_id[:8]}" if result.run_id else "unsaved run"
     run_title = f" title='{_e(result.run_id)}'" if result.run_id else ""
     spec = result.spec if isinstance(result.spec, dict) else {}

@@ -16,7 +16,7 @@ from llmbench_jupyter.core.errors import LLMBenchError
 if TYPE_CHECKING:
     import pandas as pd
 
-    from llmbench_jupyter.core.workload import BenchResult
+    from llmbench_jupyter.analysis.bench_result import BenchResult
     from llmbench_jupyter.store import Store
 
 HISTORY_COLUMNS = (
@@ -120,7 +120,7 @@ def history(
 def load(run_id_or_prefix: str, store: Store | str | None = None) -> BenchResult:
     """Rebuild a stored run (id or unique prefix of one of your runs): a BenchResult, or an
     EvalResult for an eval run."""
-    from llmbench_jupyter.core.workload import BenchResult
+    from llmbench_jupyter.analysis.bench_result import BenchResult
 
     db = _store(store)
     run = db.get_run(run_id_or_prefix)

@@ -2,7 +2,7 @@
 
 Transports only collect arrival stamps and payload; this module turns one
 ``StreamResult`` into the fields of a ``RequestRecord``. Aggregates over many
-requests live in ``stats.py``.
+requests live in the ``stats`` package.
 """
 
 from __future__ import annotations

@@ -157,7 +157,7 @@ def parse_gemini_parts(parts: list[Any], *, allow_text: bool = False) -> list[Pa
 def parse_output_text(text: str | None, *, allow_text: bool = False) -> list[ParsedCall]:
     """``RequestRecord.output_text``: our JSON ``{"content", "tool_calls": [...]}`` or an answer.
 
-    measure.py cuts output_text at 20,000 characters; the calls that survive a cut are
+    core.measure cuts output_text at 20,000 characters; the calls that survive a cut are
     kept and the cut one becomes a parse error rather than disappearing.
     """
     if not text:

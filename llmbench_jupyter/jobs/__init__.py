@@ -21,33 +21,13 @@ nothing from Jupyter; the kernel layer adds the widget through :func:`set_displa
 from llmbench_jupyter.jobs.bench_work import BenchWork
 from llmbench_jupyter.jobs.job import Job, set_display_hook
 from llmbench_jupyter.jobs.manager import DEFAULT_MAX_JOBS, JobManager, get_manager, reset_manager
-from llmbench_jupyter.jobs.states import (
-    CANCELLED,
-    DONE,
-    FAILED,
-    FINAL_STATES,
-    INTERRUPTED,
-    PENDING,
-    QUEUED,
-    RUNNING,
-    THROTTLE_S,
-    TRANSITIONS,
-    JobError,
-)
+from llmbench_jupyter.jobs.states import FINAL_STATES, THROTTLE_S, JobError
 from llmbench_jupyter.jobs.work import JobWork
 
 __all__ = [
-    "CANCELLED",
     "DEFAULT_MAX_JOBS",
-    "DONE",
-    "FAILED",
     "FINAL_STATES",
-    "INTERRUPTED",
-    "PENDING",
-    "QUEUED",
-    "RUNNING",
     "THROTTLE_S",
-    "TRANSITIONS",
     "BenchWork",
     "Job",
     "JobError",

@@ -1,6 +1,6 @@
 """A tool-calling eval as background-job work: run the suite, judge inline, store as it goes.
 
-The job runner (``jobs.py``) owns states, throttled progress and cancellation; this
+The job runner (``jobs.job``) owns states, throttled progress and cancellation; this
 module owns what an eval does. Case results reach the store in batches from a worker
 thread (every ~250 ms), so the kernel's loop never waits on the database and a crash keeps
 what was finished. Judge calls, when asked for, run while the suite runs.

@@ -45,9 +45,9 @@ def build_bench_spec(
     ``config`` is a loaded ``Config``, a path, or None for the default search order.
     """
     from llmbench_jupyter.core import targets as targets_mod
-    from llmbench_jupyter.store import keys
     from llmbench_jupyter.core.config import Config, load_config
     from llmbench_jupyter.core.workload import DEFAULT_PROMPT, BenchSpec
+    from llmbench_jupyter.store import keys
 
     models = _as_list(model)
     loaded: Config | None = config if isinstance(config, Config) else None
@@ -118,21 +118,13 @@ BENCH_OPTIONS = (
 )
 
 
-def example_files() -> tuple[str, str]:
-    """Paths of the shipped example suite and of the sim rules that answer it."""
-    from importlib.resources import files
-
-    data = files("llmbench_jupyter.evals") / "data"
-    return str(data / "example_suite.yaml"), str(data / "example_sim_rules.yaml")
-
-
 def resolve_suite(suite: Any) -> tuple[Any, str | None]:
     """A Suite from ``"example"``, a file path, a mapping or a Suite; plus default sim rules.
 
     The shipped example suite comes with the simulated endpoint's scripted answers, so a
     simulated model gives a realistic mix of right and wrong calls.
     """
-    from llmbench_jupyter.evals.suites import load_suite
+    from llmbench_jupyter.evals.suites import example_files, load_suite
 
     if isinstance(suite, str) and suite == "example":
         path, rules = example_files()
@@ -165,9 +157,9 @@ def build_eval_spec(
     ``judge`` names a configured model (``provider/model`` or a bare id) that grades answers.
     """
     from llmbench_jupyter.core import targets as targets_mod
-    from llmbench_jupyter.store import keys
     from llmbench_jupyter.core.config import Config, load_config
     from llmbench_jupyter.jobs.eval_work import EvalSpec
+    from llmbench_jupyter.store import keys
 
     the_suite, default_rules = resolve_suite(suite)
     models = _as_list(model)

@@ -1,6 +1,6 @@
 """What a transport hands to the measurement core: raw arrival stamps and what they carried.
 
-Transports only stamp and collect; every metric is derived later in ``measure.py``, so the
+Transports only stamp and collect; every metric is derived later in ``core.measure``, so the
 lean SSE clients and the litellm path can never disagree about a definition.
 """
 

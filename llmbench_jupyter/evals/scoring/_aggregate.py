@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from llmbench_jupyter.core.errors import InputTypeError
 from llmbench_jupyter.evals.scoring._results import ERROR_TYPES, OUTCOMES, CaseScore
 
 
@@ -99,7 +100,7 @@ def score_suite(case_scores: Iterable[CaseScore], categories: Iterable[str] = ()
     by_category: dict[str, list[CaseScore]] = {str(c): [] for c in categories}
     for s in scores:
         if not isinstance(s, CaseScore):
-            raise TypeError(f"score_suite needs CaseScore objects, got {type(s).__name__}")
+            raise InputTypeError(f"score_suite needs CaseScore objects, got {type(s).__name__}")
         by_category.setdefault(s.category, []).append(s)
     per_category = {
         name: _rate(sum(s.passed for s in members), len(members))

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from llmbench_jupyter.core.errors import scrub
+from llmbench_jupyter.core.errors import InputTypeError, scrub
 from llmbench_jupyter.evals.model import Case, EvalModelError, ParsedCall
 from llmbench_jupyter.evals.scoring._bfcl_checker import _score_bfcl
 from llmbench_jupyter.evals.scoring._default import (
@@ -43,11 +43,11 @@ def score_case(
     if mode not in MODES:
         raise EvalModelError(f"unknown scoring mode {mode!r}; expected one of {list(MODES)}")
     if not isinstance(case, Case):
-        raise TypeError(f"score_case needs a Case, got {type(case).__name__}")
+        raise InputTypeError(f"score_case needs a Case, got {type(case).__name__}")
     call_list = list(calls)
     for i, call in enumerate(call_list):
         if not isinstance(call, ParsedCall):
-            raise TypeError(
+            raise InputTypeError(
                 f"case {case.id!r}: call {i} is a {type(call).__name__}; expected a ParsedCall "
                 "(see llmbench_jupyter.evals.parsing.parse_tool_calls)"
             )

@@ -6,7 +6,21 @@ expected. The shipped example suite lives in ``evals/data``.
 """
 
 from llmbench_jupyter.evals.suites._errors import SuiteError
-from llmbench_jupyter.evals.suites._files import dump_suite, load_suite, read_data_file, suite_hash
+from llmbench_jupyter.evals.suites._files import (
+    dump_suite,
+    example_files,
+    load_suite,
+    read_data_file,
+    suite_hash,
+)
 from llmbench_jupyter.evals.suites._schemas import check_tools
 
-__all__ = ["SuiteError", "check_tools", "dump_suite", "load_suite", "read_data_file", "suite_hash"]
+__all__ = [
+    "SuiteError",
+    "check_tools",
+    "dump_suite",
+    "example_files",
+    "load_suite",
+    "read_data_file",
+    "suite_hash",
+]

@@ -88,3 +88,11 @@ def suite_hash(suite: Suite) -> str:
     data.pop("version", None)
     canon = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
     return hashlib.sha256(canon.encode("utf-8")).hexdigest()
+
+
+def example_files() -> tuple[str, str]:
+    """Paths of the shipped example suite and of the sim rules that answer it."""
+    from importlib.resources import files
+
+    data = files("llmbench_jupyter.evals") / "data"
+    return str(data / "example_suite.yaml"), str(data / "example_sim_rules.yaml")
