@@ -18,12 +18,12 @@ import traitlets
 
 from llmbench_jupyter.jobs import FINAL_STATES
 from llmbench_jupyter.kernel.widget import (
-    _STATIC,
     BaseJobWidget,
     JobLike,
     Snapshot,
     Throttle,
     _json_safe,
+    _static_text,
 )
 
 #: Minimum seconds between two ``rows`` messages: never more than one a second.
@@ -42,8 +42,8 @@ class EvalJobLike(JobLike, Protocol):
 class EvalWidget(BaseJobWidget):
     """Live view of one eval job: summary per target, targets × categories, every case."""
 
-    _esm = _STATIC / "eval_widget.js"
-    _css = _STATIC / "eval_widget.css"
+    _esm = _static_text("common.js", "eval_widget.js")
+    _css = _static_text("common.css", "eval_widget.css")
     rows: traitlets.List[Any] = traitlets.List().tag(sync=True)
 
     def __init__(self, job: EvalJobLike, **kwargs: Any) -> None:

@@ -1,4 +1,4 @@
-"""Live job widgets: anywidgets whose JS/CSS are files next to this module.
+"""Live job widgets: anywidgets whose JS/CSS are files in ``static/`` next to this module.
 
 One synced trait (``snapshot``) carries a job's whole progress, so every update is
 exactly one comm message. Jobs already notify at most 10 times a second; the widget
@@ -34,6 +34,16 @@ _STATIC = pathlib.Path(__file__).parent / "static"
 MIN_INTERVAL_S = 0.1
 
 Snapshot = dict[str, Any]
+
+
+def _static_text(*names: str) -> str:
+    """Files of ``static/`` joined in order: a widget's one ES module or stylesheet.
+
+    anywidget loads ``_esm`` as a single module from a blob URL, where a relative
+    ``import`` of a sibling file cannot work. So what the widgets share (``common.js``,
+    ``common.css``) goes in front of each widget's own file, once, when its class is defined.
+    """
+    return "\n".join((_STATIC / name).read_text(encoding="utf-8") for name in names)
 
 
 class JobLike(Protocol):
@@ -226,8 +236,8 @@ class BaseJobWidget(anywidget.AnyWidget):
 class JobWidget(BaseJobWidget):
     """Live progress, medians and a cancel button for one benchmark job."""
 
-    _esm = _STATIC / "job_widget.js"
-    _css = _STATIC / "job_widget.css"
+    _esm = _static_text("common.js", "job_widget.js")
+    _css = _static_text("common.css", "job_widget.css")
 
 
 def widget_for(job: JobLike) -> BaseJobWidget:

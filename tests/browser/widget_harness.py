@@ -1,20 +1,30 @@
 """The job widgets' ESM in a plain Chromium page, with a minimal anywidget ``model``.
 
-No Jupyter: the page is served by Playwright's request routing from the package's
-``static/`` folder (nothing leaves the machine), and ``window.mountWidget(kind, state)``
-renders ``job_widget.js`` or ``eval_widget.js`` into a fresh element with a fake model
-(get / set / on / off / send / save_changes) that records what the widget sends.
+No Jupyter: the page is served by Playwright's request routing (nothing leaves the
+machine) with exactly the ES module and stylesheet each widget class sends (``_esm`` and
+``_css``: ``static/common.*`` followed by the widget's own file), and
+``window.mountWidget(kind, state)`` renders the job or eval widget into a fresh element
+with a fake model (get / set / on / off / send / save_changes) that records what the
+widget sends.
 Used by tests/browser/test_eval_widget_browser.py and benchmarks/eval_table_render.py.
 Also builds deterministic eval snapshots and case rows of any size.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-STATIC = Path(__file__).resolve().parents[2] / "llmbench_jupyter" / "kernel" / "static"
+from llmbench_jupyter.kernel.eval_widget import EvalWidget
+from llmbench_jupyter.kernel.widget import JobWidget
+
 ORIGIN = "http://widgets.llmbench.test"
+#: What the page serves: each widget class's module and stylesheet, as anywidget sends them.
+FILES = {
+    "/job_widget.js": JobWidget._esm,
+    "/job_widget.css": JobWidget._css,
+    "/eval_widget.js": EvalWidget._esm,
+    "/eval_widget.css": EvalWidget._css,
+}
 
 INDEX_HTML = """<!doctype html>
 <html><head><meta charset="utf-8"><title>llmbench widgets</title>
@@ -224,7 +234,7 @@ def bench_snapshot() -> dict[str, Any]:
 
 
 def open_widget_page(browser: Any) -> Any:
-    """A new page with both widget modules loaded (served from ``static/``, offline)."""
+    """A new page with both widget modules loaded (the classes' ``_esm``/``_css``, offline)."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     context.set_default_timeout(30_000)
     page = context.new_page()
@@ -234,10 +244,9 @@ def open_widget_page(browser: Any) -> Any:
         if path in ("/", "/index.html"):
             route.fulfill(status=200, content_type="text/html", body=INDEX_HTML)
             return
-        file = STATIC / path.lstrip("/")
-        if path.count("/") == 1 and file.is_file():
-            kind = "text/javascript" if file.suffix == ".js" else "text/css"
-            route.fulfill(status=200, content_type=kind, body=file.read_text(encoding="utf-8"))
+        if path in FILES:
+            kind = "text/javascript" if path.endswith(".js") else "text/css"
+            route.fulfill(status=200, content_type=kind, body=str(FILES[path]))
             return
         route.fulfill(status=404, body="not found")
 

@@ -1,4 +1,4 @@
-// Live view of one llmbench tool-calling eval job (anywidget ESM).
+// Live view of one llmbench tool-calling eval job (anywidget ESM: common.js, then this file).
 //
 // Two traits: `snapshot` (progress and per-target rates, ≤10 updates/s) and `rows`
 // (one entry per case attempt, ≤1 update/s). Every figure comes from the kernel, which
@@ -15,7 +15,6 @@
 // passing the filters), data-listed (of those, in the DOM so far) and data-total; the
 // button that lists the next chunk is data-testid="llmbench-eval-more".
 
-const FINAL = new Set(["done", "failed", "cancelled", "interrupted"]);
 const ERROR_LABELS = {
   wrong_tool: "wrong tool",
   missing_call: "missing call",
@@ -52,21 +51,6 @@ function esc(value) {
   return value === null || value === undefined ? "" : String(value).replace(ESC_RE, (c) => ESC[c]);
 }
 
-function h(tag, attrs = {}, children = []) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v === null || v === undefined || v === false) continue;
-    if (k === "text") node.textContent = String(v);
-    else node.setAttribute(k, v === true ? "" : String(v));
-  }
-  for (const child of children) if (child) node.appendChild(child);
-  return node;
-}
-
-function isNum(v) {
-  return typeof v === "number" && Number.isFinite(v);
-}
-
 function pct(rate) {
   return isNum(rate) ? `${Math.round(rate * 100)}%` : "N/A";
 }
@@ -86,14 +70,6 @@ function fixed(v, digits = 2) {
   return isNum(v) ? v.toFixed(digits) : "—";
 }
 
-function fmtDuration(sec) {
-  if (!isNum(sec)) return "—";
-  if (sec < 60) return `${sec.toFixed(1)} s`;
-  const m = Math.floor(sec / 60);
-  const rest = Math.floor(sec % 60);
-  return m < 60 ? `${m}:${String(rest).padStart(2, "0")} min` : `${Math.floor(m / 60)} h ${m % 60} min`;
-}
-
 /** A CSS-class-safe form of an error type (unknown types still get their own class). */
 function slug(text) {
   return String(text).toLowerCase().replace(/[^a-z0-9_-]/g, "-");
@@ -103,16 +79,16 @@ function errorLabel(type) {
   return ERROR_LABELS[type] || String(type).replace(/_/g, " ");
 }
 
-function progressBar(done, total, state, label) {
-  const pctDone = total > 0 ? Math.min(100, (100 * done) / total) : 0;
-  return h("div", {
-    class: `lbe-bar lbe-bar-${state}`,
-    role: "progressbar",
-    "aria-label": label,
-    "aria-valuemin": 0,
-    "aria-valuemax": total,
-    "aria-valuenow": done,
-  }, [h("div", { class: "lbe-bar-fill", style: `width:${pctDone}%` })]);
+/** The header's meta line: suite, cases, k, mode and run. */
+function metaText(snap) {
+  const suite = snap.suite || {};
+  const metaParts = [];
+  if (suite.name) metaParts.push(`${suite.name}${isNum(suite.version) ? ` v${suite.version}` : ""}`);
+  if (isNum(suite.n_cases)) metaParts.push(`${suite.n_cases} cases`);
+  if (isNum(snap.k)) metaParts.push(`k=${snap.k}`);
+  if (snap.mode) metaParts.push(`${snap.mode} mode`);
+  if (snap.run_id) metaParts.push(`run ${String(snap.run_id).slice(0, 8)}`);
+  return metaParts.join(" · ");
 }
 
 /** A horizontal 0–100% track with the CI as a band and the rate as a tick. */
@@ -161,10 +137,10 @@ function summaryTable(snap, labels) {
     h("th", { scope: "col", class: cls, text: c, "aria-label": i === 5 ? "Pass rate chart" : null })));
   const rows = targets.map((t) => {
     const cells = [
-      h("th", { scope: "row", class: "lbe-target", title: t.key, text: labels[t.key] || t.key }),
+      h("th", { scope: "row", class: "lbw-target", title: t.key, text: labels[t.key] || t.key }),
       h("td", { class: "lbe-cell-bar" }, [progressBar(t.done || 0, t.total || 0, targetState(t, snap.state), `${t.key} progress`)]),
       h("td", { class: "num", text: `${t.done || 0}/${t.total || 0}` }),
-      h("td", { class: `num${t.errors ? " lbe-bad" : ""}`, text: String(t.errors || 0) }),
+      h("td", { class: `num${t.errors ? " lbw-bad" : ""}`, text: String(t.errors || 0) }),
       h("td", { class: "num lbe-rate", title: countText(t.pass), text: rateText(t.pass) }),
       h("td", { class: "lbe-cell-ci" }, [ciBar(t.pass)]),
       h("td", { class: "num", title: countText(t.macro), text: rateText(t.macro) }),
@@ -174,7 +150,7 @@ function summaryTable(snap, labels) {
     if (judge) cells.push(h("td", { class: "num", text: fixed(t.judge_mean) }));
     return h("tr", { "data-target": t.key }, cells);
   });
-  return h("table", { class: "lbe-table", "data-testid": "llmbench-eval-targets" }, [
+  return h("table", { class: "lbw-table", "data-testid": "llmbench-eval-targets" }, [
     h("caption", { class: "lbe-caption", text: "Pass rate per target (micro average, Wilson 95% CI)" }),
     h("thead", {}, [head]),
     h("tbody", {}, rows),
@@ -190,7 +166,7 @@ function categoryTable(snap, labels) {
   ]);
   const rows = targets.map((t) =>
     h("tr", { "data-target": t.key }, [
-      h("th", { scope: "row", class: "lbe-target", title: t.key, text: labels[t.key] || t.key }),
+      h("th", { scope: "row", class: "lbw-target", title: t.key, text: labels[t.key] || t.key }),
       ...cats.map((c) => {
         const stat = (t.categories || {})[c];
         const ran = stat && isNum(stat.rate);
@@ -203,7 +179,7 @@ function categoryTable(snap, labels) {
       }),
     ]),
   );
-  return h("table", { class: "lbe-table", "data-testid": "llmbench-eval-categories" }, [
+  return h("table", { class: "lbw-table", "data-testid": "llmbench-eval-categories" }, [
     h("caption", { class: "lbe-caption", text: "Pass rate by category" }),
     h("thead", {}, [head]),
     h("tbody", {}, rows),
@@ -211,7 +187,7 @@ function categoryTable(snap, labels) {
 }
 
 function callsHtml(lines, empty) {
-  if (!Array.isArray(lines) || lines.length === 0) return `<span class="lbe-muted">${empty}</span>`;
+  if (!Array.isArray(lines) || lines.length === 0) return `<span class="lbw-muted">${empty}</span>`;
   let out = "";
   for (const line of lines) out += `<code class="lbe-call">${esc(line)}</code>`;
   return out;
@@ -224,7 +200,7 @@ function rowsHtml(rows, labels) {
     const r = rows[i];
     const passed = r.passed === true;
     const target = esc(labels[r.target] || r.target);
-    let etype = '<td class="lbe-etype"><span class="lbe-muted">—</span></td>';
+    let etype = '<td class="lbe-etype"><span class="lbw-muted">—</span></td>';
     if (r.error_type) {
       etype = `<td class="lbe-etype lbe-err lbe-err-${esc(slug(r.error_type))}" data-error-type="${esc(r.error_type)}">`
         + `<span class="lbe-chip">${esc(errorLabel(r.error_type))}</span></td>`;
@@ -237,7 +213,7 @@ function rowsHtml(rows, labels) {
         + `${verdict ? ` · ${verdict}` : ""}</div>`;
     }
     parts[i] = `<tr data-case="${esc(r.case_id)}" data-passed="${passed}"${passed ? "" : ' class="lbe-row-fail"'}>`
-      + `<td class="lbe-target" title="${esc(r.target)}">${target}</td>`
+      + `<td class="lbw-target" title="${esc(r.target)}">${target}</td>`
       + `<td class="lbe-case">${esc(r.case_id)}</td>`
       + `<td>${esc(r.category)}</td>`
       + `<td class="num">${esc(r.attempt)}</td>`
@@ -280,29 +256,30 @@ function setOptions(select, options, keep) {
 }
 
 function render({ model, el }) {
-  const root = h("div", { class: "llmbench-eval", "data-testid": "llmbench-eval" });
-  const title = h("span", { class: "lbe-title" });
-  const badge = h("span", { class: "lbe-badge" });
-  const meta = h("span", { class: "lbe-muted lbe-meta" });
-  const cancel = h("button", { class: "lbe-cancel", type: "button", "data-testid": "llmbench-cancel", "aria-label": "Cancel this eval job", text: "Cancel" });
-  const header = h("div", { class: "lbe-header" }, [title, badge, meta, h("span", { class: "lbe-spacer" }), cancel]);
-  const overall = h("div", { class: "lbe-overall" });
-  const stats = h("div", { class: "lbe-stats" });
-  const error = h("div", { class: "lbe-error", role: "alert", hidden: true });
-  const summaryBox = h("div", { class: "lbe-table-box" });
-  const categoryBox = h("div", { class: "lbe-table-box" });
+  const root = h("div", { class: "llmbench-widget llmbench-eval", "data-testid": "llmbench-eval" });
+  const status = jobStatus(model, {
+    metaClass: "lbe-meta",
+    unit: "cases",
+    cancelLabel: "Cancel this eval job",
+    errorRole: "alert",
+    progressLabel: "eval progress",
+    hideCancelWhenFinal: true,
+    stateClass: slug,
+  });
+  const summaryBox = h("div", { class: "lbw-table-box" });
+  const categoryBox = h("div", { class: "lbw-table-box" });
 
   const fTarget = h("select", { "aria-label": "Filter cases by target", "data-testid": "llmbench-eval-filter-target" });
   const fFailures = h("input", { type: "checkbox", "aria-label": "Show failures only", "data-testid": "llmbench-eval-filter-failures" });
   const fType = h("select", { "aria-label": "Filter cases by error type", "data-testid": "llmbench-eval-filter-etype" });
   const fSearch = h("input", { type: "search", placeholder: "Search case id", "aria-label": "Search case id", "data-testid": "llmbench-eval-filter-search" });
-  const count = h("span", { class: "lbe-muted lbe-count", "aria-live": "polite", "data-testid": "llmbench-eval-count" });
+  const count = h("span", { class: "lbw-muted lbe-count", "aria-live": "polite", "data-testid": "llmbench-eval-count" });
   const filters = h("div", { class: "lbe-filters", role: "group", "aria-label": "Case filters" }, [
     fTarget,
     h("label", { class: "lbe-check" }, [fFailures, h("span", { text: "Failures only" })]),
     fType,
     fSearch,
-    h("span", { class: "lbe-spacer" }),
+    h("span", { class: "lbw-spacer" }),
     count,
   ]);
 
@@ -315,19 +292,18 @@ function render({ model, el }) {
     return h("th", { scope: "col", class: col.num ? "num" : "", "data-key": col.key, "aria-sort": "none" }, [button]);
   });
   const tail = h("tbody", { class: "lbe-tail" });  // the "show more" or "no cases" row
-  const caseTable = h("table", { class: "lbe-table lbe-cases", "data-testid": "llmbench-eval-cases" }, [
+  const caseTable = h("table", { class: "lbw-table lbe-cases", "data-testid": "llmbench-eval-cases" }, [
     h("caption", { class: "lbe-caption", text: "Cases (one row per attempt)" }),
     h("colgroup", {}, COLUMNS.map((col) => h("col", { style: `width:${col.width}em` }))),
     h("thead", {}, [h("tr", {}, headCells)]),
     tail,
   ]);
   const caseBox = h("div", { class: "lbe-case-box" }, [caseTable]);
-  root.append(header, overall, stats, error, summaryBox, categoryBox, filters, caseBox);
+  root.append(...status.nodes, summaryBox, categoryBox, filters, caseBox);
   el.appendChild(root);
 
   const sort = { key: null, dir: "asc" };
   let labels = {};
-  let cancelling = false;
   let searchTimer = null;
   let started = false;
   let current = [];  // the filtered, sorted rows
@@ -339,51 +315,9 @@ function render({ model, el }) {
     }, { root: caseBox, rootMargin: "0px 0px 300px 0px" })
     : null;
 
-  cancel.addEventListener("click", () => {
-    if (cancel.disabled) return;
-    cancelling = true;
-    cancel.disabled = true;
-    cancel.textContent = "Cancelling…";
-    model.send({ type: "cancel" });
-  });
-
   function updateSnapshot() {
     const snap = model.get("snapshot") || {};
-    const state = snap.state || "pending";
-    const done = snap.done || 0;
-    const total = snap.total || 0;
-    root.setAttribute("data-state", state);
-    root.setAttribute("data-done", String(done));
-    root.setAttribute("data-total", String(total));
-    title.textContent = snap.name || "eval job";
-    title.title = snap.job_id ? `job ${snap.job_id}` : "";
-    badge.textContent = state;
-    badge.className = `lbe-badge lbe-state-${slug(state)}`;
-    const suite = snap.suite || {};
-    const metaParts = [];
-    if (suite.name) metaParts.push(`${suite.name}${isNum(suite.version) ? ` v${suite.version}` : ""}`);
-    if (isNum(suite.n_cases)) metaParts.push(`${suite.n_cases} cases`);
-    if (isNum(snap.k)) metaParts.push(`k=${snap.k}`);
-    if (snap.mode) metaParts.push(`${snap.mode} mode`);
-    if (snap.run_id) metaParts.push(`run ${String(snap.run_id).slice(0, 8)}`);
-    meta.textContent = metaParts.join(" · ");
-    const final = FINAL.has(state);
-    cancel.hidden = final;
-    cancel.disabled = final || cancelling;
-    cancel.textContent = !final && cancelling ? "Cancelling…" : "Cancel";
-
-    overall.replaceChildren(progressBar(done, total, state, "eval progress"));
-    const parts = [
-      `${done}/${total} cases`,
-      `${snap.errors || 0} error${snap.errors === 1 ? "" : "s"}`,
-      `elapsed ${fmtDuration(snap.elapsed_s)}`,
-    ];
-    if (!final) parts.push(`ETA ${fmtDuration(snap.eta_s)}`);
-    stats.replaceChildren(...parts.map((p) => h("span", { text: p })));
-    stats.children[1].classList.toggle("lbe-bad", Boolean(snap.errors));
-    error.hidden = !snap.error;
-    error.textContent = snap.error || "";
-
+    status.update(root, snap, snap.name || "eval job", metaText(snap));
     const newLabels = targetLabels(snap.targets || []);
     const relabel = JSON.stringify(newLabels) !== JSON.stringify(labels);
     labels = newLabels;

@@ -1,4 +1,4 @@
-// Live view of one llmbench job (anywidget ESM).
+// Live view of one llmbench job (anywidget ESM: common.js, then this file).
 //
 // Everything shown comes from the `snapshot` trait that the kernel builds from
 // llmbench_jupyter.stats: this file only lays out and formats numbers, it never
@@ -8,20 +8,8 @@
 // data-testid="llmbench-chart-ttft" and data-testid="llmbench-chart-decode".
 
 const SVG_NS = "http://www.w3.org/2000/svg";
-const FINAL = new Set(["done", "failed", "cancelled", "interrupted"]);
 // Categorical colours readable on light and dark backgrounds.
 const PALETTE = ["#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#b279a2", "#eeca3b", "#9d755d"];
-
-function h(tag, attrs = {}, children = []) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v === null || v === undefined || v === false) continue;
-    if (k === "text") node.textContent = String(v);
-    else node.setAttribute(k, v === true ? "" : String(v));
-  }
-  for (const child of children) if (child) node.appendChild(child);
-  return node;
-}
 
 function s(tag, attrs = {}, text) {
   const node = document.createElementNS(SVG_NS, tag);
@@ -30,23 +18,11 @@ function s(tag, attrs = {}, text) {
   return node;
 }
 
-function isNum(v) {
-  return typeof v === "number" && Number.isFinite(v);
-}
-
 function fmt(v) {
   if (!isNum(v)) return "—";
   const a = Math.abs(v);
   const digits = a >= 100 ? 0 : a >= 10 ? 1 : 2;
   return v.toLocaleString(undefined, { minimumFractionDigits: digits, maximumFractionDigits: digits });
-}
-
-function fmtDuration(sec) {
-  if (!isNum(sec)) return "—";
-  if (sec < 60) return `${sec.toFixed(1)} s`;
-  const m = Math.floor(sec / 60);
-  const rest = Math.floor(sec % 60);
-  return m < 60 ? `${m}:${String(rest).padStart(2, "0")} min` : `${Math.floor(m / 60)} h ${m % 60} min`;
 }
 
 function fmtTier(tokens) {
@@ -58,17 +34,6 @@ function fmtTier(tokens) {
 
 function clip(text, max) {
   return text.length > max ? `${text.slice(0, max - 1)}…` : text;
-}
-
-function progressBar(done, total, state) {
-  const pct = total > 0 ? Math.min(100, (100 * done) / total) : 0;
-  return h("div", {
-    class: `lbj-bar lbj-bar-${state}`,
-    role: "progressbar",
-    "aria-valuemin": 0,
-    "aria-valuemax": total,
-    "aria-valuenow": done,
-  }, [h("div", { class: "lbj-bar-fill", style: `width:${pct}%` })]);
 }
 
 // Labels of targets: display names, with the provider added when two targets share one.
@@ -150,7 +115,7 @@ function barChart(snap, field, unit) {
 function chartBox(testid, title, note) {
   const body = h("div", { class: "lbj-chart-body" });
   const box = h("figure", { class: "lbj-chart", "data-testid": testid }, [
-    h("figcaption", {}, [h("span", { class: "lbj-chart-title", text: title }), h("span", { class: "lbj-muted", text: note })]),
+    h("figcaption", {}, [h("span", { class: "lbj-chart-title", text: title }), h("span", { class: "lbw-muted", text: note })]),
     body,
   ]);
   return { box, body };
@@ -165,73 +130,32 @@ function targetTable(snap) {
   const labels = targetLabels(snap.targets || []);
   const rows = (snap.targets || []).map((t) =>
     h("tr", { "data-target": t.key }, [
-      h("td", { class: "lbj-target", title: t.key, text: labels[t.key] }),
+      h("td", { class: "lbw-target", title: t.key, text: labels[t.key] }),
       h("td", { class: "lbj-cell-bar" }, [progressBar(t.done, t.total, t.state)]),
       h("td", { class: "num", text: `${t.done}/${t.total}` }),
-      h("td", { class: `num${t.errors ? " lbj-err" : ""}`, text: String(t.errors) }),
+      h("td", { class: `num${t.errors ? " lbw-bad" : ""}`, text: String(t.errors) }),
       h("td", { class: "num", text: fmt(t.ttft_ms_p50) }),
       h("td", { class: "num", text: fmt(t.decode_tps_p50) }),
       h("td", { class: "num", text: fmt(t.tpot_ms_p50) }),
     ]),
   );
-  return h("table", { class: "lbj-table" }, [h("thead", {}, [head]), h("tbody", {}, rows)]);
+  return h("table", { class: "lbw-table" }, [h("thead", {}, [head]), h("tbody", {}, rows)]);
 }
 
 function render({ model, el }) {
-  const root = h("div", { class: "llmbench-job", "data-testid": "llmbench-job" });
-  const title = h("span", { class: "lbj-title" });
-  const badge = h("span", { class: "lbj-badge" });
-  const runId = h("span", { class: "lbj-muted lbj-run" });
-  const cancel = h("button", { class: "lbj-cancel", type: "button", "data-testid": "llmbench-cancel", text: "Cancel" });
-  const header = h("div", { class: "lbj-header" }, [title, badge, runId, h("span", { class: "lbj-spacer" }), cancel]);
-  const overall = h("div", { class: "lbj-overall" });
-  const stats = h("div", { class: "lbj-stats" });
-  const error = h("div", { class: "lbj-error", hidden: true });
-  const tableBox = h("div", { class: "lbj-table-box" });
+  const root = h("div", { class: "llmbench-widget llmbench-job", "data-testid": "llmbench-job" });
+  const status = jobStatus(model, { metaClass: "lbj-run", unit: "requests" });
+  const tableBox = h("div", { class: "lbw-table-box" });
   const ttft = chartBox("llmbench-chart-ttft", "TTFT p50", "ms · lower is better");
   const decode = chartBox("llmbench-chart-decode", "Decode speed p50", "tok/s · higher is better");
   const charts = h("div", { class: "lbj-charts" }, [ttft.box, decode.box]);
-  root.append(header, overall, stats, error, tableBox, charts);
+  root.append(...status.nodes, tableBox, charts);
   el.appendChild(root);
-
-  let cancelling = false;
-  cancel.addEventListener("click", () => {
-    if (cancel.disabled) return;
-    cancelling = true;
-    cancel.disabled = true;
-    cancel.textContent = "Cancelling…";
-    model.send({ type: "cancel" });
-  });
 
   function update() {
     const snap = model.get("snapshot") || {};
-    const state = snap.state || "pending";
-    const done = snap.done || 0;
-    const total = snap.total || 0;
-    root.setAttribute("data-state", state);
-    root.setAttribute("data-done", String(done));
-    root.setAttribute("data-total", String(total));
-    title.textContent = snap.name || `${snap.kind || "bench"} job`;
-    title.title = snap.job_id ? `job ${snap.job_id}` : "";
-    badge.textContent = state;
-    badge.className = `lbj-badge lbj-state-${state}`;
-    runId.textContent = snap.run_id ? `run ${String(snap.run_id).slice(0, 8)}` : "";
-    const final = FINAL.has(state);
-    cancel.disabled = final || cancelling;
-    cancel.textContent = !final && cancelling ? "Cancelling…" : "Cancel";
-
-    overall.replaceChildren(progressBar(done, total, state));
-    const parts = [
-      `${done}/${total} requests`,
-      `${snap.errors || 0} error${snap.errors === 1 ? "" : "s"}`,
-      `elapsed ${fmtDuration(snap.elapsed_s)}`,
-    ];
-    if (!final) parts.push(`ETA ${fmtDuration(snap.eta_s)}`);
-    stats.replaceChildren(...parts.map((p) => h("span", { text: p })));
-    stats.children[1].classList.toggle("lbj-err", Boolean(snap.errors));
-    error.hidden = !snap.error;
-    error.textContent = snap.error || "";
-
+    const runId = snap.run_id ? `run ${String(snap.run_id).slice(0, 8)}` : "";
+    status.update(root, snap, snap.name || `${snap.kind || "bench"} job`, runId);
     tableBox.replaceChildren(targetTable(snap));
     ttft.body.replaceChildren(barChart(snap, "ttft_ms_p50", "ms"));
     decode.body.replaceChildren(barChart(snap, "decode_tps_p50", "tok/s"));
