@@ -29,9 +29,13 @@ def run(body: Callable[..., Awaitable[Any]], **server_kw: Any) -> Any:
     return asyncio.run(main())
 
 
-async def openai_stream(srv: SimServer, session: aiohttp.ClientSession, model: str,
-                        messages: list[dict[str, Any]] | None = None,
-                        **extra: Any) -> list[tuple[int, Any]]:
+async def openai_stream(
+    srv: SimServer,
+    session: aiohttp.ClientSession,
+    model: str,
+    messages: list[dict[str, Any]] | None = None,
+    **extra: Any,
+) -> list[tuple[int, Any]]:
     """POST a streamed chat completion; (client arrival perf_counter_ns, parsed data) per event.
 
     A chunk that is not valid JSON is returned as its raw text.
@@ -57,25 +61,45 @@ def deltas(events: list[tuple[int, Any]]) -> list[dict[str, Any]]:
 
 
 def content_deltas(events: list[tuple[int, Any]]) -> list[dict[str, Any]]:
-    return [d for d in deltas(events) if d.get("content") or d.get("reasoning_content")
-            or d.get("tool_calls")]
+    return [
+        d
+        for d in deltas(events)
+        if d.get("content") or d.get("reasoning_content") or d.get("tool_calls")
+    ]
 
 
 RULES = [
-    {"match": "(?i)weather", "tool_calls": [
-        {"name": "get_weather", "arguments": {"city": "Paris", "unit": "celsius"}},
-        {"name": "get_time", "arguments": {"tz": "Europe/Paris"}}]},
+    {
+        "match": "(?i)weather",
+        "tool_calls": [
+            {"name": "get_weather", "arguments": {"city": "Paris", "unit": "celsius"}},
+            {"name": "get_time", "arguments": {"tz": "Europe/Paris"}},
+        ],
+    },
     {"match": "(?i)weather", "tool_result": "sunny", "content": "It is sunny in Paris."},
-    {"match": "capital", "model": "^sim-", "content": "Paris is the capital.",
-     "reasoning": "The user asks a geography question."},
+    {
+        "match": "capital",
+        "model": "^sim-",
+        "content": "Paris is the capital.",
+        "reasoning": "The user asks a geography question.",
+    },
 ]
 
 
-async def anthropic_events(srv: SimServer, s: aiohttp.ClientSession, model: str,
-                           messages: list[dict[str, Any]] | None = None,
-                           **extra: Any) -> list[tuple[str, dict[str, Any]]]:
-    payload = {"model": model, "stream": True, "max_tokens": 1000,
-               "messages": messages or USER, **extra}
+async def anthropic_events(
+    srv: SimServer,
+    s: aiohttp.ClientSession,
+    model: str,
+    messages: list[dict[str, Any]] | None = None,
+    **extra: Any,
+) -> list[tuple[str, dict[str, Any]]]:
+    payload = {
+        "model": model,
+        "stream": True,
+        "max_tokens": 1000,
+        "messages": messages or USER,
+        **extra,
+    }
     headers = {"x-api-key": "anything", "anthropic-version": "2023-06-01"}
     async with s.post(srv.base_url + "/messages", json=payload, headers=headers) as resp:
         assert resp.status == 200
@@ -87,4 +111,3 @@ async def anthropic_events(srv: SimServer, s: aiohttp.ClientSession, model: str,
         assert data["type"] == lines["event"]
         out.append((lines["event"], data))
     return out
-

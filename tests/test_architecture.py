@@ -62,7 +62,9 @@ def test_contract_catches_an_upward_import_inside_a_function(
     tmp_path: Path, module: str, upward: str, expected: str
 ) -> None:
     copy = tmp_path / "src"
-    shutil.copytree(PACKAGE, copy / "llmbench_jupyter", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        PACKAGE, copy / "llmbench_jupyter", ignore=shutil.ignore_patterns("__pycache__")
+    )
     shutil.copy(ROOT / "pyproject.toml", copy / "pyproject.toml")
     target = copy / "llmbench_jupyter" / module
     target.write_text(

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
+from llmbench_jupyter.analysis.bench_result import BenchResult
 from llmbench_jupyter.core.errors import LLMBenchError
 from llmbench_jupyter.core.targets import adhoc
-from llmbench_jupyter.analysis.bench_result import BenchResult
 from llmbench_jupyter.core.workload import BenchSpec
 from llmbench_jupyter.jobs.bench_run import arun
 from llmbench_jupyter.jobs.specs import build_bench_spec

@@ -15,8 +15,19 @@ REPO_CONFIG = Path(__file__).resolve().parent.parent / "config.yaml"
 SECRET = "sk-proj-THISISASECRETVALUE1234567890abcd"
 
 REQUIRED_PROVIDERS = {
-    "openai", "anthropic", "gemini", "groq", "deepseek", "mistral", "xai", "openrouter",
-    "together", "vllm", "lmstudio", "ollama", "local-sim",
+    "openai",
+    "anthropic",
+    "gemini",
+    "groq",
+    "deepseek",
+    "mistral",
+    "xai",
+    "openrouter",
+    "together",
+    "vllm",
+    "lmstudio",
+    "ollama",
+    "local-sim",
 }
 
 MINIMAL = """
@@ -81,7 +92,9 @@ def test_shipped_config_details() -> None:
 
 
 def test_snapshot_has_no_api_key_values(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    path = write(tmp_path, f"""
+    path = write(
+        tmp_path,
+        f"""
         providers:
           a:
             api_base: https://example.com/v1
@@ -89,7 +102,8 @@ def test_snapshot_has_no_api_key_values(monkeypatch: pytest.MonkeyPatch, tmp_pat
             api_key_env: SOME_KEY
             extra_headers: {{Authorization: "Bearer {SECRET}", X-Title: bench}}
             models: [{{id: m}}]
-    """)
+    """,
+    )
     snap = load_config(path).snapshot()
     dumped = json.dumps(snap)
     assert SECRET not in dumped
@@ -105,7 +119,10 @@ def test_snapshot_has_no_api_key_values(monkeypatch: pytest.MonkeyPatch, tmp_pat
 
 
 def test_api_key_resolution(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    cfg = load_config(write(tmp_path, """
+    cfg = load_config(
+        write(
+            tmp_path,
+            """
         providers:
           env:
             api_base: https://example.com/v1
@@ -117,7 +134,9 @@ def test_api_key_resolution(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> 
             api_key: EMPTY
             api_key_env: LLMBENCH_TEST_KEY
             models: [{id: m}]
-    """))
+    """,
+        )
+    )
     monkeypatch.delenv("LLMBENCH_TEST_KEY", raising=False)
     assert cfg.provider("env").resolve_api_key() is None
     monkeypatch.setenv("LLMBENCH_TEST_KEY", "k-123")
@@ -147,7 +166,9 @@ def test_duplicate_yaml_key_is_an_error(tmp_path: Path) -> None:
 
 
 def test_unknown_keys_are_errors_with_suggestions(tmp_path: Path) -> None:
-    msg = error_of(tmp_path, """
+    msg = error_of(
+        tmp_path,
+        """
         defaults:
           max_token: 10
         providers:
@@ -157,7 +178,8 @@ def test_unknown_keys_are_errors_with_suggestions(tmp_path: Path) -> None:
             models:
               - id: m
                 context_windw: 5
-    """)
+    """,
+    )
     lines = msg.splitlines()
     assert any("defaults.max_token: unknown key" in ln and "max_tokens" in ln for ln in lines)
     assert any("providers.p.modles: unknown key" in ln and "models" in ln for ln in lines)
@@ -166,7 +188,9 @@ def test_unknown_keys_are_errors_with_suggestions(tmp_path: Path) -> None:
 
 
 def test_wrong_types_are_precise(tmp_path: Path) -> None:
-    msg = error_of(tmp_path, """
+    msg = error_of(
+        tmp_path,
+        """
         defaults:
           temperature: 3
           max_tokens: 0
@@ -182,7 +206,8 @@ def test_wrong_types_are_precise(tmp_path: Path) -> None:
               - id: c
                 context_window: abc
                 input_cost_per_mtok: -1
-    """)
+    """,
+    )
     expected = [
         'providers.openai.models[2].context_window (model "c"): found "abc" (str), '
         "expected a positive integer",
@@ -201,31 +226,39 @@ def test_wrong_types_are_precise(tmp_path: Path) -> None:
 
 
 def test_duplicate_model_ids(tmp_path: Path) -> None:
-    msg = error_of(tmp_path, """
+    msg = error_of(
+        tmp_path,
+        """
         providers:
           p:
             api_base: http://127.0.0.1:9/v1
             models: [{id: m}, {id: n}, {id: m}]
-    """)
+    """,
+    )
     assert 'providers.p.models[2].id: found duplicate id "m" (also models[0])' in msg
 
 
 def test_missing_and_empty_values(tmp_path: Path) -> None:
-    msg = error_of(tmp_path, """
+    msg = error_of(
+        tmp_path,
+        """
         providers:
           p:
             api_base: http://127.0.0.1:9/v1
             models: [{display_name: x}, {id: ""}]
           q:
             api_base: http://127.0.0.1:9/v1
-    """)
+    """,
+    )
     assert "providers.p.models[0].id: missing" in msg
     assert "providers.p.models[1].id" in msg
     assert "providers.q.models: missing" in msg
 
 
 def test_api_key_value_never_in_error_text(tmp_path: Path) -> None:
-    msg = error_of(tmp_path, f"""
+    msg = error_of(
+        tmp_path,
+        f"""
         providers:
           p:
             api_base: http://127.0.0.1:9/v1
@@ -236,7 +269,8 @@ def test_api_key_value_never_in_error_text(tmp_path: Path) -> None:
               - id: m
                 api_key: {SECRET}
           q: {SECRET}
-    """)
+    """,
+    )
     assert SECRET not in msg
     assert "providers.p.api_key" in msg and "providers.p.apikey: unknown key" in msg
     assert "providers.p.models[0].api_key: unknown key" in msg
@@ -250,13 +284,19 @@ def test_empty_file_and_non_mapping(tmp_path: Path) -> None:
 def test_litellm_model_only_for_litellm_kind(tmp_path: Path) -> None:
     msg = error_of(tmp_path, MINIMAL + "        litellm_model: bedrock/x\n")
     assert "litellm_model" in msg and "kind is 'litellm'" in msg
-    ok = load_config(write(tmp_path, """
+    ok = load_config(
+        write(
+            tmp_path,
+            """
         providers:
           br:
             kind: litellm
             model_id_prefix: "bedrock/"
             models: [{id: a}, {id: b, litellm_model: "vertex_ai/b"}]
-    """, "ok.yaml"))
+    """,
+            "ok.yaml",
+        )
+    )
     br = ok.provider("br")
     assert br.api_model(br.models[0]) == "bedrock/a"
     assert br.api_model(br.models[1]) == "vertex_ai/b"
@@ -277,12 +317,18 @@ def test_unknown_provider_and_model_suggest_close_names() -> None:
 
 
 def test_prompt_templates(tmp_path: Path) -> None:
-    cfg = load_config(write(tmp_path, MINIMAL + """
+    cfg = load_config(
+        write(
+            tmp_path,
+            MINIMAL
+            + """
 defaults:
   prompt: "plain {not_a_placeholder"
   prompts:
     code: 'Write {language} code for {task}. Return JSON like {{"ok": true}} or {"x": 1}.'
-"""))
+""",
+        )
+    )
     assert cfg.prompt() == "plain {not_a_placeholder"
     text = cfg.prompt("code", language="Rust", task="sorting")
     assert text.startswith("Write Rust code for sorting.")
@@ -353,9 +399,12 @@ def test_default_resolution_finds_the_repo_config(
 
 
 def test_non_string_names_are_reported(tmp_path: Path) -> None:
-    msg = error_of(tmp_path, """
+    msg = error_of(
+        tmp_path,
+        """
         providers:
           1:
             models: [{id: 2}]
-    """)
+    """,
+    )
     assert "providers: found key 1 (int), expected a string name" in msg

@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from llmbench_jupyter.jobs import job as job_mod
 from llmbench_jupyter.evals.scoring import ERROR_TYPES
+from llmbench_jupyter.jobs import job as job_mod
 from llmbench_jupyter.kernel import widget as widget_mod
 from llmbench_jupyter.kernel.eval_widget import ROWS_INTERVAL_S, EvalWidget
 from llmbench_jupyter.kernel.widget import MIN_INTERVAL_S, BaseJobWidget, JobWidget

@@ -31,8 +31,11 @@ def _run_offline(code: str, env: dict[str, str] | None = None) -> str:
     full_env = {k: v for k, v in os.environ.items() if k != "TIKTOKEN_CACHE_DIR"}
     full_env.update(env or {})
     done = subprocess.run(
-        [sys.executable, "-c", guard + code], capture_output=True, text=True,
-        env=full_env, timeout=120,
+        [sys.executable, "-c", guard + code],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=120,
     )
     assert done.returncode == 0, done.stderr
     return done.stdout.strip()
@@ -113,9 +116,7 @@ def test_corpus_is_large_varied_and_labelled() -> None:
     paras = corpus.paragraphs()
     assert sum(len(p) for p in paras) >= 60_000
     assert len(paras) >= 200
-    files = {
-        f.name for f in resources.files(corpus.__name__).iterdir() if f.name.endswith(".txt")
-    }
+    files = {f.name for f in resources.files(corpus.__name__).iterdir() if f.name.endswith(".txt")}
     assert files == {s.file for s in corpus.SOURCES}
     for source in corpus.SOURCES:
         header, body = corpus.read_source(source.file)
@@ -125,9 +126,15 @@ def test_corpus_is_large_varied_and_labelled() -> None:
         assert "Public domain" in header
         assert len(body) > 1000, source.file
     text = "\n".join(paras)
-    for phrase in ("We hold these truths to be self-evident", "Four score and seven years",
-                   "In the beginning God created", "Quoth the Raven", "Call me Ishmael",
-                   "It was the best of times", "a truth universally acknowledged"):
+    for phrase in (
+        "We hold these truths to be self-evident",
+        "Four score and seven years",
+        "In the beginning God created",
+        "Quoth the Raven",
+        "Call me Ishmael",
+        "It was the best of times",
+        "a truth universally acknowledged",
+    ):
         assert phrase in text
 
 
@@ -185,8 +192,7 @@ def test_prompt_layout_nonce_first_and_unique() -> None:
 
     # the nonce is fresh per call, even with identically seeded rngs
     lines = {
-        build_prompt(question, 100, tok, random.Random(42))[0].split("\n", 1)[0]
-        for _ in range(20)
+        build_prompt(question, 100, tok, random.Random(42))[0].split("\n", 1)[0] for _ in range(20)
     }
     assert len(lines) == 20
 

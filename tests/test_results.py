@@ -11,9 +11,9 @@ import pandas.testing as pd_testing
 import pytest
 
 from llmbench_jupyter.analysis import results
+from llmbench_jupyter.analysis.bench_result import BenchResult
 from llmbench_jupyter.core.errors import LLMBenchError
 from llmbench_jupyter.core.targets import adhoc
-from llmbench_jupyter.analysis.bench_result import BenchResult
 from llmbench_jupyter.core.workload import BenchSpec
 from llmbench_jupyter.jobs.bench_run import arun
 from llmbench_jupyter.jobs.specs import build_bench_spec
@@ -153,9 +153,12 @@ def test_leaderboard_counts_runs_and_filters(filled: dict[str, Any]) -> None:
     assert set(first_only["model"]) == {"sim-fast", "sim-medium"}
     assert set(first_only["n_runs"]) == {1}
     everyone = results.leaderboard(all_owners=True, store=store)
-    assert everyone[(everyone["model"] == "sim-fast") & (everyone["context_tier"] == 0)].iloc[0][
-        "n_runs"
-    ] == 3
+    assert (
+        everyone[(everyone["model"] == "sim-fast") & (everyone["context_tier"] == 0)].iloc[0][
+            "n_runs"
+        ]
+        == 3
+    )
     assert results.leaderboard(since_days=1e-9, store=store).empty
     assert len(results.leaderboard(since_days=1, store=store)) == len(board)
 

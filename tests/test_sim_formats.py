@@ -13,6 +13,7 @@ from llmbench_jupyter.sim import SimServer
 
 # --- OpenAI streaming --------------------------------------------------------------------
 
+
 def test_role_first_chunk_is_content_free_then_chunks_carry_tpc_tokens() -> None:
     async def body(srv: SimServer, s: aiohttp.ClientSession) -> None:
         events = await openai_stream(srv, s, "sim:ttft=5,itl=1,tpc=3,out=10,role=1,jitter=0")
@@ -20,8 +21,11 @@ def test_role_first_chunk_is_content_free_then_chunks_carry_tpc_tokens() -> None
         texts = [d["content"] for d in content_deltas(events)]
         assert [len(t.split()) for t in texts] == [3, 3, 3, 1]
         assert all(t.startswith(" ") for t in texts)
-        finals = [e["choices"][0]["finish_reason"] for _, e in events
-                  if isinstance(e, dict) and e["choices"]]
+        finals = [
+            e["choices"][0]["finish_reason"]
+            for _, e in events
+            if isinstance(e, dict) and e["choices"]
+        ]
         assert finals[-1] == "stop" and set(finals[:-1]) == {None}
         assert events[-1][1] == "[DONE]"
         ids = {e["id"] for _, e in events if isinstance(e, dict)}
@@ -41,8 +45,9 @@ def test_without_role_first_the_first_content_chunk_carries_the_role() -> None:
 
 def test_reasoning_precedes_answer_and_usage_chunk_counts_both() -> None:
     async def body(srv: SimServer, s: aiohttp.ClientSession) -> None:
-        events = await openai_stream(srv, s, "sim:ttft=2,itl=0,tpc=2,reason=5,out=7",
-                                     stream_options={"include_usage": True})
+        events = await openai_stream(
+            srv, s, "sim:ttft=2,itl=0,tpc=2,reason=5,out=7", stream_options={"include_usage": True}
+        )
         kinds = ["r" if "reasoning_content" in d else "a" for d in content_deltas(events)]
         assert kinds == ["r"] * 3 + ["a"] * 4
         usage_events = [e for _, e in events if isinstance(e, dict) and "usage" in e]
@@ -67,8 +72,9 @@ def test_no_usage_chunk_unless_requested() -> None:
 
 def test_builtin_reasoning_model_shape() -> None:
     async def body(srv: SimServer, s: aiohttp.ClientSession) -> None:
-        events = await openai_stream(srv, s, "sim-reasoning",
-                                     stream_options={"include_usage": True})
+        events = await openai_stream(
+            srv, s, "sim-reasoning", stream_options={"include_usage": True}
+        )
         usage = events[-2][1]["usage"]
         assert usage["completion_tokens"] == 48 + 96
         assert usage["completion_tokens_details"]["reasoning_tokens"] == 48
@@ -82,13 +88,22 @@ def test_max_tokens_caps_output_including_reasoning(param: str) -> None:
     big: dict[str, Any] = {param: 100}
 
     async def body(srv: SimServer, s: aiohttp.ClientSession) -> None:
-        events = await openai_stream(srv, s, "sim:ttft=1,itl=0,reason=4,out=50",
-                                     stream_options={"include_usage": True}, **cap)
-        words = "".join(d.get("content", "") + d.get("reasoning_content", "")
-                        for d in content_deltas(events)).split()
+        events = await openai_stream(
+            srv,
+            s,
+            "sim:ttft=1,itl=0,reason=4,out=50",
+            stream_options={"include_usage": True},
+            **cap,
+        )
+        words = "".join(
+            d.get("content", "") + d.get("reasoning_content", "") for d in content_deltas(events)
+        ).split()
         assert len(words) == 7
-        finish = [e["choices"][0]["finish_reason"] for _, e in events
-                  if isinstance(e, dict) and e["choices"]][-1]
+        finish = [
+            e["choices"][0]["finish_reason"]
+            for _, e in events
+            if isinstance(e, dict) and e["choices"]
+        ][-1]
         assert finish == "length"
         assert events[-2][1]["usage"]["completion_tokens"] == 7
         uncapped = await openai_stream(srv, s, "sim:ttft=1,itl=0,out=5", **big)
@@ -113,8 +128,8 @@ def test_non_stream_completion() -> None:
     run(body)
 
 
-
 # --- Anthropic -----------------------------------------------------------------------------
+
 
 def test_anthropic_stream_event_order_and_usage() -> None:
     async def body(srv: SimServer, s: aiohttp.ClientSession) -> None:
@@ -124,9 +139,13 @@ def test_anthropic_stream_event_order_and_usage() -> None:
         start = events[0][1]["message"]
         assert start["id"].startswith("msg_") and start["usage"]["input_tokens"] == 2
         body_names = names[1:-2]
-        assert body_names == (["content_block_start"] + ["content_block_delta"] * 2
-                              + ["content_block_stop", "content_block_start"]
-                              + ["content_block_delta"] * 3 + ["content_block_stop"])
+        assert body_names == (
+            ["content_block_start"]
+            + ["content_block_delta"] * 2
+            + ["content_block_stop", "content_block_start"]
+            + ["content_block_delta"] * 3
+            + ["content_block_stop"]
+        )
         blocks = [d["content_block"]["type"] for n, d in events if n == "content_block_start"]
         assert blocks == ["thinking", "text"]
         kinds = [d["delta"]["type"] for n, d in events if n == "content_block_delta"]
@@ -155,7 +174,9 @@ def test_anthropic_tool_use_blocks_and_non_stream() -> None:
                 assert d["delta"]["type"] == "input_json_delta"
                 partial[d["index"]] = partial.get(d["index"], "") + d["delta"]["partial_json"]
         assert [json.loads(partial[i]) for i in sorted(partial)] == [
-            {"city": "Paris", "unit": "celsius"}, {"tz": "Europe/Paris"}]
+            {"city": "Paris", "unit": "celsius"},
+            {"tz": "Europe/Paris"},
+        ]
         assert events[-2][1]["delta"]["stop_reason"] == "tool_use"
 
         payload = {"model": "sim:ttft=0,itl=0,out=4", "max_tokens": 100, "messages": USER}
@@ -177,4 +198,3 @@ def test_anthropic_errors_use_anthropic_shape() -> None:
         assert data["type"] == "error" and "nope" in data["error"]["message"]
 
     run(body)
-

@@ -16,6 +16,7 @@ from llmbench_jupyter.sim import RulesError, SimServer, load_rules
 
 # --- faults --------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(("fault", "status"), [("429", 429), ("500", 500), ("401", 401)])
 def test_http_faults_return_openai_errors(fault: str, status: int) -> None:
     async def body(srv: SimServer, s: aiohttp.ClientSession) -> None:
@@ -32,8 +33,7 @@ def test_http_faults_return_openai_errors(fault: str, status: int) -> None:
 
 def test_cut_fault_truncates_the_chunked_body() -> None:
     async def body(srv: SimServer, s: aiohttp.ClientSession) -> None:
-        payload = {"model": "sim:ttft=1,itl=1,out=20,fault=cut@4", "stream": True,
-                   "messages": USER}
+        payload = {"model": "sim:ttft=1,itl=1,out=20,fault=cut@4", "stream": True, "messages": USER}
         lines: list[bytes] = []
         with pytest.raises(aiohttp.ClientPayloadError):
             async with s.post(srv.base_url + "/chat/completions", json=payload) as resp:
@@ -59,13 +59,17 @@ def test_malformed_fault_sends_one_broken_chunk_then_finishes() -> None:
 
 def test_stall_fault_trips_client_timeout_and_server_cleans_up() -> None:
     async def body(srv: SimServer, s: aiohttp.ClientSession) -> None:
-        payload = {"model": "sim:ttft=1,itl=1,out=5,fault=stall@2,stall=60", "stream": True,
-                   "messages": USER}
+        payload = {
+            "model": "sim:ttft=1,itl=1,out=5,fault=stall@2,stall=60",
+            "stream": True,
+            "messages": USER,
+        }
         received = 0
         timeout = aiohttp.ClientTimeout(sock_read=0.5)
         with pytest.raises(asyncio.TimeoutError):
-            async with s.post(srv.base_url + "/chat/completions", json=payload,
-                              timeout=timeout) as resp:
+            async with s.post(
+                srv.base_url + "/chat/completions", json=payload, timeout=timeout
+            ) as resp:
                 async for line in resp.content:
                     received += line.startswith(b"data: {")
         assert received == 3  # role + 2 chunks, then silence
@@ -95,8 +99,7 @@ def test_fault_rate_is_seeded_and_reproducible() -> None:
     async def statuses(srv: SimServer, s: aiohttp.ClientSession) -> list[int]:
         out = []
         for _ in range(24):
-            payload = {"model": "sim:ttft=0,itl=0,out=1,fault=429,fault_rate=0.5",
-                       "messages": USER}
+            payload = {"model": "sim:ttft=0,itl=0,out=1,fault=429,fault_rate=0.5", "messages": USER}
             async with s.post(srv.base_url + "/chat/completions", json=payload) as resp:
                 out.append(resp.status)
         return out
@@ -109,13 +112,16 @@ def test_fault_rate_is_seeded_and_reproducible() -> None:
 
 # --- rules ---------------------------------------------------------------------------------
 
+
 def test_rule_content_is_scripted_and_chunked_like_filler() -> None:
     async def body(srv: SimServer, s: aiohttp.ClientSession) -> None:
         msgs = [{"role": "user", "content": "What is the capital of France?"}]
         events = await openai_stream(srv, s, "sim-fast", msgs)
         cd = content_deltas(events)
-        assert "".join(d.get("reasoning_content", "") for d in cd) == \
-            "The user asks a geography question."  # scripted text arrives verbatim
+        assert (
+            "".join(d.get("reasoning_content", "") for d in cd)
+            == "The user asks a geography question."
+        )  # scripted text arrives verbatim
         assert "".join(d.get("content", "") for d in cd) == "Paris is the capital."
         assert len(cd) == 6 + 4  # one word per chunk for sim-fast
         # the model regex excludes ad-hoc models: filler instead
@@ -143,8 +149,11 @@ def test_rule_parallel_tool_calls_stream_as_valid_json_fragments() -> None:
         assert json.loads(calls[0]["arguments"]) == {"city": "Paris", "unit": "celsius"}
         assert json.loads(calls[1]["arguments"]) == {"tz": "Europe/Paris"}
         assert min(fragments.values()) >= 3  # name chunk + at least two argument fragments
-        finish = [e["choices"][0]["finish_reason"] for _, e in events
-                  if isinstance(e, dict) and e["choices"]][-1]
+        finish = [
+            e["choices"][0]["finish_reason"]
+            for _, e in events
+            if isinstance(e, dict) and e["choices"]
+        ][-1]
         assert finish == "tool_calls"
 
         payload = {"model": "sim:ttft=1,itl=0", "messages": msgs}
@@ -152,8 +161,9 @@ def test_rule_parallel_tool_calls_stream_as_valid_json_fragments() -> None:
             data = await resp.json()
         choice = data["choices"][0]
         assert choice["finish_reason"] == "tool_calls"
-        assert [json.loads(c["function"]["arguments"]) for c in choice["message"]["tool_calls"]] \
-            == [{"city": "Paris", "unit": "celsius"}, {"tz": "Europe/Paris"}]
+        assert [
+            json.loads(c["function"]["arguments"]) for c in choice["message"]["tool_calls"]
+        ] == [{"city": "Paris", "unit": "celsius"}, {"tz": "Europe/Paris"}]
 
     run(body, rules=RULES)
 
@@ -162,14 +172,23 @@ def test_tool_result_rule_ends_a_multi_turn_chain() -> None:
     async def body(srv: SimServer, s: aiohttp.ClientSession) -> None:
         msgs: list[dict[str, Any]] = [
             {"role": "user", "content": "Weather in Paris?"},
-            {"role": "assistant", "content": None, "tool_calls": [{
-                "id": "call_1", "type": "function",
-                "function": {"name": "get_weather", "arguments": "{\"city\": \"Paris\"}"}}]},
+            {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {
+                        "id": "call_1",
+                        "type": "function",
+                        "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'},
+                    }
+                ],
+            },
             {"role": "tool", "tool_call_id": "call_1", "content": "sunny, 24C"},
         ]
         events = await openai_stream(srv, s, "sim:ttft=1,itl=0", msgs)
-        assert "".join(d.get("content", "") for d in content_deltas(events)) == \
-            "It is sunny in Paris."
+        assert (
+            "".join(d.get("content", "") for d in content_deltas(events)) == "It is sunny in Paris."
+        )
 
     run(body, rules=RULES)
 
@@ -196,4 +215,3 @@ def test_rules_from_yaml_file_and_errors_name_file_and_rule(tmp_path: Path) -> N
         load_rules(tmp_path / "missing.yaml")
     with pytest.raises(RulesError, match="rules list, rule 0"):
         SimServer(rules=[{"match": "["}])
-

@@ -20,18 +20,21 @@ from llmbench_jupyter.sim.scenarios import Fault
 
 # --- send log ------------------------------------------------------------------------------
 
+
 def test_send_log_matches_what_the_client_received() -> None:
     async def body(srv: SimServer, s: aiohttp.ClientSession) -> None:
-        events = await openai_stream(srv, s, "sim:ttft=5,itl=2,tpc=2,reason=3,out=6",
-                                     stream_options={"include_usage": True})
+        events = await openai_stream(
+            srv, s, "sim:ttft=5,itl=2,tpc=2,reason=3,out=6", stream_options={"include_usage": True}
+        )
         chunks = [(t, e) for t, e in events if isinstance(e, dict)]
         rid = chunks[0][1]["id"]
         log = srv.send_log(rid)
         assert log is not None and log["id"] == rid and log["model"].startswith("sim:")
         sent = log["chunks"]
         assert len(sent) == len(chunks)
-        assert [c["kind"] for c in sent] == (["role"] + ["reasoning"] * 2 + ["answer"] * 3
-                                             + ["finish", "usage"])
+        assert [c["kind"] for c in sent] == (
+            ["role"] + ["reasoning"] * 2 + ["answer"] * 3 + ["finish", "usage"]
+        )
         assert [c["tokens"] for c in sent] == [0, 2, 1, 2, 2, 2, 0, 0]
         times = [c["sent_ns"] for c in sent]
         assert log["arrived_ns"] <= times[0]
@@ -60,11 +63,13 @@ def test_anthropic_send_log_counts_logged_events() -> None:
         events = await anthropic_events(srv, s, "sim:ttft=1,itl=0,reason=2,out=3")
         log = srv.send_log(events[0][1]["message"]["id"])
         assert log is not None
-        logged = [n for n, _ in events
-                  if n in ("message_start", "content_block_delta", "message_delta")]
+        logged = [
+            n for n, _ in events if n in ("message_start", "content_block_delta", "message_delta")
+        ]
         assert len(log["chunks"]) == len(logged) == 1 + 5 + 1
-        assert [c["kind"] for c in log["chunks"]] == ["role"] + ["reasoning"] * 2 + \
-            ["answer"] * 3 + ["usage"]
+        assert [c["kind"] for c in log["chunks"]] == ["role"] + ["reasoning"] * 2 + [
+            "answer"
+        ] * 3 + ["usage"]
 
     run(body)
 
@@ -107,9 +112,13 @@ def test_prefill_cost_scales_with_prompt_tokens() -> None:
 def test_large_prompt_is_accepted() -> None:
     async def body(srv: SimServer, s: aiohttp.ClientSession) -> None:
         text = "lorem ipsum dolor sit amet " * 80_000  # ~2 MB, beyond aiohttp's 1 MiB default
-        events = await openai_stream(srv, s, "sim:ttft=0,itl=0,out=1",
-                                     [{"role": "user", "content": text}],
-                                     stream_options={"include_usage": True})
+        events = await openai_stream(
+            srv,
+            s,
+            "sim:ttft=0,itl=0,out=1",
+            [{"role": "user", "content": text}],
+            stream_options={"include_usage": True},
+        )
         assert events[-2][1]["usage"]["prompt_tokens"] > 100_000
 
     run(body)
@@ -126,6 +135,7 @@ def test_itl_zero_streams_fast() -> None:
 
 
 # --- models, auth, errors ------------------------------------------------------------------
+
 
 def test_models_list_and_unknown_model() -> None:
     async def body(srv: SimServer, s: aiohttp.ClientSession) -> None:
@@ -166,24 +176,42 @@ def test_require_key() -> None:
             assert resp.status == 401
         async with s.post(url, json=payload, headers={"Authorization": f"Bearer {key}"}) as r:
             assert r.status == 200
-        async with s.post(srv.base_url + "/messages", json=payload,
-                          headers={"x-api-key": key}) as resp:
+        async with s.post(
+            srv.base_url + "/messages", json=payload, headers={"x-api-key": key}
+        ) as resp:
             assert resp.status == 200
 
     run(body, require_key=key)
 
 
 def test_parse_model_spec() -> None:
-    sc = parse_model_spec("sim:ttft=50,itl=2,tpc=3,out=30,role=0,reason=5,jitter=0,"
-                          "prefill=1.5,fault=cut@10,fault_rate=0.25,stall=2")
-    assert sc == Scenario(ttft_ms=50, itl_ms=2, tokens_per_chunk=3, output_tokens=30,
-                          role_first=False, reasoning_tokens=5, jitter=0,
-                          prefill_ms_per_1k_tokens=1.5, fault=Fault("cut", 10),
-                          fault_rate=0.25, stall_s=2)
+    sc = parse_model_spec(
+        "sim:ttft=50,itl=2,tpc=3,out=30,role=0,reason=5,jitter=0,"
+        "prefill=1.5,fault=cut@10,fault_rate=0.25,stall=2"
+    )
+    assert sc == Scenario(
+        ttft_ms=50,
+        itl_ms=2,
+        tokens_per_chunk=3,
+        output_tokens=30,
+        role_first=False,
+        reasoning_tokens=5,
+        jitter=0,
+        prefill_ms_per_1k_tokens=1.5,
+        fault=Fault("cut", 10),
+        fault_rate=0.25,
+        stall_s=2,
+    )
     assert parse_model_spec("sim:") == Scenario()
-    for bad, needle in [("sim:bogus=1", "bogus"), ("sim:tpc=0", "tpc"), ("sim:ttft", "key=value"),
-                        ("sim:fault=boom", "unknown fault"), ("sim:fault=cut@x", "integer"),
-                        ("sim:jitter=2", "jitter"), ("sim:role=maybe", "role")]:
+    for bad, needle in [
+        ("sim:bogus=1", "bogus"),
+        ("sim:tpc=0", "tpc"),
+        ("sim:ttft", "key=value"),
+        ("sim:fault=boom", "unknown fault"),
+        ("sim:fault=cut@x", "integer"),
+        ("sim:jitter=2", "jitter"),
+        ("sim:role=maybe", "role"),
+    ]:
         with pytest.raises(ScenarioError, match=needle):
             parse_model_spec(bad)
 
@@ -195,9 +223,11 @@ def test_start_in_thread_serves_sync_callers() -> None:
             ids = [m["id"] for m in json.load(resp)["data"]]
         assert "sim-fast" in ids
         req = urllib.request.Request(
-            srv.base_url + "/chat/completions", method="POST",
+            srv.base_url + "/chat/completions",
+            method="POST",
             data=json.dumps({"model": "sim:ttft=0,itl=0,out=3", "messages": USER}).encode(),
-            headers={"Content-Type": "application/json"})
+            headers={"Content-Type": "application/json"},
+        )
         with urllib.request.urlopen(req, timeout=10) as resp:
             data = json.load(resp)
         assert srv.send_log(data["id"]) is not None
@@ -209,8 +239,13 @@ def test_start_in_thread_serves_sync_callers() -> None:
 
 def test_module_runs_as_a_subprocess() -> None:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "llmbench_jupyter.sim", "--port", "0"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "llmbench_jupyter.sim", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     try:
         assert proc.stdout is not None
         url = proc.stdout.readline().strip()
@@ -225,8 +260,12 @@ def test_module_runs_as_a_subprocess() -> None:
 def test_cli_reports_bad_rules_clearly(tmp_path: Path) -> None:
     bad = tmp_path / "r.yaml"
     bad.write_text("- match: '('\n  content: x\n")
-    proc = subprocess.run([sys.executable, "-m", "llmbench_jupyter.sim", "--port", "0",
-                           "--rules", str(bad)], capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "llmbench_jupyter.sim", "--port", "0", "--rules", str(bad)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 2
     assert "rule 0" in proc.stderr and "Traceback" not in proc.stderr
 

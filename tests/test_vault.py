@@ -194,7 +194,9 @@ def test_stored_key_takes_precedence_over_the_environment(
     )
     cfg = load_config(path)
     monkeypatch.setenv("LLMBENCH_TEST_ACME_KEY", "from-env")
-    assert {t.api_key for t in targets.from_config(cfg, ["acme"], stored_keys=keys.lookup)} == {"from-env"}
+    assert {t.api_key for t in targets.from_config(cfg, ["acme"], stored_keys=keys.lookup)} == {
+        "from-env"
+    }
     stored = _fake_key()
     keys.set("acme", stored)
     resolved = targets.from_config(cfg, ["acme", "local"], stored_keys=keys.lookup)
@@ -205,7 +207,9 @@ def test_stored_key_takes_precedence_over_the_environment(
     }
     assert stored not in repr(resolved) and stored not in json.dumps(resolved[0].describe())
     keys.delete("acme")
-    assert {t.api_key for t in targets.from_config(cfg, ["acme"], stored_keys=keys.lookup)} == {"from-env"}
+    assert {t.api_key for t in targets.from_config(cfg, ["acme"], stored_keys=keys.lookup)} == {
+        "from-env"
+    }
 
 
 def test_derived_user_keys() -> None:

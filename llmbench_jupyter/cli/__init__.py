@@ -1,6 +1,7 @@
 """``llmbench``: the command-line surface. It parses, calls the engine, and prints.
 
-Nothing here measures or aggregates: numbers come from ``workloads`` and ``stats``.
+Nothing here measures or aggregates: numbers come from the engine (``core.workload``, run
+through ``jobs``) and ``stats``.
 Exit codes: 0 success, 1 every measured request failed, 2 bad input, 130 interrupted.
 One module per command (``_bench``, ``_eval``, ``_suite``, ``_sim``, ``_results``), the
 parser in ``_parser`` and the printed tables in ``_tables``; :func:`main` dispatches.

@@ -66,7 +66,7 @@ def _window(ids: list[int], start: int, length: int) -> list[int]:
     pos = start
     while len(out) < length:
         take = min(length - len(out), len(ids) - pos)
-        out.extend(ids[pos:pos + take])
+        out.extend(ids[pos : pos + take])
         pos = 0
     return out
 

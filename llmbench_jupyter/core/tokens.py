@@ -25,10 +25,14 @@ _KNOWN = ("o200k_base", "cl100k_base", "p50k_base", "r50k_base")
 
 # Model families and their own encoding, checked in order (first match wins).
 _FAMILIES: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(r"^(gpt-4o|chatgpt-4o|gpt-4\.1|gpt-4\.5|gpt-5|gpt-oss|o1|o3|o4)(\b|[-.:_]|$)"),
-     "o200k_base"),
-    (re.compile(r"^(gpt-4|gpt-3\.5|gpt-35|text-embedding-3|text-embedding-ada-002)"),
-     "cl100k_base"),
+    (
+        re.compile(r"^(gpt-4o|chatgpt-4o|gpt-4\.1|gpt-4\.5|gpt-5|gpt-oss|o1|o3|o4)(\b|[-.:_]|$)"),
+        "o200k_base",
+    ),
+    (
+        re.compile(r"^(gpt-4|gpt-3\.5|gpt-35|text-embedding-3|text-embedding-ada-002)"),
+        "cl100k_base",
+    ),
 ]
 _APPROX_ENCODING = "cl100k_base"
 #: Names accepted as a tokenizer hint (config ``tokenizer:``).

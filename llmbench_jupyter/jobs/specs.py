@@ -61,7 +61,9 @@ def build_bench_spec(
     else:
         if loaded is None:
             loaded = load_config(config)
-        chosen = targets_mod.from_config(loaded, _as_list(provider), models, stored_keys=keys.lookup)
+        chosen = targets_mod.from_config(
+            loaded, _as_list(provider), models, stored_keys=keys.lookup
+        )
         snapshot = loaded.snapshot()
     defaults = loaded.defaults if loaded is not None else None
     if prompt is None:
@@ -171,7 +173,9 @@ def build_eval_spec(
         snapshot: dict[str, Any] = {"adhoc": True}
     else:
         loaded = loaded or load_config(config)
-        chosen = targets_mod.from_config(loaded, _as_list(provider), models, stored_keys=keys.lookup)
+        chosen = targets_mod.from_config(
+            loaded, _as_list(provider), models, stored_keys=keys.lookup
+        )
         snapshot = loaded.snapshot()
     judge_target = judge if not isinstance(judge, str | type(None)) else None
     if isinstance(judge, str) and judge:

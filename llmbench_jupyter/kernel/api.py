@@ -112,9 +112,9 @@ def target(model: str, *, config: Any = None, sim_url: str | None = None) -> Tar
     ``sim_url`` points a simulated model at an endpoint you started (``SimServer``).
     """
     from llmbench_jupyter.core import targets as targets_mod
-    from llmbench_jupyter.store import keys
     from llmbench_jupyter.core.config import load_config
     from llmbench_jupyter.core.errors import LLMBenchError
+    from llmbench_jupyter.store import keys
 
     found = targets_mod.from_config(load_config(config), None, [model], stored_keys=keys.lookup)
     if len(found) != 1:

@@ -33,17 +33,31 @@ _BIG_PROMPT = 100_000  # chars; count these off the event loop
 # The loop's epoll timer has 1 ms granularity and rounds up, so a sleep wakes 0-1 ms late;
 # aiming half a millisecond early centres the send-time error on the target.
 _LEAD_NS = 500_000
-_LOG_KIND = {"reasoning": KIND_CODE["reasoning"], "answer": KIND_CODE["answer"],
-             "tool_start": KIND_CODE["tool"], "tool_args": KIND_CODE["tool"]}
-_ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 404: "not_found_error",
-                429: "rate_limit_error", 500: "api_error"}
+_LOG_KIND = {
+    "reasoning": KIND_CODE["reasoning"],
+    "answer": KIND_CODE["answer"],
+    "tool_start": KIND_CODE["tool"],
+    "tool_args": KIND_CODE["tool"],
+}
+_ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    404: "not_found_error",
+    429: "rate_limit_error",
+    500: "api_error",
+}
 
 
 class RequestError(Exception):
     """An HTTP error to answer with, in the endpoint's own error shape."""
 
-    def __init__(self, status: int, message: str, code: str | None = None,
-                 headers: dict[str, str] | None = None):
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
+    ):
         super().__init__(message)
         self.status = status
         self.code = code
@@ -52,23 +66,31 @@ class RequestError(Exception):
 
 def error_response(protocol: str, exc: RequestError) -> web.Response:
     if protocol == ANTHROPIC:
-        body: dict[str, Any] = {"type": "error", "error": {
-            "type": _ERROR_TYPES.get(exc.status, "api_error"), "message": str(exc)}}
+        body: dict[str, Any] = {
+            "type": "error",
+            "error": {"type": _ERROR_TYPES.get(exc.status, "api_error"), "message": str(exc)},
+        }
     else:
-        etype = {401: "invalid_request_error", 429: "rate_limit_error",
-                 500: "server_error"}.get(exc.status, "invalid_request_error")
+        etype = {401: "invalid_request_error", 429: "rate_limit_error", 500: "server_error"}.get(
+            exc.status, "invalid_request_error"
+        )
         body = {"error": {"message": str(exc), "type": etype, "param": None, "code": exc.code}}
     return web.json_response(body, status=exc.status, headers=exc.headers)
 
 
 def http_fault(fault: Fault) -> RequestError:
     if fault.kind == "429":
-        return RequestError(429, "Rate limit reached (simulated). Please retry after 1s.",
-                            "rate_limit_exceeded", {"Retry-After": "1"})
+        return RequestError(
+            429,
+            "Rate limit reached (simulated). Please retry after 1s.",
+            "rate_limit_exceeded",
+            {"Retry-After": "1"},
+        )
     if fault.kind == "401":
         return RequestError(401, "Incorrect API key provided (simulated).", "invalid_api_key")
-    return RequestError(500, "The server had an error while processing your request (simulated).",
-                        "server_error")
+    return RequestError(
+        500, "The server had an error while processing your request (simulated).", "server_error"
+    )
 
 
 @dataclass
@@ -93,8 +115,9 @@ def _int_param(body: dict[str, Any], key: str) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise RequestError(400, f"'{key}' must be a non-negative integer, got {value!r}",
-                           "invalid_value")
+        raise RequestError(
+            400, f"'{key}' must be a non-negative integer, got {value!r}", "invalid_value"
+        )
     return value
 
 
@@ -122,11 +145,11 @@ def _conversation(protocol: str, body: dict[str, Any], model: str) -> tuple[Conv
 def _is_tool_result(message: dict[str, Any]) -> bool:
     content = message.get("content")
     return isinstance(content, list) and any(
-        isinstance(p, dict) and p.get("type") == "tool_result" for p in content)
+        isinstance(p, dict) and p.get("type") == "tool_result" for p in content
+    )
 
 
-async def parse_job(srv: SimServer, request: web.Request, protocol: str,
-                    arrived_ns: int) -> Job:
+async def parse_job(srv: SimServer, request: web.Request, protocol: str, arrived_ns: int) -> Job:
     try:
         body = json.loads(await request.read())
     except (ValueError, UnicodeDecodeError):
@@ -141,9 +164,12 @@ async def parse_job(srv: SimServer, request: web.Request, protocol: str,
     except ScenarioError as exc:
         raise RequestError(400, str(exc), "invalid_model_spec") from None
     if scenario is None:
-        raise RequestError(404, f"The model '{model}' does not exist. Known models: "
-                           f"{', '.join(srv.model_names())}, or sim:key=val,...",
-                           "model_not_found")
+        raise RequestError(
+            404,
+            f"The model '{model}' does not exist. Known models: "
+            f"{', '.join(srv.model_names())}, or sim:key=val,...",
+            "model_not_found",
+        )
     if protocol == OPENAI:
         max_tokens = _int_param(body, "max_completion_tokens")
         if max_tokens is None:
@@ -156,11 +182,25 @@ async def parse_job(srv: SimServer, request: web.Request, protocol: str,
     conversation, prompt = _conversation(protocol, body, model)
     number = srv.next_request_number()
     fault = scenario.fault
-    if (fault is not None and scenario.fault_rate < 1
-            and srv.rng(number, "fault").random() >= scenario.fault_rate):
+    if (
+        fault is not None
+        and scenario.fault_rate < 1
+        and srv.rng(number, "fault").random() >= scenario.fault_rate
+    ):
         fault = None
-    return Job(protocol, model, scenario, bool(body.get("stream")), include_usage, max_tokens,
-               conversation, prompt, fault, arrived_ns, number)
+    return Job(
+        protocol,
+        model,
+        scenario,
+        bool(body.get("stream")),
+        include_usage,
+        max_tokens,
+        conversation,
+        prompt,
+        fault,
+        arrived_ns,
+        number,
+    )
 
 
 async def _count_prompt(text: str) -> int:
@@ -187,10 +227,17 @@ async def serve_stream(srv: SimServer, request: web.Request, job: Job) -> web.St
     plan = _plan(srv, job)
     tool_ids = [c.id for c in plan.tool_calls]
     fmt: AnthropicStream | OpenAIStream = (
-        AnthropicStream(rid, job.model, tool_ids) if anthropic
-        else OpenAIStream(rid, job.model, int(time.time()), tool_ids))
-    resp = web.StreamResponse(headers={"Content-Type": "text/event-stream",
-                                       "Cache-Control": "no-cache", "x-sim-response-id": rid})
+        AnthropicStream(rid, job.model, tool_ids)
+        if anthropic
+        else OpenAIStream(rid, job.model, int(time.time()), tool_ids)
+    )
+    resp = web.StreamResponse(
+        headers={
+            "Content-Type": "text/event-stream",
+            "Cache-Control": "no-cache",
+            "x-sim-response-id": rid,
+        }
+    )
     await resp.prepare(request)
     entry = srv.log.open(rid, job.model, job.arrived_ns)
     write = resp.write
@@ -214,7 +261,8 @@ async def serve_stream(srv: SimServer, request: web.Request, job: Job) -> web.St
     try:
         for piece in plan.pieces():
             if sent == fault_at and not await _stream_fault(
-                    srv, request, job, fmt, entry, sched, write):
+                srv, request, job, fmt, entry, sched, write
+            ):
                 return resp
             target = sched.target(sent)
             delay = target - perf_counter_ns() - _LEAD_NS
@@ -232,7 +280,8 @@ async def serve_stream(srv: SimServer, request: web.Request, job: Job) -> web.St
             await write(data)
             sent += 1
         if sent <= fault_at and not await _stream_fault(
-                srv, request, job, fmt, entry, sched, write):
+            srv, request, job, fmt, entry, sched, write
+        ):
             return resp
         await _finish_stream(job, plan, fmt, entry, write, prompt_tokens)
     except ConnectionError:
@@ -242,9 +291,15 @@ async def serve_stream(srv: SimServer, request: web.Request, job: Job) -> web.St
     return resp
 
 
-async def _stream_fault(srv: SimServer, request: web.Request, job: Job,
-                        fmt: AnthropicStream | OpenAIStream, entry: LogEntry,
-                        sched: Schedule, write: Any) -> bool:
+async def _stream_fault(
+    srv: SimServer,
+    request: web.Request,
+    job: Job,
+    fmt: AnthropicStream | OpenAIStream,
+    entry: LogEntry,
+    sched: Schedule,
+    write: Any,
+) -> bool:
     """Apply a mid-stream fault; False means the stream is over (connection cut)."""
     fault = job.fault
     assert fault is not None
@@ -263,8 +318,14 @@ async def _stream_fault(srv: SimServer, request: web.Request, job: Job,
     return True
 
 
-async def _finish_stream(job: Job, plan: Plan, fmt: AnthropicStream | OpenAIStream,
-                         entry: LogEntry, write: Any, prompt_tokens: int) -> None:
+async def _finish_stream(
+    job: Job,
+    plan: Plan,
+    fmt: AnthropicStream | OpenAIStream,
+    entry: LogEntry,
+    write: Any,
+    prompt_tokens: int,
+) -> None:
     if isinstance(fmt, AnthropicStream):
         for extra in fmt.close_block():
             await write(extra)
@@ -303,8 +364,9 @@ async def serve_whole(srv: SimServer, request: web.Request, job: Job) -> web.Str
     if anthropic:
         body = message_body(rid, job.model, plan, reasoning, answer, prompt_tokens)
     else:
-        body = completion_body(rid, job.model, int(time.time()), plan, reasoning, answer,
-                               prompt_tokens)
+        body = completion_body(
+            rid, job.model, int(time.time()), plan, reasoning, answer, prompt_tokens
+        )
     payload = json.dumps(body).encode()
     if fault is not None and fault.kind in ("cut", "malformed"):
         srv.count(f"fault_{fault.kind}")
@@ -312,12 +374,16 @@ async def serve_whole(srv: SimServer, request: web.Request, job: Job) -> web.Str
             request.transport.abort()
             return web.Response(status=200)
         payload = payload[: len(payload) // 2]
-    resp = web.Response(body=payload, content_type="application/json",
-                        headers={"x-sim-response-id": rid})
+    resp = web.Response(
+        body=payload, content_type="application/json", headers={"x-sim-response-id": rid}
+    )
     entry = srv.log.open(rid, job.model, job.arrived_ns)
     now = perf_counter_ns()
-    for kind, n in (("reasoning", plan.reasoning_n), ("answer", plan.answer_n),
-                    ("tool", plan.completion_tokens - plan.reasoning_n - plan.answer_n)):
+    for kind, n in (
+        ("reasoning", plan.reasoning_n),
+        ("answer", plan.answer_n),
+        ("tool", plan.completion_tokens - plan.reasoning_n - plan.answer_n),
+    ):
         if n:
             entry.add(KIND_CODE[kind], n, now, target - job.arrived_ns)
     srv.log.close(entry)

@@ -35,8 +35,11 @@ class OpenAIStream:
 
     def __init__(self, response_id: str, model: str, created: int, tool_ids: list[str]):
         self.tool_ids = tool_ids
-        self._head = ('data: {"id":%s,"object":"chat.completion.chunk","created":%d,'
-                      '"model":%s,' % (_esc(response_id), created, _esc(model)))
+        self._head = 'data: {"id":%s,"object":"chat.completion.chunk","created":%d,"model":%s,' % (
+            _esc(response_id),
+            created,
+            _esc(model),
+        )
         self._open = self._head + '"choices":[{"index":0,"delta":{'
         self._close = '},"finish_reason":null}]}\n\n'
         self._role = ""  # prefix for the first delta when no role chunk was sent
@@ -57,12 +60,17 @@ class OpenAIStream:
         elif kind == "reasoning":
             delta = '%s"reasoning_content":%s' % (role, _esc(text))
         elif kind == "tool_start":
-            delta = ('%s"tool_calls":[{"index":%d,"id":%s,"type":"function",'
-                     '"function":{"name":%s,"arguments":""}}]'
-                     % (role, index, _esc(self.tool_ids[index]), _esc(text)))
+            delta = (
+                '%s"tool_calls":[{"index":%d,"id":%s,"type":"function",'
+                '"function":{"name":%s,"arguments":""}}]'
+                % (role, index, _esc(self.tool_ids[index]), _esc(text))
+            )
         else:
             delta = '%s"tool_calls":[{"index":%d,"function":{"arguments":%s}}]' % (
-                role, index, _esc(text))
+                role,
+                index,
+                _esc(text),
+            )
         return self.pre, (self._open + delta + self._close).encode()
 
     def malformed(self) -> bytes:
@@ -72,15 +80,28 @@ class OpenAIStream:
         return (self._open + '},"finish_reason":%s}]}\n\n' % _esc(reason)).encode()
 
     def usage(self, usage: dict[str, Any]) -> bytes:
-        return (self._head + '"choices":[],"usage":' + json.dumps(usage, separators=(",", ":"))
-                + "}\n\n").encode()
+        return (
+            self._head
+            + '"choices":[],"usage":'
+            + json.dumps(usage, separators=(",", ":"))
+            + "}\n\n"
+        ).encode()
 
 
-def completion_body(response_id: str, model: str, created: int, plan: Plan,
-                    reasoning: str, answer: str, prompt_tokens: int) -> dict[str, Any]:
+def completion_body(
+    response_id: str,
+    model: str,
+    created: int,
+    plan: Plan,
+    reasoning: str,
+    answer: str,
+    prompt_tokens: int,
+) -> dict[str, Any]:
     """The non-stream chat.completion object."""
-    message: dict[str, Any] = {"role": "assistant", "content": answer if answer or not
-                               plan.tool_calls else None}
+    message: dict[str, Any] = {
+        "role": "assistant",
+        "content": answer if answer or not plan.tool_calls else None,
+    }
     if plan.reasoning_n:
         message["reasoning_content"] = reasoning
     if plan.tool_calls:

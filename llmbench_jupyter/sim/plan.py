@@ -35,14 +35,20 @@ def _fragments(text: str, size: int) -> list[str]:
     if not text:
         return [""]
     size = max(1, min(size, math.ceil(len(text) / 2)))
-    return [text[i:i + size] for i in range(0, len(text), size)]
+    return [text[i : i + size] for i in range(0, len(text), size)]
 
 
 class Plan:
     """The response content, token counts and finish reason, decided before the first byte."""
 
-    def __init__(self, scenario: Scenario, rule: Rule | None, words_rng: random.Random,
-                 max_tokens: int | None, tool_id_prefix: str = "call_"):
+    def __init__(
+        self,
+        scenario: Scenario,
+        rule: Rule | None,
+        words_rng: random.Random,
+        max_tokens: int | None,
+        tool_id_prefix: str = "call_",
+    ):
         self.tpc = scenario.tokens_per_chunk
         self._rng = words_rng
         budget = max_tokens if max_tokens is not None else math.inf
@@ -54,8 +60,8 @@ class Plan:
         want_a = len(answer) if answer is not None else scenario.output_tokens
         self.reasoning_n = int(min(want_r, budget))
         self.answer_n = int(min(want_a, budget - self.reasoning_n))
-        self._reasoning = reasoning[:self.reasoning_n] if reasoning is not None else None
-        self._answer = answer[:self.answer_n] if answer is not None else None
+        self._reasoning = reasoning[: self.reasoning_n] if reasoning is not None else None
+        self._answer = answer[: self.answer_n] if answer is not None else None
         capped = self.reasoning_n + self.answer_n < want_r + want_a
         self.tool_calls: list[ToolCall] = []
         self._tool_frags: list[list[str]] = []
@@ -90,8 +96,7 @@ class Plan:
                     buf = []
             if buf:
                 yield (kind, len(buf), "".join(buf), 0)
-        for index, (call, frags) in enumerate(zip(self.tool_calls, self._tool_frags,
-                                                  strict=True)):
+        for index, (call, frags) in enumerate(zip(self.tool_calls, self._tool_frags, strict=True)):
             yield ("tool_start", 1, call.name, index)
             for frag in frags:
                 yield ("tool_args", math.ceil(len(frag) / 4), frag, index)
@@ -105,8 +110,7 @@ class Schedule:
 
     __slots__ = ("_jitter_ns", "_last", "_rng", "arrived_ns", "first_ns", "itl_ns")
 
-    def __init__(self, scenario: Scenario, arrived_ns: int, prompt_tokens: int,
-                 rng: random.Random):
+    def __init__(self, scenario: Scenario, arrived_ns: int, prompt_tokens: int, rng: random.Random):
         j = scenario.jitter
         ttft = scenario.ttft_ms * (1 + j * rng.uniform(-1, 1)) if j else scenario.ttft_ms
         ttft += scenario.prefill_ms_per_1k_tokens * prompt_tokens / 1000

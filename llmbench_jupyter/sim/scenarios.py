@@ -38,8 +38,9 @@ def parse_fault(text: str) -> Fault:
     """Parse ``429``, ``500``, ``401``, ``cut@N``, ``malformed@N`` or ``stall@N``."""
     kind, sep, at_text = text.strip().partition("@")
     if kind not in FAULT_KINDS:
-        raise ScenarioError(f"unknown fault {text!r}: expected one of 429, 500, 401, cut@N, "
-                            "malformed@N, stall@N")
+        raise ScenarioError(
+            f"unknown fault {text!r}: expected one of 429, 500, 401, cut@N, malformed@N, stall@N"
+        )
     if kind in _POSITIONAL_FAULTS:
         if not sep:
             at = 0
@@ -96,6 +97,8 @@ class Scenario:
 
 _PREFILL = 2.0  # ms per 1k prompt tokens: small, but makes context tiers show a prefill effect
 
+# A table: one simulated model per row reads better than one field per line.
+# fmt: off
 BUILTIN_SCENARIOS: dict[str, Scenario] = {
     "sim-fast": Scenario(ttft_ms=30, itl_ms=4, tokens_per_chunk=1, output_tokens=128,
                          jitter=0.1, prefill_ms_per_1k_tokens=_PREFILL),
@@ -107,6 +110,7 @@ BUILTIN_SCENARIOS: dict[str, Scenario] = {
                               reasoning_tokens=48, jitter=0.1,
                               prefill_ms_per_1k_tokens=_PREFILL),
 }
+# fmt: on
 
 # spec key -> (Scenario field, converter)
 _KEYS: dict[str, tuple[str, type]] = {
@@ -138,7 +142,8 @@ def _convert(key: str, kind: type, raw: str) -> object:
         return kind(raw)
     except ValueError:
         raise ScenarioError(
-            f"model spec key {key!r}: expected {kind.__name__}, got {raw!r}") from None
+            f"model spec key {key!r}: expected {kind.__name__}, got {raw!r}"
+        ) from None
 
 
 def parse_model_spec(name: str, base: Scenario | None = None) -> Scenario:
@@ -149,7 +154,7 @@ def parse_model_spec(name: str, base: Scenario | None = None) -> Scenario:
     """
     if not name.startswith(SPEC_PREFIX):
         raise ScenarioError(f"model spec {name!r} must start with {SPEC_PREFIX!r}")
-    body = name[len(SPEC_PREFIX):].strip()
+    body = name[len(SPEC_PREFIX) :].strip()
     changes: dict[str, object] = {}
     for item in filter(None, (part.strip() for part in body.split(","))):
         key, sep, raw = item.partition("=")
@@ -158,7 +163,8 @@ def parse_model_spec(name: str, base: Scenario | None = None) -> Scenario:
             raise ScenarioError(f"model spec item {item!r}: expected key=value")
         if key not in _KEYS:
             raise ScenarioError(
-                f"model spec key {key!r} is unknown: expected one of {', '.join(_KEYS)}")
+                f"model spec key {key!r} is unknown: expected one of {', '.join(_KEYS)}"
+            )
         field, kind = _KEYS[key]
         changes[field] = _convert(key, kind, raw.strip())
     return dataclasses.replace(base or Scenario(), **changes)  # type: ignore[arg-type]

@@ -44,8 +44,7 @@ class LogEntry:
             "arrived_ns": self.arrived_ns,
             "chunks": [
                 {"kind": KINDS[k], "tokens": t, "sent_ns": s, "planned_ns": p}
-                for k, t, s, p in zip(self.kinds, self.tokens, self.sent, self.planned,
-                                      strict=True)
+                for k, t, s, p in zip(self.kinds, self.tokens, self.sent, self.planned, strict=True)
             ],
         }
 
@@ -75,7 +74,8 @@ class SendLog:
     def _evict(self) -> None:
         entries = self._entries
         while len(entries) > self.max_responses or (
-                self._chunks > self.max_chunks and len(entries) > 1):
+            self._chunks > self.max_chunks and len(entries) > 1
+        ):
             _, old = entries.popitem(last=False)
             self._chunks -= old.counted
 

@@ -44,10 +44,15 @@ _MAX_BODY = 256 * 1024 * 1024  # 150K-token context tiers need far more than aio
 class SimServer:
     """A simulated LLM endpoint over real HTTP. See the package docstring for the API."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, seed: int = 0,
-                 rules: str | os.PathLike[str] | list[Any] | None = None,
-                 require_key: str | None = None,
-                 scenarios: dict[str, Scenario | str] | None = None):
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        seed: int = 0,
+        rules: str | os.PathLike[str] | list[Any] | None = None,
+        require_key: str | None = None,
+        scenarios: dict[str, Scenario | str] | None = None,
+    ):
         self.host = host
         self.port = port
         self.seed = seed
@@ -59,7 +64,8 @@ class SimServer:
         self._spec_cache: dict[str, Scenario] = {}
         self._requests = 0
         self.stats: dict[str, Counter[str]] = {
-            name: Counter() for name in ("endpoint", "model", "status", "event")}
+            name: Counter() for name in ("endpoint", "model", "status", "event")
+        }
         self.active = 0
         self.log = SendLog()
         self._runner: web.AppRunner | None = None
@@ -75,16 +81,19 @@ class SimServer:
         # Load the tokenizer now, not inside the first request's TTFT.
         await asyncio.get_running_loop().run_in_executor(None, get_encoder)
         app = web.Application(client_max_size=_MAX_BODY)
-        app.add_routes([
-            web.post("/v1/chat/completions", self._chat),
-            web.post("/v1/messages", self._messages),
-            web.get("/v1/models", self._models),
-            web.get("/sim/sendlog/{response_id}", self._sendlog),
-            web.get("/sim/stats", self._stats),
-        ])
+        app.add_routes(
+            [
+                web.post("/v1/chat/completions", self._chat),
+                web.post("/v1/messages", self._messages),
+                web.get("/v1/models", self._models),
+                web.get("/sim/sendlog/{response_id}", self._sendlog),
+                web.get("/sim/stats", self._stats),
+            ]
+        )
         # handler_cancellation: a stalled stream ends as soon as its client disconnects.
-        runner = web.AppRunner(app, access_log=None, handler_cancellation=True,
-                               shutdown_timeout=0.5)
+        runner = web.AppRunner(
+            app, access_log=None, handler_cancellation=True, shutdown_timeout=0.5
+        )
         await runner.setup()
         site = web.TCPSite(runner, self.host, self.port, reuse_address=True)
         try:
@@ -220,23 +229,34 @@ class SimServer:
 
     async def _models(self, request: web.Request) -> web.Response:
         if not self._authorized(request):
-            return error_response(OPENAI, RequestError(401, "Incorrect or missing API key.",
-                                                       "invalid_api_key"))
-        data = [{"id": name, "object": "model", "created": 0, "owned_by": "llmbench-sim"}
-                for name in self._scenarios]
+            return error_response(
+                OPENAI, RequestError(401, "Incorrect or missing API key.", "invalid_api_key")
+            )
+        data = [
+            {"id": name, "object": "model", "created": 0, "owned_by": "llmbench-sim"}
+            for name in self._scenarios
+        ]
         return web.json_response({"object": "list", "data": data})
 
     async def _sendlog(self, request: web.Request) -> web.Response:
         rid = request.match_info["response_id"]
         entry = self.send_log(rid)
         if entry is None:
-            return web.json_response({"error": {"message": f"no send log for {rid!r}",
-                                                "type": "not_found"}}, status=404)
+            return web.json_response(
+                {"error": {"message": f"no send log for {rid!r}", "type": "not_found"}}, status=404
+            )
         return web.json_response(entry)
 
     async def _stats(self, request: web.Request) -> web.Response:
-        return web.json_response({
-            "requests": sum(self.stats["endpoint"].values()), "active": self.active,
-            "by_endpoint": self.stats["endpoint"], "by_model": self.stats["model"],
-            "by_status": self.stats["status"], "events": self.stats["event"],
-            "seed": self.seed, "logged_responses": len(self.log)})
+        return web.json_response(
+            {
+                "requests": sum(self.stats["endpoint"].values()),
+                "active": self.active,
+                "by_endpoint": self.stats["endpoint"],
+                "by_model": self.stats["model"],
+                "by_status": self.stats["status"],
+                "events": self.stats["event"],
+                "seed": self.seed,
+                "logged_responses": len(self.log),
+            }
+        )

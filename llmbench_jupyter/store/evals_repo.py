@@ -154,9 +154,7 @@ class EvalsMixin:
     def eval_results(self, run_id: str) -> list[dict[str, Any]]:
         """The run's case results in completion order."""
         stmt = (
-            select(EvalResult.__table__)
-            .where(EvalResult.run_id == run_id)
-            .order_by(EvalResult.seq)
+            select(EvalResult.__table__).where(EvalResult.run_id == run_id).order_by(EvalResult.seq)
         )
         with self._tx("cannot read eval results") as conn:
             self._require_run(conn, run_id)

@@ -181,9 +181,7 @@ class Store(JobsMixin, EvalsMixin, SecurityMixin):
         mine = select(*_RUN_COLS).where(Run.owner == owner)
         exact_where = (Run.owner == owner) | Run.published if include_published else None
         with self._tx("cannot look up run") as conn:
-            exact_q = (
-                select(*_RUN_COLS).where(exact_where) if exact_where is not None else mine
-            )
+            exact_q = select(*_RUN_COLS).where(exact_where) if exact_where is not None else mine
             exact = conn.execute(exact_q.where(Run.run_id == query)).mappings().first()
             if exact is not None:
                 return dict(exact)
