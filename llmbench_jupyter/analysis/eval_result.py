@@ -19,6 +19,7 @@ from llmbench_jupyter.evals.scoring import SuiteScore, describe, score_suite
 
 if TYPE_CHECKING:
     import pandas as pd
+    import plotly.graph_objects as go
 
     from llmbench_jupyter.core.targets import Target
     from llmbench_jupyter.evals.judge import PairwiseReport
@@ -330,7 +331,7 @@ class EvalResult:
         return row
 
     # ----------------------------------------------------------------- display
-    def plot(self) -> Any:
+    def plot(self) -> go.Figure:
         from llmbench_jupyter.analysis.charts import eval_pass_rates
 
         return eval_pass_rates(self)
