@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from llmbench_jupyter.core.errors import LLMBenchError
+from llmbench_jupyter.core.redact import exact_secrets
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,10 @@ class Target:
     @property
     def key(self) -> str:
         return f"{self.provider}/{self.model}"
+
+    def secrets(self) -> tuple[str, ...]:
+        """Exact values to mask wherever text from this endpoint goes: key, URL, headers."""
+        return exact_secrets(self.api_key, self.api_base, self.headers)
 
     def with_api_base(self, api_base: str) -> Target:
         return replace(self, api_base=api_base)

@@ -1,0 +1,66 @@
+"""Redaction of credentials carried by configuration: URL user-info, query values, headers.
+
+A URL or a header set is persisted, displayed or logged only in its redacted form; the
+values taken out are handed to the scrubber as exact secrets, so they are masked as well
+wherever an endpoint echoes them back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
+
+from llmbench_jupyter.core.errors import REDACTED
+
+#: Shortest value treated as an exact secret: shorter ones ("1", "on") would mask real text.
+MIN_SECRET_LEN = 6
+
+
+def mask_url(url: str) -> tuple[str, list[str]]:
+    """``url`` with user-info and every query value masked, and the values masked.
+
+    A URL that does not split is masked whole (it may still hold a credential).
+    """
+    try:
+        parts = urlsplit(url)
+        netloc = parts.netloc
+        secrets: list[str] = []
+        if "@" in netloc:
+            userinfo, _, hostport = netloc.rpartition("@")
+            secrets += [s for s in userinfo.split(":", 1) if s]
+            netloc = f"{REDACTED}@{hostport}"
+        query = ""
+        if parts.query:
+            pairs = parse_qsl(parts.query, keep_blank_values=True)
+            secrets += [v for _, v in pairs if v]
+            query = "&".join(f"{k}={REDACTED}" if v else k for k, v in pairs)
+        fragment = REDACTED if parts.fragment else ""
+        if parts.fragment:
+            secrets.append(parts.fragment)
+        return urlunsplit((parts.scheme, netloc, parts.path, query, fragment)), secrets
+    except ValueError:
+        return REDACTED, [url]
+
+
+def redact_url(url: str) -> str:
+    """``url`` safe to persist, display or log (see :func:`mask_url`)."""
+    return mask_url(url)[0] if url else url
+
+
+def redact_headers(headers: Mapping[str, str] | Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Header names kept, every value masked: any header may carry a credential."""
+    items = headers.items() if isinstance(headers, Mapping) else headers
+    return {str(name): REDACTED for name, _ in items}
+
+
+def exact_secrets(
+    api_key: str | None = None,
+    url: str = "",
+    headers: Mapping[str, str] | Iterable[tuple[str, str]] = (),
+) -> tuple[str, ...]:
+    """The exact values a scrubber must mask for one endpoint: key, URL credentials, headers."""
+    items = headers.items() if isinstance(headers, Mapping) else headers
+    found = [api_key or "", *mask_url(url)[1], *(str(v) for _, v in items)]
+    # "Bearer sk-..." style values: the token alone may be echoed too
+    found += [v.split(None, 1)[1] for v in found if " " in v.strip()]
+    return tuple(sorted({s.strip() for s in found if len(s.strip()) >= MIN_SECRET_LEN}))
