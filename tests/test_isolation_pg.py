@@ -242,7 +242,7 @@ def test_audit_log_is_append_only_and_timestamped_by_the_database(
 
 
 def test_schema_version_table_is_read_only(alice: psycopg.Connection[Any]) -> None:
-    assert alice.execute("SELECT version_num FROM alembic_version").fetchone() == ("0004",)
+    assert alice.execute("SELECT version_num FROM alembic_version").fetchone() == ("0005",)
     _denied(alice, "UPDATE alembic_version SET version_num = '0003'")
     _denied(alice, "DELETE FROM alembic_version")
     _denied(alice, "INSERT INTO alembic_version VALUES ('9999')")

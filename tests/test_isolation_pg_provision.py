@@ -258,28 +258,28 @@ def test_user_store_never_migrates_and_says_why(
 ) -> None:
     hub = seeded.hub
     with hub.connect() as su:
-        su.execute("UPDATE alembic_version SET version_num = '0003'")
+        su.execute("UPDATE alembic_version SET version_num = '0004'")
     try:
         monkeypatch.setenv("LLMBENCH_DB_MIGRATE", "0")
         with pytest.raises(
-            LLMBenchError, match=r"is at 0003, this package needs 0004; the hub admin"
+            LLMBenchError, match=r"is at 0004, this package needs 0005; the hub admin"
         ):
             Store(hub.urls["alice"])
         # Without the variable the store tries, the database refuses, the message is the same.
         monkeypatch.delenv("LLMBENCH_DB_MIGRATE")
         with pytest.raises(
-            LLMBenchError, match=r"is at 0003, this package needs 0004; the hub admin"
+            LLMBenchError, match=r"is at 0004, this package needs 0005; the hub admin"
         ):
             Store(hub.urls["alice"])
         with hub.connect() as su:
-            assert su.execute("SELECT version_num FROM alembic_version").fetchone() == ("0003",)
+            assert su.execute("SELECT version_num FROM alembic_version").fetchone() == ("0004",)
             assert su.execute(
                 "SELECT count(*) FROM information_schema.columns WHERE table_name = 'runs' "
                 "AND column_name = 'published'"
             ).fetchone() == (1,)
     finally:
         with hub.connect() as su:
-            su.execute("UPDATE alembic_version SET version_num = '0004'")
+            su.execute("UPDATE alembic_version SET version_num = '0005'")
 
 
 # ------------------------------------------------------------------- no PostgreSQL needed

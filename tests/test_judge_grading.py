@@ -137,7 +137,7 @@ def test_api_errors_are_scrubbed_and_the_run_goes_on(
         judge_runs(adhoc(sim.base_url, "sim:fault=500", api_key=FAKE_KEY), SUITE, weak[:2])
     )
     assert [j.status for j in fault] == ["api_error", "api_error"]
-    assert all(j.error is not None and j.error.startswith("LLMBenchError: HTTP 500") for j in fault)
+    assert all(j.error is not None and j.error.startswith("RequestFailed: HTTP 500") for j in fault)
 
     async def echoed() -> tuple[Judgement, PairVerdict]:
         server = await _echo_key_server()

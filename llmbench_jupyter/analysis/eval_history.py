@@ -39,6 +39,7 @@ def run_from_row(row: dict[str, Any]) -> CaseRun:
         latency_ms=row.get("latency_ms"),
         error=row.get("error"),
         final_state=row.get("final_state"),
+        error_category=row.get("error_category"),
     )
 
 

@@ -19,6 +19,8 @@ from llmbench_jupyter.core.transports.base import ANSWER, REASONING, TOOL, Strea
 #: Usage and an exact tokenizer "disagree" beyond this many tokens or this fraction.
 DISAGREE_ABS, DISAGREE_REL = 2, 0.05
 OUTPUT_TEXT_LIMIT = 20_000
+#: Added to a token-count source when the server's usage count was NaN, negative or text.
+INVALID_USAGE = "usage invalid"
 
 
 class TokenCounter(Protocol):
@@ -107,7 +109,13 @@ def _count_tokens(
         record.tokenizer = tokenizer.name
     # Counting runs on the event loop (~0.3 us/token), so only when it can inform a figure:
     # there is no usage to prefer, or the tokenizer is exact enough to check usage against.
-    if tokenizer is not None and (result.usage_output_tokens is None or tokenizer.exact):
+    # A response cut at its byte limit is partial and may be huge: it is not worth a count.
+    cut = result.error_category == errors.RESPONSE_TOO_LARGE
+    if (
+        tokenizer is not None
+        and not cut
+        and (result.usage_output_tokens is None or tokenizer.exact)
+    ):
         if answer or reasoning:
             record.output_tokens_tokenizer = tokenizer.count(reasoning) + tokenizer.count(answer)
         else:
@@ -118,6 +126,9 @@ def _count_tokens(
             record.output_tokens = value
             record.output_tokens_source = source
             break
+    invalid = result.usage_invalid
+    if "output" in invalid:  # the server's count was no count: the source says so
+        record.output_tokens_source = _invalid_note(record.output_tokens_source)
     usage, counted = record.output_tokens_usage, record.output_tokens_tokenizer
     disagree = False
     if usage is not None:
@@ -141,6 +152,13 @@ def _count_tokens(
     elif tokenizer is not None and prompt_text is not None:
         record.input_tokens = tokenizer.count(prompt_text)
         record.input_tokens_source = "tokenizer"
+    if "input" in invalid:
+        record.input_tokens_source = _invalid_note(record.input_tokens_source)
+
+
+def _invalid_note(source: str | None) -> str:
+    """``tokenizer (usage invalid)``: the fallback used, and why usage was not."""
+    return f"{source} ({INVALID_USAGE})" if source else INVALID_USAGE
 
 
 def _derive_rates(record: RequestRecord) -> None:

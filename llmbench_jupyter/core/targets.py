@@ -10,10 +10,23 @@ import difflib
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import urlparse, urlsplit, urlunsplit
 
-from llmbench_jupyter.core.errors import LLMBenchError
-from llmbench_jupyter.core.redact import exact_secrets
+from llmbench_jupyter.core.errors import LLMBenchError, register_secret
+from llmbench_jupyter.core.limits import DEFAULT_LIMITS, Limits
+from llmbench_jupyter.core.redact import exact_secrets, redact_headers, redact_url
+
+
+def join_url(api_base: str, path: str) -> str:
+    """``path`` appended to the path of ``api_base``, its query string kept after it.
+
+    ``http://h/v1?token=x`` + ``/chat/completions`` is ``http://h/v1/chat/completions?token=x``,
+    not a URL whose query swallowed the path.
+    """
+    if not path:
+        return api_base
+    parts = urlsplit(api_base)
+    return urlunsplit(parts._replace(path=parts.path.rstrip("/") + path))
 
 
 @dataclass(frozen=True)
@@ -37,6 +50,7 @@ class Target:
     timeout_s: float | None = None
     simulated: bool = False
     sequential: bool = True
+    limits: Limits = DEFAULT_LIMITS
 
     @property
     def key(self) -> str:
@@ -49,13 +63,24 @@ class Target:
     def with_api_base(self, api_base: str) -> Target:
         return replace(self, api_base=api_base)
 
+    def __repr__(self) -> str:
+        # what a notebook shows: no key, URL credentials masked, header values masked
+        return (
+            f"Target(provider={self.provider!r}, model={self.model!r}, kind={self.kind!r}, "
+            f"api_base={redact_url(self.api_base)!r}, api_model={self.api_model!r}, "
+            f"headers={redact_headers(self.headers)!r}, has_api_key={bool(self.api_key)}, "
+            f"simulated={self.simulated})"
+        )
+
     def describe(self) -> dict[str, Any]:
-        """JSON-able description for run metadata; never includes the key itself."""
+        """JSON-able description for run metadata: no key, URL credentials and header
+        values masked (:mod:`llmbench_jupyter.core.redact`)."""
         return {
             "provider": self.provider,
             "model": self.model,
             "kind": self.kind,
-            "api_base": self.api_base,
+            "api_base": redact_url(self.api_base),
+            "headers": redact_headers(self.headers),
             "api_model": self.api_model,
             "display_name": self.display_name,
             "context_window": self.context_window,
@@ -107,6 +132,8 @@ def from_config(
         prov = config.provider(name)  # raises ConfigError with suggestions
         filtered_here = bool(bare) or any(p == name for p, _ in qualified)
         api_key = (stored_keys(prov.name) if stored_keys else None) or prov.resolve_api_key()
+        for secret in exact_secrets(api_key, prov.api_base or "", prov.extra_headers):
+            register_secret(secret)  # masked in every later error and log of this process
         for model in prov.models:
             if not filtered_here or model.id in bare or (name, model.id) in qualified:
                 targets.append(_target(prov, model, config, api_key))
@@ -144,24 +171,32 @@ def _target(prov: Any, model: Any, config: Any, api_key: str | None) -> Target:
         timeout_s=prov.timeout_s,
         simulated=prov.simulated,
         sequential=prov.sequential,
+        limits=prov.limits.to_limits(),
     )
 
 
 def adhoc(api_base: str, model: str, api_key: str | None = None, kind: str = "openai") -> Target:
-    """A target with no config entry: ``--api-base URL --model NAME``."""
-    parsed = urlparse(api_base)
-    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+    """A target with no config entry: ``--api-base URL --model NAME``.
+
+    Its provider name is the URL's host[:port] only: user-info in the URL must not become
+    a name that is stored, shown and logged everywhere.
+    """
+    try:
+        parsed = urlparse(api_base)
+        host = parsed.netloc.rpartition("@")[2]
+    except ValueError:
+        parsed, host = None, ""
+    if parsed is None or parsed.scheme not in ("http", "https") or not host:
         raise LLMBenchError(
-            f"--api-base: found {api_base!r}, expected an http(s) base URL "
+            f"--api-base: found {redact_url(api_base)!r}, expected an http(s) base URL "
             "such as http://127.0.0.1:8000/v1"
         )
     if not model:
         raise LLMBenchError(
             "--model is required with --api-base (the model name the server serves)"
         )
-    provider = parsed.netloc
     return Target(
-        provider=provider,
+        provider=host,
         model=model,
         kind=kind,
         api_base=api_base.rstrip("/"),

@@ -41,14 +41,18 @@ class MockTools:
         method = getattr(type(self), name, None)
         if name.startswith("_") or name in ("state", "call") or not callable(method):
             return {"error": f"unknown tool {name!r}"}
+        if not isinstance(arguments, dict):
+            return {"error": f"arguments of {name} must be a JSON object, got {arguments!r:.80}"}
         try:
             inspect.signature(method).bind(self, **arguments)
         except TypeError as exc:
             return {"error": f"bad arguments for {name}: {exc}"}
         try:
             return getattr(self, name)(**arguments)
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError) as exc:  # the documented way to refuse a call
             return {"error": f"{name} failed: {exc}"}
+        except Exception as exc:  # a model's odd arguments must not end the eval
+            return {"error": f"{name} failed: {type(exc).__name__}: {exc}"}
 
 
 class AssistantWorld(MockTools):

@@ -2,8 +2,9 @@
 
 Each case is sent with the suite's tools and ``tool_choice: auto`` (never ``required``:
 an irrelevance case must be passable by calling nothing). Multi-turn cases feed the
-case's mock tool responses back for up to ``max_rounds`` rounds. Provider failures
-become ``api_error`` scores with a scrubbed message; the run goes on.
+case's mock tool responses back for up to ``max_rounds`` rounds. Provider failures,
+malformed answers included, become ``api_error`` scores with an error category and a
+scrubbed message; the run goes on.
 """
 
 from __future__ import annotations
@@ -18,9 +19,11 @@ from typing import Any
 
 import aiohttp
 
-from llmbench_jupyter.core.errors import LLMBenchError, scrub
+from llmbench_jupyter.core import errors
+from llmbench_jupyter.core.errors import LLMBenchError, RequestFailed, scrub
 from llmbench_jupyter.core.targets import Target
-from llmbench_jupyter.evals.chat import chat_completion, require_openai
+from llmbench_jupyter.core.transports.http import MALFORMED_EVENT
+from llmbench_jupyter.evals.chat import chat_completion, first_message, require_openai
 from llmbench_jupyter.evals.mocks import MockTools, build
 from llmbench_jupyter.evals.model import Case, ParsedCall, Suite
 from llmbench_jupyter.evals.parsing import parse_tool_calls
@@ -42,6 +45,8 @@ class CaseRun:
     latency_ms: float | None = None
     error: str | None = None
     final_state: dict[str, Any] | None = None
+    #: Why the request failed (``core.errors`` categories), None when it did not.
+    error_category: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -81,6 +86,7 @@ async def run_case(
     calls: list[ParsedCall] = []
     used: Counter[str] = Counter()
     error: str | None = None
+    category: str | None = None
     world = build(case.mock_tools, case.initial_state, mock_classes) if case.mock_tools else None
     started = time.perf_counter()
     try:
@@ -95,9 +101,9 @@ async def run_case(
             if "temperature" in target.skip_params:
                 payload.pop("temperature")
             body = await chat_completion(session, target, payload, timeout_s)
-            got = parse_tool_calls(body)
+            message = first_message(body)
+            got = _calls_in(body)
             calls += got
-            message = (body.get("choices") or [{}])[0].get("message") or {}
             messages.append(message)
             if not got or round_no == case.max_rounds - 1:
                 break
@@ -115,8 +121,11 @@ async def run_case(
                         "content": json.dumps(result, default=str),
                     }
                 )
+    except RequestFailed as exc:
+        error, category = scrub(str(exc), target.secrets()), exc.category
     except (LLMBenchError, aiohttp.ClientError, TimeoutError) as exc:
-        error = scrub(f"{type(exc).__name__}: {exc}", [target.api_key or ""])
+        error = scrub(f"{type(exc).__name__}: {exc}", target.secrets())
+        category = errors.CLIENT
     latency = (time.perf_counter() - started) * 1000.0
     final_state = world.state() if world is not None else None
     score = score_case(
@@ -134,7 +143,18 @@ async def run_case(
         latency_ms=latency,
         error=error,
         final_state=final_state,
+        error_category=category,
     )
+
+
+def _calls_in(body: dict[str, Any]) -> list[ParsedCall]:
+    """The tool calls of a completion; calls of a shape no parser expects are malformed."""
+    try:
+        return parse_tool_calls(body)
+    except (LLMBenchError, *MALFORMED_EVENT) as exc:
+        raise RequestFailed(
+            errors.MALFORMED, f"unreadable tool calls ({type(exc).__name__}: {exc})"
+        ) from None
 
 
 async def run_suite(

@@ -10,6 +10,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from llmbench_jupyter.core.errors import LLMBenchError
+from llmbench_jupyter.sim.hostile import HOSTILE_KINDS
 
 FAULT_KINDS = ("429", "500", "401", "cut", "malformed", "stall")
 _POSITIONAL_FAULTS = ("cut", "malformed", "stall")
@@ -77,6 +78,7 @@ class Scenario:
     fault: Fault | None = None
     fault_rate: float = 1.0
     stall_s: float = 30.0
+    hostile: str | None = None  # one of sim.hostile.HOSTILE_KINDS
 
     def __post_init__(self) -> None:
         checks = [
@@ -89,6 +91,10 @@ class Scenario:
             (self.prefill_ms_per_1k_tokens >= 0, "prefill must be >= 0"),
             (0 <= self.fault_rate <= 1, "fault_rate must be in [0, 1]"),
             (self.stall_s >= 0, "stall must be >= 0 seconds"),
+            (
+                self.hostile is None or self.hostile in HOSTILE_KINDS,
+                f"hostile must be one of {', '.join(HOSTILE_KINDS)}",
+            ),
         ]
         for ok, message in checks:
             if not ok:
@@ -125,6 +131,7 @@ _KEYS: dict[str, tuple[str, type]] = {
     "fault": ("fault", Fault),
     "fault_rate": ("fault_rate", float),
     "stall": ("stall_s", float),
+    "hostile": ("hostile", str),
 }
 SPEC_PREFIX = "sim:"
 
@@ -150,7 +157,8 @@ def parse_model_spec(name: str, base: Scenario | None = None) -> Scenario:
     """Build a scenario from ``sim:ttft=50,itl=2,tpc=3,out=30,role=1,reason=5,fault=cut@10``.
 
     Keys: ttft, itl, prefill (ms); tpc, out, reason (tokens); role (0/1); jitter and
-    fault_rate (fractions); fault; stall (seconds). Unset keys keep ``base`` (or defaults).
+    fault_rate (fractions); fault; stall (seconds); hostile (see ``sim.hostile``). Unset
+    keys keep ``base`` (or defaults).
     """
     if not name.startswith(SPEC_PREFIX):
         raise ScenarioError(f"model spec {name!r} must start with {SPEC_PREFIX!r}")

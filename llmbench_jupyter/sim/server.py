@@ -28,6 +28,7 @@ from llmbench_jupyter.sim.engine import (
     serve_stream,
     serve_whole,
 )
+from llmbench_jupyter.sim.hostile import serve_hostile
 from llmbench_jupyter.sim.rules import Rule, load_rules
 from llmbench_jupyter.sim.scenarios import (
     BUILTIN_SCENARIOS,
@@ -211,6 +212,11 @@ class SimServer:
                 raise RequestError(401, "Incorrect or missing API key.", "invalid_api_key")
             job = await parse_job(self, request, protocol, arrived_ns)
             self.count(job.model, "model")
+            if job.scenario.hostile is not None:
+                self.count(f"hostile_{job.scenario.hostile}")
+                return await serve_hostile(
+                    request, job.scenario.hostile, job.stream, protocol == ANTHROPIC
+                )
             if job.fault is not None and job.fault.is_http:
                 self.count(f"fault_{job.fault.kind}")
                 raise http_fault(job.fault)

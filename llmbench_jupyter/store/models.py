@@ -224,6 +224,7 @@ class EvalResult(Base):
     argument_accuracy: Mapped[float | None] = mapped_column(Float)
     latency_ms: Mapped[float | None] = mapped_column(Float)
     error: Mapped[str | None] = mapped_column(Text)
+    error_category: Mapped[str | None] = mapped_column(String)  # core.errors categories
     score: Mapped[dict[str, Any]] = mapped_column(JSON)
     calls: Mapped[list[Any]] = mapped_column(JSON)
     transcript: Mapped[list[Any]] = mapped_column(JSON)

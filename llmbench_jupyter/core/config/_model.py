@@ -14,7 +14,9 @@ from urllib.parse import urlparse
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from llmbench_jupyter.core.errors import LLMBenchError, scrub
+from llmbench_jupyter.core.errors import LLMBenchError
+from llmbench_jupyter.core.limits import DEFAULT_LIMITS, Limits
+from llmbench_jupyter.core.redact import redact_headers, redact_url
 from llmbench_jupyter.core.tokens import TOKENIZER_NAMES
 
 
@@ -58,6 +60,19 @@ class ModelConfig(BaseModel):
         return self.display_name or self.id
 
 
+class LimitsConfig(BaseModel):
+    """Byte limits on what this provider may send back (see ``core.limits``)."""
+
+    model_config = _STRICT
+
+    error_body_bytes: int = Field(default=DEFAULT_LIMITS.error_body_bytes, ge=1024)
+    event_bytes: int = Field(default=DEFAULT_LIMITS.event_bytes, ge=1024)
+    response_bytes: int = Field(default=DEFAULT_LIMITS.response_bytes, ge=1024)
+
+    def to_limits(self) -> Limits:
+        return Limits(self.error_body_bytes, self.event_bytes, self.response_bytes)
+
+
 class ProviderConfig(BaseModel):
     """An endpoint and how to authenticate to it; ``name`` is its key under ``providers``."""
 
@@ -77,6 +92,7 @@ class ProviderConfig(BaseModel):
     sequential: bool = True
     timeout_s: float | None = Field(default=None, gt=0)
     extra_headers: dict[str, str] = Field(default_factory=dict)
+    limits: LimitsConfig = Field(default_factory=LimitsConfig)
     models: list[ModelConfig]
 
     @field_validator("api_base")
@@ -172,14 +188,14 @@ class Config(BaseModel):
         return self.provider(provider).model(model_id)
 
     def snapshot(self) -> dict[str, Any]:
-        """A JSON-able copy to store with a run: inline API keys removed, secret headers masked."""
+        """A JSON-able copy to store with a run: inline API keys removed, URL user-info and
+        query values masked, every header value masked (any header may carry a credential)."""
         data = self.model_dump(mode="json")
         for prov in data["providers"].values():
             prov.pop("api_key", None)
-            prov["extra_headers"] = {
-                k: ("[REDACTED]" if _SECRET_HEADER.search(k) else scrub(v))
-                for k, v in prov["extra_headers"].items()
-            }
+            if prov.get("api_base"):
+                prov["api_base"] = redact_url(prov["api_base"])
+            prov["extra_headers"] = redact_headers(prov["extra_headers"])
         return data
 
     def prompt(self, name: str | None = None, **values: Any) -> str:
@@ -197,7 +213,6 @@ class Config(BaseModel):
         return fill_template(template, values, label)
 
 
-_SECRET_HEADER = re.compile(r"(?i)auth|key|token|secret|cookie")
 _PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 

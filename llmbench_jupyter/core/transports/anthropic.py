@@ -71,11 +71,10 @@ def handle_event(name: bytes, payload: bytes, now: int, result: StreamResult) ->
         message = obj.get("message") or {}
         result.response_id = message.get("id")
         usage = message.get("usage") or {}
-        result.usage_input_tokens = usage.get("input_tokens")
+        result.set_usage("input", usage.get("input_tokens"))
     elif kind == "message_delta":
         usage = obj.get("usage") or {}
-        if usage.get("output_tokens") is not None:
-            result.usage_output_tokens = usage["output_tokens"]
+        result.set_usage("output", usage.get("output_tokens"))
         stop = (obj.get("delta") or {}).get("stop_reason")
         if stop:
             result.finish_reason = stop
@@ -88,7 +87,7 @@ def handle_event(name: bytes, payload: bytes, now: int, result: StreamResult) ->
             "overloaded_error": errors.OVERLOADED,
             "rate_limit_error": errors.RATE_LIMITED,
         }.get(etype, errors.PROVIDER_ERROR)
-        result.fail(category, f"{etype}: {str(err.get('message', ''))[:300]}")
+        result.fail(category, f"{etype}: {err.get('message', '')}")
     return False
 
 

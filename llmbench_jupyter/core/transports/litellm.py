@@ -101,10 +101,10 @@ async def stream(session: Any, spec: RequestSpec) -> tuple[int, StreamResult]:
         raise
     except Exception as exc:  # litellm wraps every provider failure in its own types
         category, status = _categorise(exc)
-        text = errors.scrub(str(exc), [spec.api_key or ""])
-        result.fail(category, f"{type(exc).__name__}: {text[:300]}", status)
+        result.fail(category, f"{type(exc).__name__}: {exc}", status)
     if result.end_ns is None:
         result.end_ns = perf_counter_ns()
+    result.scrub((*spec.secrets, spec.api_key or ""))
     return send_ns, result
 
 
@@ -113,11 +113,10 @@ def _take_chunk(chunk: Any, now: int, result: StreamResult) -> None:
         result.response_id = chunk.id
     usage = getattr(chunk, "usage", None)
     if usage:
-        result.usage_output_tokens = getattr(usage, "completion_tokens", None)
-        result.usage_input_tokens = getattr(usage, "prompt_tokens", None)
+        result.set_usage("output", getattr(usage, "completion_tokens", None))
+        result.set_usage("input", getattr(usage, "prompt_tokens", None))
         details = getattr(usage, "completion_tokens_details", None)
-        if details is not None and getattr(details, "reasoning_tokens", None) is not None:
-            result.usage_reasoning_tokens = details.reasoning_tokens
+        result.set_usage("reasoning", getattr(details, "reasoning_tokens", None))
     for choice in getattr(chunk, "choices", None) or ():
         delta = getattr(choice, "delta", None)
         if delta is None:

@@ -49,17 +49,16 @@ def handle_event(name: bytes, payload: bytes, now: int, result: StreamResult) ->
     if "error" in obj and not obj.get("choices"):
         err = obj["error"]
         message = err.get("message") if isinstance(err, dict) else err
-        result.fail(errors.PROVIDER_ERROR, f"error event in stream: {str(message)[:300]}")
+        result.fail(errors.PROVIDER_ERROR, f"error event in stream: {message}")
         return False
     if result.response_id is None and obj.get("id"):
         result.response_id = obj["id"]
     usage = obj.get("usage")
     if usage:
-        result.usage_output_tokens = usage.get("completion_tokens")
-        result.usage_input_tokens = usage.get("prompt_tokens")
+        result.set_usage("output", usage.get("completion_tokens"))
+        result.set_usage("input", usage.get("prompt_tokens"))
         details = usage.get("completion_tokens_details") or {}
-        if details.get("reasoning_tokens") is not None:
-            result.usage_reasoning_tokens = details["reasoning_tokens"]
+        result.set_usage("reasoning", details.get("reasoning_tokens"))
     for choice in obj.get("choices") or ():
         delta = choice.get("delta") or {}
         reasoning = delta.get("reasoning_content") or delta.get("reasoning")

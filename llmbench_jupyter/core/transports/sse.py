@@ -1,7 +1,8 @@
 """A minimal incremental Server-Sent Events splitter over raw bytes.
 
 It works on whatever the socket delivered, so the caller can stamp arrival before any
-parsing; it only splits, it does not decode JSON.
+parsing; it only splits, it does not decode JSON. An event still incomplete past
+``max_event`` bytes (a line that never ends) is refused rather than buffered forever.
 """
 
 from __future__ import annotations
@@ -10,10 +11,13 @@ from __future__ import annotations
 class SSESplitter:
     """Feed bytes, get complete events back as ``(event_name, data_bytes)`` pairs."""
 
-    __slots__ = ("_buf",)
+    __slots__ = ("_buf", "max_event", "overflowed")
 
-    def __init__(self) -> None:
+    def __init__(self, max_event: int = 4 * 1024 * 1024) -> None:
         self._buf = b""
+        self.max_event = max_event
+        #: Set once the pending event passed ``max_event``; its bytes are dropped.
+        self.overflowed = False
 
     def feed(self, data: bytes) -> list[tuple[bytes, bytes]]:
         buf = self._buf + data if self._buf else data
@@ -40,6 +44,9 @@ class SSESplitter:
             if data_lines:
                 events.append((name, b"\n".join(data_lines)))
         self._buf = buf[start:]
+        if len(self._buf) > self.max_event:
+            self._buf = b""
+            self.overflowed = True
         return events
 
     @property

@@ -62,7 +62,7 @@ async def _ask(
                 body = await chat_completion(session, judge, payload, timeout_s)
     except (LLMBenchError, aiohttp.ClientError, TimeoutError) as exc:
         out.latency_ms = (time.perf_counter() - started) * 1000.0
-        out.error = scrub(f"{type(exc).__name__}: {exc}", [judge.api_key or ""])
+        out.error = scrub(f"{type(exc).__name__}: {exc}", judge.secrets())
         return out
     out.latency_ms = (time.perf_counter() - started) * 1000.0
     usage = body.get("usage")
