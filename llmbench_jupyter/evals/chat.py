@@ -70,7 +70,7 @@ async def chat_completion(
     except aiohttp.ClientError as exc:
         raise _failed(errors.CONNECTION, f"{type(exc).__name__}: {exc}", secrets) from None
     if status != 200:
-        category, message = http_failure(status, raw)
+        category, message = http_failure(status, raw, more)
         raise _failed(category, message, secrets, status)
     if more:
         raise _failed(errors.RESPONSE_TOO_LARGE, too_large("the response", limit), ())

@@ -5,8 +5,9 @@ leak, crash or run out of memory; ``docs/security.md`` maps them to what stops t
 
 - ``echo``: answers with every request header and the URL, in text, split across chunks,
   and in a tool call's arguments, so a key sent to it comes straight back.
-- ``echo_error``: a 400 whose message holds the echo after 290 characters of padding,
-  so a key straddles the point where a careless client cuts the message.
+- ``echo_error``: a 400 that quotes the bare key, as real providers do ("Incorrect API
+  key provided: ..."), placed so it straddles character 300, where a careless client
+  cuts the message; then the echo.
 - ``endless_error``: a 500 whose body never ends.
 - ``endless_line``: a 200 whose first SSE line (or JSON body) never ends.
 - ``endless_body``: a 200 that streams valid chunks forever (or a JSON string that never
@@ -114,7 +115,9 @@ async def serve_hostile(
 ) -> web.StreamResponse:
     """Answer ``request`` the ``kind`` way (see the module docstring)."""
     if kind == "echo_error":
-        message = "x" * 290 + " " + _echo_text(request)
+        auth = request.headers.get("Authorization", "").partition(" ")[2]
+        key = auth or request.headers.get("x-api-key", "")
+        message = "x" * 258 + f" Incorrect API key provided: {key}. " + _echo_text(request)
         return web.json_response({"error": {"message": message, "type": "echo"}}, status=400)
     if kind == "endless_error":
         return await _endless(request, 500, "application/json", b'{"error":{"message":"')

@@ -74,9 +74,16 @@ def _error_text(status: int, body: bytes) -> str:
     return f"HTTP {status}: {text.strip()}"
 
 
-def http_failure(status: int, body: bytes) -> tuple[str, str]:
-    """The category and (uncut, unscrubbed) message of a non-200 answer."""
+def http_failure(status: int, body: bytes, more: bool = False) -> tuple[str, str]:
+    """The category and (uncut, unscrubbed) message of a non-200 answer.
+
+    ``more``: the body went on past the bytes read (the note comes first, so it survives
+    when the message is cut for display).
+    """
     message = _error_text(status, body)
+    if more:
+        note = f"HTTP {status} (error body cut at {len(body)} bytes, connection closed):"
+        message = note + message[len(f"HTTP {status}:") :]
     category = errors.http_category(status)
     if status in (400, 413, 422) and any(h in message.lower() for h in _CONTEXT_HINTS):
         category = errors.CONTEXT_OVERFLOW
@@ -106,12 +113,9 @@ async def stream_sse(
                 if resp.status != 200:
                     body, more = await read_bounded(resp.content, limits.error_body_bytes)
                     result.end_ns = perf_counter_ns()
-                    category, message = http_failure(resp.status, body)
                     if more:  # an endless error body: close, keep what the head said
                         resp.close()
-                        message = (
-                            f"{message} (error body cut at {len(body)} bytes, connection closed)"
-                        )
+                    category, message = http_failure(resp.status, body, more)
                     result.fail(category, message, resp.status)
                     result.scrub(spec.secrets)
                     return send_ns, result
