@@ -1,16 +1,23 @@
-"""Secret files created on first use by racing threads: every reader sees the whole secret.
+"""Private files: secrets created once, and every other file written whole and 0600.
 
 Three spawns at once on a fresh hub once read the vault master-key file between its
 creation and its first write, found it empty, and the spawns failed with HTTP 500.
+``write_atomic`` is what exports, reports and ``--output`` go through (test_safe_writes.py
+attacks them through the public surfaces).
 """
 
 from __future__ import annotations
 
 import stat
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from llmbench_jupyter.core.private_files import create_exclusive
+import pytest
+
+from llmbench_jupyter.core.errors import InputError
+from llmbench_jupyter.core.private_files import create_exclusive, write_atomic
 from llmbench_jupyter.hub.secret_files import read_lines, read_or_create
 
 
@@ -53,3 +60,54 @@ def test_create_exclusive_keeps_the_first_content(tmp_path: Path) -> None:
     assert not create_exclusive(path, b"second")
     assert path.read_bytes() == b"first"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+@pytest.mark.parametrize(
+    ("content", "kw", "expected"),
+    [
+        ("text ✓\n", {}, "text ✓\n".encode()),
+        (b"\x00bytes", {}, b"\x00bytes"),
+        (lambda fh: fh.write("a\nb\n"), {"newline": "\r\n"}, b"a\r\nb\r\n"),
+        (lambda fh: fh.write(b"raw"), {"binary": True}, b"raw"),
+        ("latin", {"encoding": "latin-1", "mode": 0o640}, b"latin"),
+    ],
+)
+def test_write_atomic_content_kinds(
+    tmp_path: Path, content: str | bytes | Callable[[Any], None], kw: dict[str, Any], expected
+) -> None:
+    out = write_atomic(tmp_path / "sub" / "f", content, **kw)  # parents are created
+    assert out == tmp_path / "sub" / "f"
+    assert out.read_bytes() == expected
+    assert stat.S_IMODE(out.stat().st_mode) == kw.get("mode", 0o600)
+    assert [p.name for p in out.parent.iterdir()] == ["f"]
+
+
+def test_write_atomic_writer_error_leaves_the_old_file_and_no_temp(tmp_path: Path) -> None:
+    (tmp_path / "f").write_text("before")
+
+    def boom(fh: Any) -> None:
+        fh.write("half")
+        fh.flush()
+        raise RuntimeError("writer failed")
+
+    with pytest.raises(RuntimeError, match="writer failed"):
+        write_atomic(tmp_path / "f", boom)
+    assert (tmp_path / "f").read_text() == "before"
+    assert [p.name for p in tmp_path.iterdir()] == ["f"]
+
+
+def test_write_atomic_replaces_links_and_refuses_directories(tmp_path: Path) -> None:
+    victim_dir, victim = tmp_path / "victim_dir", tmp_path / "victim"
+    victim_dir.mkdir()
+    victim.write_text("untouched")
+    for name, target in (("to_file", victim), ("to_dir", victim_dir), ("dangling", "nowhere")):
+        link = tmp_path / name
+        link.symlink_to(target)
+        write_atomic(link, "mine")
+        assert not link.is_symlink() and link.read_text() == "mine"
+        assert stat.S_IMODE(link.stat().st_mode) == 0o600
+    assert victim.read_text() == "untouched" and list(victim_dir.iterdir()) == []
+    assert not (tmp_path / "nowhere").exists()
+    with pytest.raises(InputError, match=r"victim_dir'?: it is a directory; expected a file"):
+        write_atomic(victim_dir, "x")
+    assert list(victim_dir.iterdir()) == []
