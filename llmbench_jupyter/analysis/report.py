@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from llmbench_jupyter.core.errors import LLMBenchError
+from llmbench_jupyter.core.private_files import write_atomic
 
 _PAGE_CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:24px auto;max-width:1100px;
@@ -54,7 +55,9 @@ def export_html(
 ) -> Path:
     """Write an offline HTML report of ``results`` (a BenchResult or a list) to ``path``.
 
-    Returns the path written. Parent directories are created.
+    Returns the path written. Parent directories are created. The file is private (0600)
+    and never written through a link planted at its name
+    (:func:`~llmbench_jupyter.core.private_files.write_atomic`).
     """
     import plotly.io as pio
 
@@ -94,8 +97,7 @@ def export_html(
     )
     out = Path(path)
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(page, encoding="utf-8")
+        write_atomic(out, page)
     except OSError as exc:
         raise LLMBenchError(f"export_html: cannot write {out}: {exc.strerror or exc}") from None
     return out

@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-from pathlib import Path
 from typing import Any
 
 from llmbench_jupyter.cli._job import EXIT_ALL_FAILED, job_setup
 from llmbench_jupyter.cli._tables import _fmt, _overhead_line, summary_table
+from llmbench_jupyter.core.private_files import write_atomic
 from llmbench_jupyter.core.records import RequestRecord
 from llmbench_jupyter.jobs.flags import spec_from_args
 
@@ -73,10 +73,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         out.print(_overhead_line(result), markup=False, highlight=False)
     if args.output:
         rows = [r for r in result.records if args.include_warmup or not r.is_warmup]
-        path = Path(args.output)
-        with path.open("w") as fh:
-            for r in rows:
-                fh.write(json.dumps(r.to_dict()) + "\n")
+        path = write_atomic(args.output, "".join(json.dumps(r.to_dict()) + "\n" for r in rows))
         err.print(f"wrote {len(rows)} records to {path}", markup=False, highlight=False)
     if result.run_id:
         out.print(

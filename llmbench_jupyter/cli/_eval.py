@@ -6,11 +6,11 @@ import argparse
 import asyncio
 import contextlib
 import json
-from pathlib import Path
 from typing import Any
 
 from llmbench_jupyter.cli._job import EXIT_ALL_FAILED, job_setup
 from llmbench_jupyter.cli._tables import _console, eval_tables
+from llmbench_jupyter.core.private_files import write_atomic
 from llmbench_jupyter.jobs.flags import eval_options
 
 
@@ -41,9 +41,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if result.run_id:
         err.print(f"stored as eval run {result.run_id}", markup=False)
     if args.output:
-        with Path(args.output).open("w") as fh:
-            for run in result.runs:
-                fh.write(json.dumps(case_row(run, result.run_id), default=str) + "\n")
+        rows = [json.dumps(case_row(run, result.run_id), default=str) for run in result.runs]
+        write_atomic(args.output, "".join(row + "\n" for row in rows))
         err.print(f"wrote {len(result.runs)} case records to {args.output}", markup=False)
     n_err = sum(1 for r in result.runs if r.error)
     if result.runs and n_err == len(result.runs):

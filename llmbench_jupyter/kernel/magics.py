@@ -28,13 +28,13 @@ import json
 import shlex
 import threading
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, NoReturn
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 
 from llmbench_jupyter.core.errors import LLMBenchError, scrub
+from llmbench_jupyter.core.private_files import write_atomic
 
 SUBCOMMANDS = ("bench", "eval", "jobs", "cancel", "results", "leaderboard", "publish", "sim")
 #: Eval flags that only make sense for the CLI process, with what to do instead.
@@ -194,20 +194,20 @@ def yaml_to_argv(body: str) -> list[str]:
 
 
 def _write_jsonl_when_done(job: Any, path: str, include_warmup: bool) -> None:
-    """``--output``: write the records once the job ends, from a thread (never blocks a cell)."""
+    """``--output``: write the records once the job ends, from a thread (never blocks a cell).
+
+    0600 and never through a link planted at the name (``write_atomic``).
+    """
 
     def write() -> None:
         import logging
 
         try:
             result = job.wait()
-        except LLMBenchError as exc:
+            rows = [r for r in result.records if include_warmup or not r.is_warmup]
+            write_atomic(path, "".join(json.dumps(r.to_dict()) + "\n" for r in rows))
+        except (LLMBenchError, OSError) as exc:
             logging.getLogger(__name__).warning("--output %s not written: %s", path, exc)
-            return
-        rows = [r for r in result.records if include_warmup or not r.is_warmup]
-        with Path(path).open("w") as fh:
-            for r in rows:
-                fh.write(json.dumps(r.to_dict()) + "\n")
 
     threading.Thread(target=write, name="llmbench-output", daemon=True).start()
 

@@ -3,20 +3,21 @@
 Field names and order are exactly ``RECORD_FIELDS`` in every format (the
 predecessor's CSV went empty after a rename); eval runs export their case rows with the
 ``eval_results`` column names the same way. List and mapping fields become JSON text in
-CSV cells; ``None`` is an empty cell. Files are written to a temporary name and moved
-into place, so a failed export never leaves a truncated file behind.
+CSV cells; ``None`` is an empty cell. Files are written by
+:func:`~llmbench_jupyter.core.private_files.write_atomic`: 0600, never through a planted
+link, and a failed export leaves no truncated file behind.
 """
 
 from __future__ import annotations
 
 import csv
 import json
-import os
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import IO, Any
 
 from llmbench_jupyter.core.errors import LLMBenchError
+from llmbench_jupyter.core.private_files import write_atomic
 from llmbench_jupyter.core.records import LIST_FIELDS, RECORD_FIELDS
 
 FORMATS = ("csv", "json", "jsonl")
@@ -35,7 +36,7 @@ def write(
     """
     names, nested = tuple(fields), tuple(json_fields)
 
-    def _csv(rows: Sequence[dict[str, Any]], fh: TextIO) -> None:
+    def _csv(rows: Sequence[dict[str, Any]], fh: IO[str]) -> None:
         out = csv.DictWriter(fh, fieldnames=list(names))
         out.writeheader()
         for row in rows:
@@ -44,17 +45,17 @@ def write(
                 cells[name] = json.dumps(cells[name], default=str)
             out.writerow(cells)
 
-    def _json(rows: Sequence[dict[str, Any]], fh: TextIO) -> None:
+    def _json(rows: Sequence[dict[str, Any]], fh: IO[str]) -> None:
         json.dump([{n: r[n] for n in names} for r in rows], fh, ensure_ascii=False, indent=1,
                   default=str)  # fmt: skip
         fh.write("\n")
 
-    def _jsonl(rows: Sequence[dict[str, Any]], fh: TextIO) -> None:
+    def _jsonl(rows: Sequence[dict[str, Any]], fh: IO[str]) -> None:
         for row in rows:
             fh.write(json.dumps({n: row[n] for n in names}, ensure_ascii=False, default=str))
             fh.write("\n")
 
-    writers: dict[str, Callable[[Sequence[dict[str, Any]], TextIO], None]] = {
+    writers: dict[str, Callable[[Sequence[dict[str, Any]], IO[str]], None]] = {
         "csv": _csv,
         "json": _json,
         "jsonl": _jsonl,
@@ -64,14 +65,9 @@ def write(
         raise LLMBenchError(
             f"export to {str(path)!r}: unknown format {fmt!r}; expected one of {', '.join(FORMATS)}"
         )
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    newline = "" if fmt == "csv" else None  # the csv module writes its own line ends
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        newline = "" if fmt == "csv" else None  # the csv module writes its own line ends
-        with open(tmp, "w", encoding="utf-8", newline=newline) as fh:
-            writer(rows, fh)
-        os.replace(tmp, path)
+        write_atomic(path, lambda fh: writer(rows, fh), newline=newline)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise LLMBenchError(f"export to {str(path)!r} failed: {exc.strerror or exc}") from None
     return len(rows)

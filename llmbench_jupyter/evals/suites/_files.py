@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from llmbench_jupyter.core.private_files import write_atomic
 from llmbench_jupyter.evals.model import Suite
 from llmbench_jupyter.evals.suites._errors import SuiteError
 from llmbench_jupyter.evals.suites._validate import _build
@@ -65,9 +66,11 @@ def load_suite(source: str | os.PathLike[str] | Mapping[str, Any] | Suite) -> Su
 
 
 def dump_suite(suite: Suite, path: str | os.PathLike[str]) -> Path:
-    """Write a suite as YAML (``.yaml``/``.yml``) or JSON (anything else); lossless."""
+    """Write a suite as YAML (``.yaml``/``.yml``) or JSON (anything else); lossless.
+
+    The file is private (0600) and never written through a link planted at its name.
+    """
     out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
     data = suite.to_dict()
     if out.suffix.lower() in (".yaml", ".yml"):
         import yaml
@@ -75,8 +78,7 @@ def dump_suite(suite: Suite, path: str | os.PathLike[str]) -> Path:
         text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
     else:
         text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
-    out.write_text(text, encoding="utf-8")
-    return out
+    return write_atomic(out, text)
 
 
 def suite_hash(suite: Suite) -> str:
