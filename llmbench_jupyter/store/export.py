@@ -3,9 +3,10 @@
 Field names and order are exactly ``RECORD_FIELDS`` in every format (the
 predecessor's CSV went empty after a rename); eval runs export their case rows with the
 ``eval_results`` column names the same way. List and mapping fields become JSON text in
-CSV cells; ``None`` is an empty cell. Files are written by
-:func:`~llmbench_jupyter.core.private_files.write_atomic`: 0600, never through a planted
-link, and a failed export leaves no truncated file behind.
+CSV cells; ``None`` is an empty cell. A CSV text cell that a spreadsheet would run as a
+formula gets a leading ``'`` (:func:`csv_cell`); JSON and JSON Lines keep every value
+exactly. Files are written by :func:`~llmbench_jupyter.core.private_files.write_atomic`:
+0600, never through a planted link, and a failed export leaves no truncated file behind.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from llmbench_jupyter.core.private_files import write_atomic
 from llmbench_jupyter.core.records import LIST_FIELDS, RECORD_FIELDS
 
 FORMATS = ("csv", "json", "jsonl")
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def write(
@@ -40,9 +42,9 @@ def write(
         out = csv.DictWriter(fh, fieldnames=list(names))
         out.writeheader()
         for row in rows:
-            cells = {name: row[name] for name in names}
-            for name in nested:
-                cells[name] = json.dumps(cells[name], default=str)
+            cells = {name: csv_cell(row[name]) for name in names}
+            for name in nested:  # JSON text: a list, mapping, quoted string or number
+                cells[name] = json.dumps(row[name], default=str)
             out.writerow(cells)
 
     def _json(rows: Sequence[dict[str, Any]], fh: IO[str]) -> None:
@@ -71,3 +73,13 @@ def write(
     except OSError as exc:
         raise LLMBenchError(f"export to {str(path)!r} failed: {exc.strerror or exc}") from None
     return len(rows)
+
+
+def csv_cell(value: Any) -> Any:
+    """The CSV cell for ``value``: text a spreadsheet would run as a formula (it starts
+    with ``= + - @``, a tab or a carriage return) gets a leading ``'`` (OWASP's advice on
+    CSV injection), even text such as ``"-2"``; numbers (``-1.5``) and other values stay.
+    """
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value

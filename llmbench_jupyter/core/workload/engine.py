@@ -24,6 +24,7 @@ from llmbench_jupyter.core.measure import fill_record
 from llmbench_jupyter.core.overhead import OverheadMonitor
 from llmbench_jupyter.core.pricing import Price
 from llmbench_jupyter.core.records import RequestRecord
+from llmbench_jupyter.core.targets import join_url
 from llmbench_jupyter.core.workload.prepare import Prepared, prepare
 from llmbench_jupyter.core.workload.result import WorkloadResult
 from llmbench_jupyter.core.workload.spec import (
@@ -200,7 +201,7 @@ class _RequestContext:
             messages.append({"role": "system", "content": target.system_prompt})
         messages.append({"role": "user", "content": prompt_text})
         req = transports.RequestSpec(
-            url=target.api_base + transports.endpoint_path(target.kind),
+            url=join_url(target.api_base, transports.endpoint_path(target.kind)),
             api_model=target.api_model,
             messages=messages,
             max_tokens=None if "max_tokens" in target.skip_params else max_tokens_for(spec, target),
