@@ -35,18 +35,21 @@ def leaked(text: str, secrets: list[str] | tuple[str, ...]) -> list[str]:
     return [s for s in secrets if any(f in text for f in fragments(s))]
 
 
-def hostile_config(tmp_path: Path, base_url: str, models: list[str], **provider: object) -> Path:
-    """A config whose provider ``hostile`` serves ``models`` from the test's sim."""
-    data = {
-        "version": 1,
-        "providers": {
-            "hostile": {
-                "api_base": base_url,
-                "models": [{"id": m} for m in models],
-                **provider,
-            }
-        },
-    }
+def hostile_config(
+    tmp_path: Path,
+    base_url: str,
+    models: list[str],
+    more: dict[str, dict[str, object]] | None = None,
+    **provider: object,
+) -> Path:
+    """A config whose provider ``hostile`` serves ``models`` from the test's sim.
+
+    ``more``: further providers by name, each a mapping of provider keys.
+    """
+    providers = {"hostile": {"api_base": base_url, "models": [{"id": m} for m in models]}}
+    providers["hostile"].update(provider)
+    providers.update(more or {})
+    data = {"version": 1, "providers": providers}
     path = tmp_path / "hostile.yaml"
     path.write_text(yaml.safe_dump(data))
     return path

@@ -133,3 +133,11 @@ def test_limits_are_configurable_per_provider_and_checked(tmp_path: Path) -> Non
     path.write_text(path.read_text().replace("2097152", "12"))
     with pytest.raises(lj.ConfigError, match=r"limits.*response_bytes"):
         load_config(path)
+
+
+def test_url_credentials_and_a_bearer_key_clash_is_refused_up_front() -> None:
+    with pytest.raises(lj.LLMBenchError, match=r"carries user:password and an API key") as err:
+        adhoc("http://u:Secret-Pw-123@127.0.0.1:9/v1", "m", api_key="k" * 20)
+    assert "Secret-Pw-123" not in str(err.value)
+    # Anthropic sends its key as x-api-key: no clash with Basic credentials
+    assert adhoc("http://u:Secret-Pw-123@127.0.0.1:9/v1", "m", "k" * 20, "anthropic").api_key

@@ -56,6 +56,23 @@ class Target:
     def key(self) -> str:
         return f"{self.provider}/{self.model}"
 
+    def __post_init__(self) -> None:
+        # URL user-info goes out as "Authorization: Basic ..."; so do an OpenAI-style key
+        # and an explicit header. HTTP carries one: refuse the clash before anything is sent.
+        try:
+            has_userinfo = "@" in urlsplit(self.api_base).netloc
+        except ValueError:
+            has_userinfo = False
+        bearer = bool(self.api_key) and self.kind != "anthropic"
+        header = any(name.lower() == "authorization" for name, _ in self.headers)
+        if has_userinfo and (bearer or header):
+            raise LLMBenchError(
+                f"{self.provider}: api_base {redact_url(self.api_base)!r} carries user:password "
+                f"and {'an API key' if bearer else 'an Authorization header'} is set; both "
+                "would be the request's Authorization header. Keep one (e.g. put the "
+                "proxy's credentials in extra_headers under another name)"
+            )
+
     def secrets(self) -> tuple[str, ...]:
         """Exact values to mask wherever text from this endpoint goes: key, URL, headers."""
         return exact_secrets(self.api_key, self.api_base, self.headers)

@@ -69,6 +69,8 @@ async def chat_completion(
         raise _failed(errors.TIMEOUT, f"no complete response within {timeout_s:g} s", ()) from None
     except aiohttp.ClientError as exc:
         raise _failed(errors.CONNECTION, f"{type(exc).__name__}: {exc}", secrets) from None
+    except ValueError as exc:  # aiohttp refuses the request itself (e.g. a bad header value)
+        raise _failed(errors.CLIENT, f"{type(exc).__name__}: {exc}", secrets) from None
     if status != 200:
         category, message = http_failure(status, raw, more)
         raise _failed(category, message, secrets, status)
