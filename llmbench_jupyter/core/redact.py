@@ -21,10 +21,12 @@ MIN_SECRET_LEN = 6
 def mask_url(url: str) -> tuple[str, list[str]]:
     """``url`` with user-info and every query value masked, and the values masked.
 
-    A URL that does not split is masked whole (it may still hold a credential).
+    A URL that does not split is masked whole (it may still hold a credential). Masking a
+    masked URL gives it back unchanged.
     """
     try:
-        parts = urlsplit(url)
+        # "[REDACTED]@" would split as a bracketed IPv6 host: a masked URL stays as it is
+        parts = urlsplit(url.replace(f"://{REDACTED}@", "://@", 1))
         netloc = parts.netloc
         secrets: list[str] = []
         if "@" in netloc:
@@ -34,10 +36,10 @@ def mask_url(url: str) -> tuple[str, list[str]]:
         query = ""
         if parts.query:
             pairs = parse_qsl(parts.query, keep_blank_values=True)
-            secrets += [v for _, v in pairs if v]
+            secrets += [v for _, v in pairs if v and v != REDACTED]
             query = "&".join(f"{k}={REDACTED}" if v else k for k, v in pairs)
         fragment = REDACTED if parts.fragment else ""
-        if parts.fragment:
+        if parts.fragment and parts.fragment != REDACTED:
             secrets.append(parts.fragment)
         return urlunsplit((parts.scheme, netloc, parts.path, query, fragment)), secrets
     except ValueError:

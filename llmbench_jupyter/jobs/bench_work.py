@@ -35,6 +35,10 @@ class BenchWork:
     def describe(self) -> dict[str, Any]:
         return self.spec.describe()
 
+    def secrets(self) -> tuple[str, ...]:
+        """Every target's key, URL credentials and header values: masked in job errors."""
+        return tuple(s for t in self.spec.targets for s in t.secrets())
+
     async def run(self, job: Job[Any]) -> BenchResult:
         return await arun(
             self.spec,

@@ -118,6 +118,11 @@ class EvalWork:
     def describe(self) -> dict[str, Any]:
         return dict(self._described)
 
+    def secrets(self) -> tuple[str, ...]:
+        """Every target's (and the judge's) key, URL credentials and header values."""
+        judge = [self.spec.judge] if self.spec.judge is not None else []
+        return tuple(s for t in [*self.spec.targets, *judge] for s in t.secrets())
+
     @property
     def _total(self) -> int:
         return len(self.spec.targets) * len(self.spec.suite.cases) * self.spec.k

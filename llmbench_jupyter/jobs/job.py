@@ -214,7 +214,7 @@ class Job(Generic[R]):
                 self._transition(CANCELLED)
         except Exception as exc:
             self.finished_at = time.monotonic()
-            self.error = scrub(f"{type(exc).__name__}: {exc}")[:2000]
+            self.error = scrub(f"{type(exc).__name__}: {exc}", work_secrets(self.work))[:2000]
             for final in (FAILED, CANCELLED):
                 if final in TRANSITIONS.get(self._state, frozenset()):
                     self._transition(final, error=self.error)
@@ -328,3 +328,10 @@ class Job(Generic[R]):
             if bundle:
                 return bundle
         return {"text/plain": repr(self)}
+
+
+def work_secrets(work: Any) -> tuple[str, ...]:
+    """The exact secrets of a work's endpoints (keys, URL credentials, header values), if
+    it knows them: masked in the job's error wherever the job is stored or shown."""
+    secrets = getattr(work, "secrets", None)
+    return tuple(secrets()) if callable(secrets) else ()

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 
 from llmbench_jupyter.core.errors import LLMBenchError
+from llmbench_jupyter.core.redact import redact_config
 from llmbench_jupyter.store.models import JOB_COLUMNS, JobRow, Run
 
 #: The timestamp column each state stamps when entered.
@@ -51,7 +52,7 @@ class JobsMixin:
             "kind": kind,
             "name": name,
             "state": "pending",
-            "spec": dict(spec),
+            "spec": redact_config(dict(spec)),
             "run_id": None,
             "error": None,
             "pid": pid,

@@ -23,6 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from llmbench_jupyter.core.errors import LLMBenchError, scrub
 from llmbench_jupyter.core.records import LIST_FIELDS, RECORD_FIELDS, RequestRecord
+from llmbench_jupyter.core.redact import redact_config
 from llmbench_jupyter.store import export as _export
 from llmbench_jupyter.store.db import (
     current_owner,
@@ -130,8 +131,8 @@ class Store(JobsMixin, EvalsMixin, SecurityMixin):
             "status": "running",
             "created_at": datetime.now(UTC),
             "finished_at": None,
-            "spec": dict(spec),
-            "config_snapshot": _drop_secret_keys(dict(config_snapshot)),
+            "spec": redact_config(dict(spec)),
+            "config_snapshot": redact_config(_drop_secret_keys(dict(config_snapshot))),
             "versions": dict(versions),
             "host": dict(host),
             "overhead": None,

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import delete, insert, select, update
 
 from llmbench_jupyter.core.errors import LLMBenchError, scrub
+from llmbench_jupyter.core.redact import redact_config
 from llmbench_jupyter.store.models import AUDIT_COLUMNS, ApiKeyRow, AuditRow, Run
 
 _ACTION = re.compile(r"^[a-z][a-z0-9_.:-]{0,63}$")
@@ -100,7 +101,7 @@ class SecurityMixin:
             "owner": self._owner(None, write=True),
             "action": action,
             "target": target,
-            "details": _scrubbed(dict(details)) if details is not None else None,
+            "details": _scrubbed(redact_config(dict(details))) if details is not None else None,
         }
         if self.login_role is None:
             # On a hub users may not write created_at: the database stamps it (now()).

@@ -14,9 +14,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from llmbench_jupyter.core.errors import REDACTED, LLMBenchError, scrub
+from llmbench_jupyter.core.redact import mask_url
 
 Source = str | Sequence[str]
 
@@ -44,23 +45,6 @@ class _Source:
 
 
 # --- sources and masking -----------------------------------------------------------------
-def _mask_url(url: str) -> tuple[str, list[str]]:
-    """The URL with userinfo and every query value masked, and the values masked."""
-    parts = urlsplit(url)
-    secrets: list[str] = []
-    netloc = parts.netloc
-    if "@" in netloc:
-        userinfo, _, hostport = netloc.rpartition("@")
-        secrets += [s for s in userinfo.split(":", 1) if s]
-        netloc = f"{REDACTED}@{hostport}"
-    query = ""
-    if parts.query:
-        pairs = parse_qsl(parts.query, keep_blank_values=True)
-        secrets += [v for _, v in pairs if v]
-        query = "&".join(f"{k}={REDACTED}" if v else k for k, v in pairs)
-    return urlunsplit((parts.scheme, netloc, parts.path, query, "")), secrets
-
-
 def _mask_argv(argv: Sequence[str]) -> tuple[str, list[str]]:
     """The command line with the values of secret-looking flags masked."""
     shown: list[str] = []
@@ -97,13 +81,13 @@ def _parse_source(
         scheme = _URL_SCHEME.match(text)
         if scheme:
             if scheme.group(1).lower() not in ("http", "https"):
-                label, _ = _mask_url(text)
+                label, _ = mask_url(text)
                 raise MCPImportError(
                     f"MCP source {scrub(label)}: unsupported URL scheme "
                     f"{scheme.group(1)!r}; expected an http(s) URL of a streamable-HTTP "
                     "endpoint (e.g. http://127.0.0.1:8000/mcp) or a command to run over stdio"
                 )
-            label, url_secrets = _mask_url(text)
+            label, url_secrets = mask_url(text)
             if not urlsplit(text).hostname:
                 raise MCPImportError(f"MCP source {scrub(label)}: the URL has no host")
             if env or cwd is not None:
