@@ -293,7 +293,7 @@ def test_migrate_env_zero_checks_instead_of_migrating(
     monkeypatch.setenv("LLMBENCH_DB_MIGRATE", value)
     with pytest.raises(LLMBenchError) as err:
         Store(url)
-    assert "is at 0003, this package needs 0004; the hub admin applies migrations" in str(err.value)
+    assert "is at 0003, this package needs 0005; the hub admin applies migrations" in str(err.value)
     monkeypatch.setenv("LLMBENCH_DB_MIGRATE", "maybe")
     with pytest.raises(LLMBenchError, match="LLMBENCH_DB_MIGRATE: found 'maybe'"):
         Store(url)

@@ -211,6 +211,8 @@ class _RequestContext:
             timeout_s=target.timeout_s or spec.timeout_s,
             litellm_model=target.litellm_model,
             api_base=target.api_base or None,
+            limits=target.limits,
+            secrets=target.secrets(),
         )
         record = RequestRecord(
             request_id=uuid.uuid4().hex,
@@ -228,7 +230,7 @@ class _RequestContext:
             scheduled_ms=scheduled_ms,
             padding_tokens=padding_tokens,
         )
-        secrets = (target.api_key,) if target.api_key else ()
+        secrets = req.secrets
         try:
             send_ns, result = await self.stream_fn(self.session, req)
         except asyncio.CancelledError:
