@@ -9,6 +9,10 @@ shown in a notebook is then stored once as ``application/vnd.plotly.v1+json`` (a
 and drawn by JupyterLab's bundled plotly renderer, instead of embedding ~4.8 MB of
 plotly.js per figure (the notebook renderers) or needing a FigureWidget. Reports embed
 plotly.js once themselves (:mod:`llmbench_jupyter.analysis.report`).
+
+Every name drawn that comes from data (model and provider names, suite and category
+names) goes through :func:`~llmbench_jupyter.analysis.labels.plain_label` first: plotly
+would draw markup in it, a link included.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from typing import Any
 import plotly.graph_objects as go
 import plotly.io as pio
 
+from llmbench_jupyter.analysis.labels import plain_label
 from llmbench_jupyter.core.errors import LLMBenchError
 
 pio.renderers.default = "plotly_mimetype"
@@ -103,7 +108,8 @@ def _metrics(metric: str | Sequence[str] | None) -> tuple[str, ...]:
 
 
 def _labels(result: Any, keys: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
-    """Display names from the run's spec; the provider is added when two targets share one."""
+    """Display names from the run's spec, as plain text; the provider is added when two
+    targets share one."""
     names: dict[tuple[Any, Any], str] = {}
     spec = getattr(result, "spec", None) or {}
     for t in spec.get("targets", []) if isinstance(spec, dict) else []:
@@ -113,7 +119,7 @@ def _labels(result: Any, keys: list[tuple[str, str]]) -> dict[tuple[str, str], s
     counts: dict[str, int] = {}
     for label in out.values():
         counts[label] = counts.get(label, 0) + 1
-    return {k: (f"{k[0]}/{v}" if counts[v] > 1 else v) for k, v in out.items()}
+    return {k: plain_label(f"{k[0]}/{v}" if counts[v] > 1 else v) for k, v in out.items()}
 
 
 def _tier_label(tokens: Any) -> str:
@@ -223,7 +229,8 @@ def _model_traces(
                     marker={"size": 6, "color": colors[key], "opacity": 0.45},
                     name=f"{label} requests",
                     legendgroup=label,
-                    hovertemplate=f"{label}<br>%{{y:.4g}} {unit}<extra>request</extra>",
+                    meta=label,
+                    hovertemplate=f"%{{meta}}<br>%{{y:.4g}} {unit}<extra>request</extra>",
                     showlegend=False,
                 ),
                 row=1,
@@ -256,8 +263,9 @@ def _model_traces(
                 },
                 name=f"{label} median",
                 legendgroup=label,
+                meta=label,
                 hovertemplate=(
-                    f"{label}<br>median %{{y:.4g}} {unit}<br>n={int(row[f'{m}_n'])}"
+                    f"%{{meta}}<br>median %{{y:.4g}} {unit}<br>n={int(row[f'{m}_n'])}"
                     "<extra>stats.summarize</extra>"
                 ),
                 showlegend=False,
@@ -318,9 +326,10 @@ def _tier_traces(
                 customdata=[int(r[f"{m}_n"]) for r in rows],
                 name=label,
                 legendgroup=label,
+                meta=label,
                 showlegend=col == 1,
                 hovertemplate=(
-                    f"{label}<br>tier %{{x}}<br>median %{{y:.4g}} {unit}<br>n=%{{customdata}}"
+                    f"%{{meta}}<br>tier %{{x}}<br>median %{{y:.4g}} {unit}<br>n=%{{customdata}}"
                     "<extra>stats.summarize</extra>"
                 ),
             ),
@@ -339,9 +348,10 @@ def eval_pass_rates(result: Any, **kw: Any) -> go.Figure:
     come from ``EvalResult.scores()`` (``scoring.score_suite``).
     """
     scores = result.scores()
-    groups = ["all (micro)", *result.categories]
+    groups = ["all (micro)", *(plain_label(c) for c in result.categories)]
     fig = go.Figure()
     for i, (target, s) in enumerate(scores.items()):
+        name = plain_label(target)
         rates = [s.micro, *(s.categories.get(c) for c in result.categories)]
         xs = [g for g, r in zip(groups, rates, strict=True) if r is not None]
         ys = [r.rate for r in rates if r is not None]
@@ -349,13 +359,14 @@ def eval_pass_rates(result: Any, **kw: Any) -> go.Figure:
         lo = [r.rate - r.ci_low for r in rates if r is not None]
         ns = [f"{r.successes}/{r.n}" for r in rates if r is not None]
         fig.add_bar(
-            name=target,
+            name=name,
+            meta=name,
             x=xs,
             y=ys,
             marker_color=PALETTE[i % len(PALETTE)],
             error_y={"type": "data", "array": hi, "arrayminus": lo, "visible": True},
             customdata=ns,
-            hovertemplate="%{x}: %{y:.0%} (%{customdata})<extra>" + target + "</extra>",
+            hovertemplate="%{x}: %{y:.0%} (%{customdata})<extra>%{meta}</extra>",
         )
     n = sum(s.n_cases for s in scores.values())
     fig.update_layout(
@@ -363,8 +374,8 @@ def eval_pass_rates(result: Any, **kw: Any) -> go.Figure:
         barmode="group",
         height=420,
         title={
-            "text": f"Tool-calling pass rate: {result.suite.name}, Wilson 95% CI<br>"
-            f"<sup>source: llmbench scoring.score_suite, {result.mode} rules, "
+            "text": f"Tool-calling pass rate: {plain_label(result.suite.name)}, Wilson 95% CI<br>"
+            f"<sup>source: llmbench scoring.score_suite, {plain_label(result.mode)} rules, "
             f"{n} case attempts</sup>",
             "font": {"size": 14},
         },
