@@ -154,7 +154,7 @@ def test_api_errors_are_scrubbed_and_the_run_goes_on(
 
     one, pair = asyncio.run(echoed())
     assert one.status == "api_error" and one.error is not None
-    assert one.error.startswith("LLMBenchError: HTTP 500: upstream rejected")
+    assert one.error.startswith("RequestFailed: HTTP 500: upstream rejected")
     assert FAKE_KEY not in one.error and "[REDACTED]" in one.error
     assert (pair.winner, pair.consistent) == ("invalid", None)
     assert pair.forward.status == pair.backward.status == "api_error"
