@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
+import uuid
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -325,3 +326,36 @@ def test_sim_answers_the_example_suite_with_the_scripted_mix() -> None:
     assert [[n for n, _ in rnd] for rnd in got["mt-everest-boiling"]] == [["web_search"], []]
     abstained = [c.id for c in suite.cases if c.category == "irrelevance" and not names[c.id]]
     assert len(abstained) == 5
+
+
+def test_concurrent_saves_of_one_suite_name_never_collide(db_url: str) -> None:
+    """Two kernels starting evals of the same suite at once: each save gets a version."""
+    import dataclasses
+    import threading
+
+    from llmbench_jupyter.store import open_store
+
+    store = open_store(db_url)
+    base = load_suite("example")
+    owner = f"race-{uuid.uuid4().hex[:8]}"
+    variants = [
+        dataclasses.replace(base, name="raced", cases=base.cases[: i + 1]) for i in range(8)
+    ]
+    barrier = threading.Barrier(len(variants))
+    rows: list[dict] = []
+    failures: list[BaseException] = []
+
+    def save(suite) -> None:  # type: ignore[no-untyped-def]
+        barrier.wait()
+        try:
+            rows.append(store.save_suite(suite, owner))
+        except BaseException as exc:  # the test reports it
+            failures.append(exc)
+
+    threads = [threading.Thread(target=save, args=(v,)) for v in variants]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert failures == []
+    assert sorted(r["version"] for r in rows) == list(range(1, len(variants) + 1))

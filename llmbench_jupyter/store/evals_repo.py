@@ -8,12 +8,15 @@ a suite whose content changed makes version n+1, saving identical content is a n
 
 from __future__ import annotations
 
+import random
+import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from llmbench_jupyter.core.errors import LLMBenchError
 from llmbench_jupyter.store.models import (
@@ -50,40 +53,18 @@ class EvalsMixin:
 
         owner = self._owner(owner, write=True)
         digest = suite_hash(suite)
-        with self._tx("cannot save suite") as conn:
-            same = (
-                conn.execute(
-                    select(SuiteRow.__table__).where(
-                        SuiteRow.owner == owner,
-                        SuiteRow.name == suite.name,
-                        SuiteRow.content_hash == digest,
-                    )
-                )
-                .mappings()
-                .first()
-            )
-            if same is not None:
-                return {c: same[c] for c in SUITE_COLUMNS}
-            latest = conn.execute(
-                select(func.max(SuiteRow.version)).where(
-                    SuiteRow.owner == owner, SuiteRow.name == suite.name
-                )
-            ).scalar()
-            body = suite.to_dict()
-            version = (latest or 0) + 1
-            body["version"] = version
-            row = {
-                "suite_id": uuid.uuid4().hex,
-                "owner": owner,
-                "name": suite.name,
-                "version": version,
-                "content_hash": digest,
-                "n_cases": len(suite.cases),
-                "body": body,
-                "created_at": datetime.now(UTC),
-            }
-            conn.execute(insert(SuiteRow), [row])
-        return row
+        # Kernels saving the same name at once race for its next version: each round one
+        # wins, the others read again. Twenty rounds outlast any team's simultaneous saves.
+        for attempt in range(20):
+            try:
+                with self._tx("cannot save suite") as conn:
+                    return _save_suite(conn, suite, owner, digest)
+            except _VersionTaken:
+                time.sleep(random.uniform(0, 0.005 * (attempt + 1)))
+        raise LLMBenchError(
+            f"cannot save suite {suite.name!r}: other saves of that name kept taking its next "
+            "version; try again"
+        )
 
     def get_suite(
         self, name_or_id: str, version: int | None = None, owner: str | None = None
@@ -225,3 +206,46 @@ class EvalsMixin:
             return owner, 0
         last = conn.execute(select(func.max(table.seq)).where(table.run_id == run_id)).scalar()
         return owner, (last + 1) if last is not None else 0
+
+
+class _VersionTaken(Exception):
+    """A concurrent save took the version this one was about to insert."""
+
+
+def _save_suite(conn: Any, suite: Suite, owner: str, digest: str) -> dict[str, Any]:
+    same = (
+        conn.execute(
+            select(SuiteRow.__table__).where(
+                SuiteRow.owner == owner,
+                SuiteRow.name == suite.name,
+                SuiteRow.content_hash == digest,
+            )
+        )
+        .mappings()
+        .first()
+    )
+    if same is not None:
+        return {c: same[c] for c in SUITE_COLUMNS}
+    latest = conn.execute(
+        select(func.max(SuiteRow.version)).where(
+            SuiteRow.owner == owner, SuiteRow.name == suite.name
+        )
+    ).scalar()
+    body = suite.to_dict()
+    version = (latest or 0) + 1
+    body["version"] = version
+    row = {
+        "suite_id": uuid.uuid4().hex,
+        "owner": owner,
+        "name": suite.name,
+        "version": version,
+        "content_hash": digest,
+        "n_cases": len(suite.cases),
+        "body": body,
+        "created_at": datetime.now(UTC),
+    }
+    try:
+        conn.execute(insert(SuiteRow), [row])
+    except IntegrityError:
+        raise _VersionTaken from None
+    return row
