@@ -160,14 +160,9 @@ class EvalResult:
 
     def judge_mean(self, target: str) -> float | None:
         """Mean judge score (1–10) over this target's valid case judgements, None if none."""
-        values = [
-            j["parsed"]["score"]
-            for j in self.judgements
-            if j.get("kind") == "case"
-            and j.get("status") == "ok"
-            and (j.get("subject") or {}).get("target") == target
-        ]
-        return sum(values) / len(values) if values else None
+        from llmbench_jupyter.stats import judge_mean
+
+        return judge_mean(self.judgements, target)
 
     def repeats(self, target: str) -> dict[str, Any] | None:
         """pass@k, pass^k and flip rate for ``target`` (None when k == 1)."""
@@ -247,7 +242,8 @@ class EvalResult:
         theirs = _one_target(other, other_target, "other_target")
         a = {r.case_id: r.score.passed for r in self._mine(mine) if r.attempt == 0}
         b = {r.case_id: r.score.passed for r in other._mine(theirs) if r.attempt == 0}
-        if not set(a) & set(b):
+        paired = set(a) & set(b)
+        if not paired:
             raise LLMBenchError(
                 f"compare: the two runs have no case ids in common ({mine} vs {theirs})"
             )
@@ -257,8 +253,9 @@ class EvalResult:
             b=theirs,
             a_run_id=self.run_id,
             b_run_id=other.run_id,
-            a_pass_rate=sum(a[c] for c in a) / len(a),
-            b_pass_rate=sum(b[c] for c in b) / len(b),
+            # on the paired cases only, like the test (unpaired cases count in neither)
+            a_pass_rate=sum(a[c] for c in paired) / len(paired),
+            b_pass_rate=sum(b[c] for c in paired) / len(paired),
         )
         return out
 
@@ -356,7 +353,9 @@ class EvalResult:
         head = (
             f"<p><b>{html.escape(self.suite.name)}</b> v{self.suite.version} · "
             f"{len(self.suite.cases)} cases × k={self.k} · {html.escape(self.mode)} rules · "
-            f"{html.escape(self.status)}</p>"
+            f"{html.escape(self.status)}"
+            + (f" · run <code>{html.escape(self.run_id)}</code>" if self.run_id else "")
+            + "</p>"
         )
         cats = self.categories
         cols = ["target", "pass [95% CI]", "macro", *cats, "tool F1", "arg acc", "judge"]

@@ -67,8 +67,18 @@ def _store(store: Store | str | None) -> Store:
 
 
 def _targets_label(spec: dict[str, Any] | None) -> str:
+    """``provider/model, ...`` of a stored spec: bench specs keep target mappings, eval
+    specs keep ``provider/model`` strings; anything else in a (foreign) row is shown as is."""
     targets = (spec or {}).get("targets") or []
-    return ", ".join(f"{t.get('provider')}/{t.get('model')}" for t in targets)
+    if not isinstance(targets, list):
+        return str(targets)
+    labels = []
+    for t in targets:
+        if isinstance(t, dict):
+            labels.append(f"{t.get('provider')}/{t.get('model')}")
+        else:
+            labels.append(str(t))
+    return ", ".join(labels)
 
 
 def history(
