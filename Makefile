@@ -54,10 +54,16 @@ hub: install-hub hub-deps
 		$(BIN)/jupyterhub -f hub_config/jupyterhub_config.py
 
 ## The main job on the embedded defaults: SQLite + the built-in simulated endpoint, no keys;
-## then JupyterLab (this venv's kernel, package active) on the quickstart notebook.
+## then JupyterLab (this venv's kernel, package active) on a copy of the quickstart notebook
+## in $(DEMO_DIR): JupyterLab saves outputs into the notebooks it opens, and the tracked
+## ones must stay clean. Existing copies are kept (they may hold your edits).
+DEMO_DIR ?= $(HOME)/llmbench-notebooks
+LAB      ?= $(abspath $(BIN))/jupyter lab --ip=127.0.0.1 $(if $(SUDO),,--allow-root)
 demo: install
 	$(BIN)/llmbench bench --provider local-sim --runs 5 --warmup 1
-	$(BIN)/jupyter lab --ip=127.0.0.1 $(if $(SUDO),,--allow-root) notebooks/quickstart.ipynb
+	@mkdir -p "$(DEMO_DIR)" && cp -n notebooks/*.ipynb "$(DEMO_DIR)/"
+	@echo "notebooks copied to $(DEMO_DIR) (the repository's copies stay untouched)"
+	cd "$(DEMO_DIR)" && $(LAB) quickstart.ipynb
 
 ## The whole test suite (PostgreSQL, the notebooks under nbval and papermill, the browser
 ## tests), then lint and type checks. nbval and papermill use the venv's `python3` kernelspec.

@@ -67,6 +67,7 @@ def load_eval(run_id: str, store: Any = None, owner: str | None = None) -> EvalR
         k=int(spec.get("k", 1)),
         status=run["status"],
         judgements=judgements + [_with_target(j) for j in db.judgements(run["run_id"], "report")],
+        store=db,
     )
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from llmbench_jupyter.core.errors import LLMBenchError
+from llmbench_jupyter.core.redact import redact_url
 from llmbench_jupyter.evals.model import ExpectedCall, Suite
 from llmbench_jupyter.evals.runner import CaseRun
 from llmbench_jupyter.evals.scoring import SuiteScore, describe, score_suite
@@ -143,6 +144,31 @@ class EvalResult:
     k: int = 1
     status: str = "done"
     judgements: list[dict[str, Any]] = field(default_factory=list)
+    #: The store the run is in (None: not stored). Judge calls made later are saved
+    #: there, never in whatever the default store happens to be.
+    store: Any = field(default=None, repr=False, compare=False)
+
+    @staticmethod
+    def _require_reached(judge: Target, rows: list[dict[str, Any]]) -> None:
+        """Every call failed to reach the judge: say so, rather than keep silent failures."""
+        if rows and all(r.get("status") == "api_error" for r in rows):
+            from llmbench_jupyter.evals.judge import JudgeError
+
+            raise JudgeError(
+                f"judge {judge.key} could not be used: all {len(rows)} calls failed, the "
+                f"first with {rows[0].get('error')}; is its endpoint "
+                f"({redact_url(judge.api_base)}) running?"
+            )
+
+    def _save_judgements(self, rows: list[dict[str, Any]], other_run_id: str | None = None) -> None:
+        if not self.run_id:
+            return
+        store = self.store
+        if store is None:
+            from llmbench_jupyter.store import open_store
+
+            store = open_store()
+        store.add_judgements(self.run_id, rows, other_run_id=other_run_id)
 
     # ------------------------------------------------------------- aggregates
     @property
@@ -282,11 +308,10 @@ class EvalResult:
         report = await compare_runs(
             judge, self.suite, self._mine(mine), other._mine(theirs), concurrency=concurrency
         )
-        if save and self.run_id:
-            from llmbench_jupyter.store import open_store
-
-            rows = [j.to_dict() for v in report.verdicts for j in (v.forward, v.backward)]
-            open_store().add_judgements(self.run_id, rows, other_run_id=other.run_id)
+        rows = [j.to_dict() for v in report.verdicts for j in (v.forward, v.backward)]
+        self._require_reached(judge, rows)
+        if save:
+            self._save_judgements(rows, other_run_id=other.run_id)
         return report
 
     async def judge_cases(
@@ -304,11 +329,10 @@ class EvalResult:
             judge, self.suite, self.runs, threshold=threshold, concurrency=concurrency
         )
         rows = [_with_target(j.to_dict()) for j in done]
+        self._require_reached(judge, rows)
         self.judgements.extend(rows)
-        if save and self.run_id:
-            from llmbench_jupyter.store import open_store
-
-            open_store().add_judgements(self.run_id, rows)
+        if save:
+            self._save_judgements(rows)
         return rows
 
     async def judge_report(self, judge: Target, target: str | None = None,
@@ -322,11 +346,10 @@ class EvalResult:
         async with aiohttp.ClientSession() as session:
             out = await judge_report(session, judge, self.suite, self._mine(mine))
         row = _with_target(out.to_dict(), mine)
+        self._require_reached(judge, [row])
         self.judgements.append(row)
-        if save and self.run_id:
-            from llmbench_jupyter.store import open_store
-
-            open_store().add_judgements(self.run_id, [row])
+        if save:
+            self._save_judgements([row])
         return row
 
     # ----------------------------------------------------------------- display

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 HISTORY_COLUMNS = (
     "run_id",
     "created_at",
+    "kind",
     "name",
     "status",
     "owner",
@@ -89,7 +90,8 @@ def history(
 ) -> pd.DataFrame:
     """Stored runs, newest first, with measured request counts and per-run medians.
 
-    ``requests``/``errors`` count measured (non-warm-up) requests; the medians are
+    ``kind`` is ``bench`` or ``eval``. ``requests``/``errors`` count measured (non-warm-up)
+    requests of benchmark runs; the medians are
     ``stats.summarize`` over each run's successful measured requests.
     ``include_published`` adds the runs other users published (on a hub).
     """
@@ -114,6 +116,7 @@ def history(
             {
                 "run_id": run["run_id"],
                 "created_at": run["created_at"],
+                "kind": run.get("kind", "bench"),
                 "name": run.get("name"),
                 "status": run["status"],
                 "owner": run["owner"],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+from collections import Counter
 from typing import Any
 
 from llmbench_jupyter.cli._job import EXIT_ALL_FAILED, job_setup
@@ -85,5 +86,17 @@ def cmd_bench(args: argparse.Namespace) -> int:
         err.print(f"warning: a record could not be stored: {problem}", markup=False)
     if result.all_failed:
         err.print(f"error: all {result.error_count} measured requests failed", markup=False)
+        for line in failure_causes(result.measured):
+            err.print(f"  {line}", markup=False, highlight=False)
         return EXIT_ALL_FAILED
     return 0
+
+
+def failure_causes(records: list[Any], limit: int = 3) -> list[str]:
+    """``N × category: first message`` for the commonest causes of failed requests."""
+    failed = [r for r in records if r.status != "ok"]
+    counts = Counter(r.error_category or "unknown" for r in failed)
+    first: dict[str, str] = {}
+    for r in failed:
+        first.setdefault(r.error_category or "unknown", r.error_message or "")
+    return [f"{n} × {cat}: {first[cat][:200]}" for cat, n in counts.most_common(limit)]

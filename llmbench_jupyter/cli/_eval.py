@@ -35,9 +35,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
     for table in eval_tables(result):
         out.print(table)
     if args.report and spec.judge is not None:
-        for target in result.targets:
-            report = asyncio.run(result.judge_report(spec.judge, target, save=store is not None))
-            out.print(_report_text(target, report), markup=False, highlight=False)
+        with contextlib.ExitStack() as stack:
+            judge = spec.judge
+            if judge.simulated:  # the job's simulated endpoint stopped with the job
+                from llmbench_jupyter.sim.process import sim_process
+
+                judge = judge.with_api_base(stack.enter_context(sim_process(rules=spec.sim_rules)))
+            for target in result.targets:
+                report = asyncio.run(result.judge_report(judge, target, save=store is not None))
+                out.print(_report_text(target, report), markup=False, highlight=False)
     if result.run_id:
         err.print(f"stored as eval run {result.run_id}", markup=False)
     if args.output:

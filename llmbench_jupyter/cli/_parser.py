@@ -15,6 +15,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="llmbench", description="Benchmark LLM providers: TTFT, decode speed, cost."
     )
+    parser.add_argument("--version", action="version", version=f"llmbench {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     bench = sub.add_parser(
@@ -80,6 +81,20 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("run_id", help="run id or a unique prefix")
     exp.add_argument("--format", choices=("csv", "json", "jsonl"), default="csv")
     exp.add_argument("--output", "-o", required=True, help="file to write")
+    exp.add_argument(
+        "--include-warmup",
+        action="store_true",
+        help="also export warm-up requests (as `bench --output`: measured requests only)",
+    )
     for p in (lst, show, exp, pub, aud):
         p.add_argument("--db", help="database URL (default: $LLMBENCH_DB_URL or the local SQLite)")
     return parser
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("llmbench-jupyter")
+    except PackageNotFoundError:
+        return "unknown (not installed)"

@@ -93,7 +93,7 @@ def cmd_results(args: argparse.Namespace) -> int:
             out.print(summary_table(result))
             out.print(_overhead_line(result), markup=False, highlight=False)
         return 0
-    n = store.export(run["run_id"], args.output, args.format)
+    n = store.export(run["run_id"], args.output, args.format, args.include_warmup)
     out.print(
         f"wrote {n} records of run {run['run_id']} to {args.output} ({args.format})",
         markup=False,

@@ -274,6 +274,7 @@ class EvalWork:
             k=self.spec.k,
             status=status,
             judgements=list(self._judgements),
+            store=job.manager.store if self._save else None,
         )
 
     def planned_requests(self) -> int:

@@ -91,8 +91,14 @@ def add_bench_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--context-tiers", type=_int_list, help="padding sizes in tokens, e.g. 0,1000,32000"
     )
-    p.add_argument("--max-tokens", type=_positive_int)
-    p.add_argument("--temperature", type=float)
+    p.add_argument(
+        "--max-tokens",
+        type=_positive_int,
+        help="output token cap per request (default from config)",
+    )
+    p.add_argument(
+        "--temperature", type=float, help="sampling temperature (default from config, 0)"
+    )
     p.add_argument(
         "--concurrency",
         "-c",
@@ -103,7 +109,9 @@ def add_bench_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rate", type=_positive_float, help="open-loop Poisson arrivals per second")
     p.add_argument("--prompt", help="prompt text (default from config)")
     p.add_argument("--prompt-template", help="named prompt template from the config")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--seed", type=int, default=0, help="seed of prompt padding and arrival times (default 0)"
+    )
     p.add_argument("--timeout", type=_positive_float, help="per-request timeout in seconds")
     p.add_argument("--name", help="a label for the stored run")
     p.add_argument("--no-save", action="store_true", help="do not store the run")
