@@ -144,7 +144,7 @@ def test_bfcl_import_converts_schemas_answers_and_categories() -> None:
     assert cases["simple_1"].expected[0].params["precision"].kind == "optional"
     assert cases["multiple_0"].messages[0]["role"] == "system"
     assert cases["multiple_0"].expected[0].params["time"] == ParamMatcher(
-        kind="one_of", value=["19:30", "7:30 PM"]
+        kind="one_of", value=["19:30", "7:30 PM"], normalize=True
     )
     par = cases["parallel_0"]
     assert [e.name for e in par.expected] == ["get_weather", "get_weather"]
@@ -193,13 +193,23 @@ def test_bfcl_errors_are_precise() -> None:
     questions = _jsonl("bfcl_questions.jsonl")
     answers = _jsonl("bfcl_possible_answers.jsonl")
     answers[3]["ground_truth"][0] = {"get_forecast": {"city": ["Paris"]}}
-    with pytest.raises(SuiteError, match=r"'parallel_0'.*get_forecast.*get_weather"):
-        import_bfcl(questions, answers)
-    with pytest.raises(SuiteError, match=r"ids \['nope_1'\] have no question"):
-        import_bfcl(
-            questions,
-            [*_jsonl("bfcl_possible_answers.jsonl"), {"id": "nope_1", "ground_truth": []}],
-        )
+    failed: list[tuple[str, str]] = []
+    suite = import_bfcl(questions, answers, failed=failed)
+    assert "parallel_0" not in {c.id for c in suite.cases}
+    assert len(suite.cases) == len(questions) - 1
+    ((cid, reason),) = failed
+    assert cid == "parallel_0"
+    assert "(id 'parallel_0')" in reason and "'get_forecast', not among" in reason
+    assert "['get_weather']" in reason
+    failed = []
+    import_bfcl(
+        questions,
+        [*_jsonl("bfcl_possible_answers.jsonl"), {"id": "nope_1", "ground_truth": []}],
+        failed=failed,
+    )
+    assert failed == [
+        ("nope_1", "BFCL possible answers list: entry 5: possible answer 'nope_1' has no question")
+    ]
 
 
 # --- the example suite against the simulated endpoint -----------------------------------

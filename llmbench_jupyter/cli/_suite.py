@@ -11,10 +11,17 @@ def cmd_suite(args: argparse.Namespace) -> int:
     """Import a suite (BFCL, predecessor JSON, MCP tools) into a file and the store."""
     from llmbench_jupyter.evals.suites import dump_suite, load_suite
 
+    err = _console(stderr=True)
     if args.format == "bfcl":
         from llmbench_jupyter.evals.importers import import_bfcl
 
-        suite = import_bfcl(args.source, args.answers, name=args.name or "bfcl")
+        failed: list[tuple[str, str]] = []
+        suite = import_bfcl(args.source, args.answers, name=args.name or "bfcl", failed=failed)
+        for _, reason in failed:
+            err.print(f"skipped: {reason}", markup=False)
+        if failed:
+            err.print(f"{len(failed)} BFCL entries left out, {len(suite.cases)} imported",
+                      markup=False)  # fmt: skip
     elif args.format == "predecessor":
         from llmbench_jupyter.evals.importers import import_predecessor
 
@@ -25,7 +32,6 @@ def cmd_suite(args: argparse.Namespace) -> int:
         suite = suite_from_mcp(args.source, name=args.name)
     else:
         suite = load_suite(args.source)
-    err = _console(stderr=True)
     if args.output:
         path = dump_suite(suite, args.output)
         err.print(f"wrote {path} ({len(suite.tools)} tools, {len(suite.cases)} cases)",

@@ -5,6 +5,8 @@ so scoring stays pure Python. A matcher may be written in short form in suite fi
 plain value means ``exact``; ``{one_of: [...]}``, ``{regex: "..."}``, ``{numeric: 3.5,
 abs_tol: 0.1}``, ``{text: "paris"}``, ``{unordered: [...]}``, ``{object: {...}}``,
 ``{any: true}``, ``{optional: true, ...}``; the long form ``{kind: ..., value: ...}`` too.
+``normalize: true`` on an ``exact``/``one_of``/``unordered`` matcher compares every string in
+the value (list items and dict values included) the way ``text`` does.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ MATCHER_KINDS = (
     "any",
 )
 # Keys of a short-form matcher besides the kind keyword itself.
-_MODIFIERS = {"abs_tol", "rel_tol", "optional"}
+_MODIFIERS = {"abs_tol", "rel_tol", "optional", "normalize"}
 
 
 class EvalModelError(LLMBenchError, ValueError):
@@ -60,6 +62,8 @@ class ParamMatcher:
     abs_tol: float | None = None
     rel_tol: float | None = None
     optional: bool = False
+    #: strings inside the value compare like ``text`` (exact, one_of, unordered)
+    normalize: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in MATCHER_KINDS:
@@ -76,6 +80,9 @@ class ParamMatcher:
             return cls(kind="exact", value=spec)
         spec = dict(spec)
         optional = bool(spec.pop("optional", False))
+        normalize = spec.pop("normalize", False)
+        if not isinstance(normalize, bool):
+            raise EvalModelError(f"{where}: normalize must be true or false, got {normalize!r}")
         abs_tol = spec.pop("abs_tol", None)
         rel_tol = spec.pop("rel_tol", None)
         if "kind" in spec:
@@ -93,8 +100,19 @@ class ParamMatcher:
         for name, tol in (("abs_tol", abs_tol), ("rel_tol", rel_tol)):
             if tol is not None and (isinstance(tol, bool) or not isinstance(tol, int | float)):
                 raise EvalModelError(f"{where}: {name} must be a number, got {tol!r}")
+        if normalize and kind not in ("exact", "one_of", "unordered"):
+            raise EvalModelError(
+                f"{where}: normalize applies to exact, one_of and unordered, not {kind!r}"
+            )
         value = _parse_value(kind, value, where)
-        return cls(kind=kind, value=value, abs_tol=abs_tol, rel_tol=rel_tol, optional=optional)
+        return cls(
+            kind=kind,
+            value=value,
+            abs_tol=abs_tol,
+            rel_tol=rel_tol,
+            optional=optional,
+            normalize=normalize,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """Long form, JSON-able (nested matchers serialised recursively)."""
@@ -105,6 +123,8 @@ class ParamMatcher:
             out["rel_tol"] = self.rel_tol
         if self.optional:
             out["optional"] = True
+        if self.normalize:
+            out["normalize"] = True
         return out
 
     @classmethod

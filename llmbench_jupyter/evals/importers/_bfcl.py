@@ -1,7 +1,8 @@
 """Import suites from BFCL entries (and export them back).
 
 BFCL's raw ``possible_answer`` is kept in ``case.source`` so nothing is lost: the
-scorer's ``bfcl`` mode reads it, since BFCL's rules differ from our matchers.
+scorer's ``bfcl`` mode reads it, since BFCL's rules differ from our matchers. One bad
+entry never aborts a file: it is listed (id and reason) and the others import.
 """
 
 from __future__ import annotations
@@ -9,124 +10,67 @@ from __future__ import annotations
 import json
 import os
 import re
+import warnings
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
+from llmbench_jupyter.evals.importers._bfcl_convert import (
+    bfcl_tool,
+    language_of,
+    to_bfcl_schema,
+    to_matcher,
+)
 from llmbench_jupyter.evals.model import Case, ExpectedCall, ParamMatcher, Suite
 from llmbench_jupyter.evals.suites import SuiteError, load_suite
 
 PathOrData = str | os.PathLike[str] | list[Any] | Mapping[str, Any]
 
 
-# BFCL type names -> JSON Schema types (None: any type, so no "type" key).
-_BFCL_TYPES: dict[str, str | None] = {
-    "dict": "object",
-    "object": "object",
-    "float": "number",
-    "number": "number",
-    "integer": "integer",
-    "int": "integer",
-    "string": "string",
-    "str": "string",
-    "boolean": "boolean",
-    "bool": "boolean",
-    "array": "array",
-    "list": "array",
-    "tuple": "array",
-    "any": None,
-    "null": "null",
-}
-_SCHEMA_TO_BFCL = {"object": "dict", "number": "float"}
-_BAD_NAME = re.compile(r"[^A-Za-z0-9_-]")
+@dataclass(slots=True)
+class BfclImport:
+    """A BFCL import: the suite of every good entry, and each entry left out, with why."""
+
+    suite: Suite
+    #: (entry id, or "line N" when the line has no id, and the reason)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    #: entries read from the questions file
+    n_entries: int = 0
 
 
-def _read_entries(source: PathOrData, what: str) -> tuple[list[Any], str]:
-    """BFCL files are JSON Lines (one entry per line); a JSON list is accepted too."""
+def _read_entries(
+    source: PathOrData, what: str, failed: list[tuple[str, str]]
+) -> tuple[list[tuple[str, Any]], str]:
+    """[(where, entry)]: BFCL files are JSON Lines (one entry a line); a JSON list works too.
+
+    A line that is not JSON is listed in ``failed``; an unreadable file raises.
+    """
     if isinstance(source, list):
-        return source, f"{what} list"
+        return [(f"entry {i}", e) for i, e in enumerate(source)], f"{what} list"
     if isinstance(source, Mapping):
-        return [dict(source)], f"{what} entry"
+        return [("entry 0", dict(source))], f"{what} entry"
     origin = f"{what} file {os.fspath(source)}"
     try:
         with open(source, encoding="utf-8") as fh:
             text = fh.read()
     except OSError as exc:
         raise SuiteError(f"{origin}: cannot read ({exc.strerror})") from None
-    stripped = text.lstrip()
-    if stripped.startswith("["):
+    except UnicodeDecodeError as exc:
+        raise SuiteError(f"{origin}: not UTF-8 text ({exc.reason})") from None
+    if text.lstrip().startswith("["):
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise SuiteError(f"{origin}: invalid JSON at line {exc.lineno}: {exc.msg}") from None
-        return list(data), origin
+        return [(f"entry {i}", e) for i, e in enumerate(data)], origin
     entries = []
     for n, line in enumerate(text.splitlines(), 1):
         if line.strip():
             try:
-                entries.append(json.loads(line))
+                entries.append((f"line {n}", json.loads(line)))
             except json.JSONDecodeError as exc:
-                raise SuiteError(f"{origin}: line {n} is not JSON ({exc.msg})") from None
+                failed.append((f"line {n}", f"{origin}: line {n} is not JSON ({exc.msg})"))
     return entries, origin
-
-
-def _bfcl_schema(node: Any, origin: str, where: str) -> Any:
-    """Convert a BFCL parameter schema to JSON Schema, recursively."""
-    if isinstance(node, list):
-        return [_bfcl_schema(v, origin, f"{where}[{i}]") for i, v in enumerate(node)]
-    if not isinstance(node, dict):
-        return node
-    out: dict[str, Any] = {}
-    for key, value in node.items():
-        if key == "type" and isinstance(value, str):
-            mapped = _BFCL_TYPES.get(value.lower())
-            if mapped is not None:
-                out["type"] = mapped
-            # unknown (Java/JS types like "HashMap") and "any": leave the type open
-        elif key == "properties" and isinstance(value, dict):
-            out[key] = {
-                k: _bfcl_schema(v, origin, f"{where}.properties.{k}") for k, v in value.items()
-            }
-        elif key in ("items", "additionalProperties", "anyOf", "oneOf", "allOf"):
-            out[key] = _bfcl_schema(value, origin, f"{where}.{key}")
-        else:
-            out[key] = value
-    return out
-
-
-def _to_bfcl_schema(node: Any) -> Any:
-    """Our JSON Schema back to BFCL's dialect (object -> dict, number -> float)."""
-    if isinstance(node, list):
-        return [_to_bfcl_schema(v) for v in node]
-    if not isinstance(node, dict):
-        return node
-    out: dict[str, Any] = {}
-    for key, value in node.items():
-        if key == "type" and isinstance(value, str):
-            out[key] = _SCHEMA_TO_BFCL.get(value, value)
-        elif key == "properties" and isinstance(value, dict):
-            out[key] = {k: _to_bfcl_schema(v) for k, v in value.items()}
-        elif key in ("items", "additionalProperties", "anyOf", "oneOf", "allOf"):
-            out[key] = _to_bfcl_schema(value)
-        else:
-            out[key] = value
-    return out
-
-
-def _bfcl_tool(fn: Any, origin: str, where: str) -> tuple[str, dict[str, Any]]:
-    """(original name, OpenAI tool) of one BFCL function doc. Dots become '_' as BFCL does."""
-    if not isinstance(fn, dict) or not isinstance(fn.get("name"), str):
-        raise SuiteError(f"{origin}: {where}: expected a function doc with a string 'name'")
-    params = _bfcl_schema(
-        fn.get("parameters") or {"type": "dict", "properties": {}}, origin, f"{where}.parameters"
-    )
-    if isinstance(params, dict):
-        params.setdefault("type", "object")
-    body: dict[str, Any] = {
-        "name": _BAD_NAME.sub("_", fn["name"])[:64],
-        "description": fn.get("description", ""),
-        "parameters": params,
-    }
-    return fn["name"], {"type": "function", "function": body}
 
 
 def _unique_name(tools: Mapping[str, dict[str, Any]], tool: dict[str, Any]) -> str:
@@ -143,31 +87,6 @@ def _unique_name(tools: Mapping[str, dict[str, Any]], tool: dict[str, Any]) -> s
     return candidate
 
 
-def _acceptable_to_matcher(values: Any, origin: str, where: str) -> ParamMatcher:
-    """BFCL's list of acceptable values -> our matcher ("" among them = may be omitted)."""
-    if not isinstance(values, list):
-        raise SuiteError(
-            f"{origin}: {where}: found {values!r}, expected a list of acceptable values"
-        )
-    optional = "" in values
-    rest = [v for v in values if v != ""]
-    if not rest:
-        return ParamMatcher(kind="optional", optional=True)
-    if len(rest) == 1:
-        value = rest[0]
-        if isinstance(value, dict):
-            return ParamMatcher(
-                kind="object",
-                optional=optional,
-                value={
-                    k: _acceptable_to_matcher(v, origin, f"{where}.{k}") for k, v in value.items()
-                },
-            )
-        kind = "text" if isinstance(value, str) else "exact"
-        return ParamMatcher(kind=kind, value=value, optional=optional)
-    return ParamMatcher(kind="one_of", value=rest, optional=optional)
-
-
 def _bfcl_category(entry_id: str, category: str | None) -> str:
     if category:
         return category
@@ -175,118 +94,169 @@ def _bfcl_category(entry_id: str, category: str | None) -> str:
     return m.group(1) if m else "bfcl"
 
 
-def import_bfcl(
+def _answers(
+    source: PathOrData, failed: list[tuple[str, str]]
+) -> dict[str, tuple[str, dict[str, Any]]]:
+    """id -> (where, answer entry)."""
+    raw, origin = _read_entries(source, "BFCL possible answers", failed)
+    answers: dict[str, tuple[str, dict[str, Any]]] = {}
+    for where, ans in raw:
+        if not isinstance(ans, dict) or "id" not in ans or "ground_truth" not in ans:
+            failed.append((where, f"{origin}: {where}: expected {{id, ground_truth}}"))
+        else:
+            answers[str(ans["id"])] = (f"{origin}: {where}", ans)
+    return answers
+
+
+def _question(entry: dict[str, Any], where: str) -> list[Any]:
+    question = entry["question"]
+    if isinstance(question, str):
+        question = [[{"role": "user", "content": question}]]
+    if not (
+        isinstance(question, list) and question and isinstance(question[0], list) and question[0]
+    ):
+        raise SuiteError(f"{where}.question: expected a list of turns, each a list of messages")
+    return question
+
+
+def _expected(
+    truth: Any, where: str, name_map: dict[str, str], offered: dict[str, dict[str, Any]]
+) -> tuple[list[ExpectedCall], list[str]]:
+    """The ground truth as expected calls, and notes on what default mode cannot keep."""
+    if not isinstance(truth, list):
+        raise SuiteError(
+            f"{where}: ground_truth must be a list of {{function: {{param: [values]}}}}"
+        )
+    expected, notes = [], []
+    for j, call in enumerate(truth):
+        if not isinstance(call, dict) or len(call) != 1:
+            raise SuiteError(
+                f"{where}: ground_truth[{j}] must map one function name to its parameters"
+            )
+        ((fname, params),) = call.items()
+        fname = name_map.get(fname, fname)
+        if fname not in offered:
+            raise SuiteError(
+                f"{where}: ground_truth[{j}] calls {fname!r}, not among the entry's functions "
+                f"{sorted(offered)}"
+            )
+        if not isinstance(params, dict):
+            raise SuiteError(f"{where}: ground_truth[{j}].{fname}: expected {{param: [values]}}")
+        props = offered[fname]["function"]["parameters"].get("properties") or {}
+        matchers = {}
+        for p, values in params.items():
+            if p not in props:
+                notes.append(
+                    f"{fname}.{p} is not in the function's doc: default mode leaves it out "
+                    "(BFCL fails any call that sends it, and any that omits it unless '' is "
+                    "among its values)"
+                )
+                continue
+            matchers[p], param_notes = to_matcher(values, props[p])
+            notes.extend(f"{fname}.{p}: {n}" for n in param_notes)
+        expected.append(ExpectedCall(name=fname, params=matchers))
+    return expected, notes
+
+
+def _entry_case(
+    entry: Any,
+    where: str,
+    index: int,
+    category: str | None,
+    tools: dict[str, dict[str, Any]],
+    answers: dict[str, tuple[str, dict[str, Any]]],
+) -> tuple[Case, dict[str, dict[str, Any]]]:
+    """One entry as a validated case, and the tools it adds (``tools`` is not changed)."""
+    if not isinstance(entry, dict) or "question" not in entry or "function" not in entry:
+        raise SuiteError(f"{where}: expected {{id, question, function}}")
+    cid = str(entry.get("id", f"{category or 'bfcl'}_{index}"))
+    where = f"{where} (id {cid!r})"
+    cat = _bfcl_category(cid, category)
+    language = language_of(cat)
+    question = _question(entry, where)
+    functions = entry["function"]
+    functions = [functions] if isinstance(functions, dict) else functions
+    if not isinstance(functions, list):
+        raise SuiteError(f"{where}.function: expected a list of function docs")
+    name_map: dict[str, str] = {}
+    offered: dict[str, dict[str, Any]] = {}
+    new_tools: dict[str, dict[str, Any]] = {}
+    for j, fn in enumerate(functions):
+        original, tool = bfcl_tool(fn, f"{where}.function[{j}]", language)
+        tname = _unique_name({**tools, **new_tools}, tool)
+        tool["function"]["name"] = tname
+        if tname not in tools:
+            new_tools.setdefault(tname, tool)
+        offered[tname] = tools.get(tname, tool)
+        if tname != original:
+            name_map[original] = tname
+    source: dict[str, Any] = {"format": "bfcl", "id": cid, "function": functions}
+    if language != "python":
+        source["language"] = language
+    if len(question) > 1:
+        source["question"] = question
+    if name_map:
+        source["name_map"] = name_map
+    expected: list[ExpectedCall] = []
+    if cid in answers:
+        a_where, answer = answers[cid]
+        source["possible_answer"] = answer
+        expected, notes = _expected(
+            answer["ground_truth"], f"{a_where} (id {cid!r})", name_map, offered
+        )
+        if notes:
+            source["default_mode_notes"] = notes
+    extra = {k: v for k, v in entry.items() if k not in ("id", "question", "function")}
+    if extra:
+        source["extra"] = extra
+    case = Case(
+        id=cid,
+        messages=list(question[0]),
+        category=cat,
+        should_call="irrelevance" not in cat,
+        expected=expected,
+        tools=list(offered),
+        source=source,
+    )
+    try:  # the entry on its own, so one bad entry is reported by itself
+        load_suite(Suite(name="bfcl", tools=list(offered.values()), cases=[case]))
+    except SuiteError as exc:
+        raise SuiteError(f"{where}: {exc}") from None
+    return case, new_tools
+
+
+def import_bfcl_entries(
     questions: PathOrData,
     possible_answers: PathOrData | None = None,
     category: str | None = None,
     name: str = "bfcl",
-) -> Suite:
-    """Build a suite from BFCL entries (JSON Lines file, JSON list, or parsed list).
+) -> BfclImport:
+    """Build a suite from BFCL entries; entries that cannot import are listed, not fatal.
 
     Parallel entries keep every call; irrelevance entries become abstention cases. The raw
     ``possible_answer`` and any renamed function names are kept in ``case.source``.
     """
-    entries, origin = _read_entries(questions, "BFCL questions")
-    answers: dict[str, Any] = {}
-    if possible_answers is not None:
-        raw_answers, a_origin = _read_entries(possible_answers, "BFCL possible answers")
-        for i, ans in enumerate(raw_answers):
-            if not isinstance(ans, dict) or "id" not in ans or "ground_truth" not in ans:
-                raise SuiteError(f"{a_origin}: entry {i}: expected {{id, ground_truth}}")
-            answers[str(ans["id"])] = ans
+    failed: list[tuple[str, str]] = []
+    entries, origin = _read_entries(questions, "BFCL questions", failed)
+    answers = _answers(possible_answers, failed) if possible_answers is not None else {}
     tools: dict[str, dict[str, Any]] = {}
     cases: list[Case] = []
-    for i, entry in enumerate(entries):
-        where = f"entry {i}"
-        if not isinstance(entry, dict) or "question" not in entry or "function" not in entry:
-            raise SuiteError(f"{origin}: {where}: expected {{id, question, function}}")
-        cid = str(entry.get("id", f"{category or 'bfcl'}_{i}"))
-        where = f"entry {i} (id {cid!r})"
-        cat = _bfcl_category(cid, category)
-        question = entry["question"]
-        if isinstance(question, str):
-            question = [[{"role": "user", "content": question}]]
-        if not (
-            isinstance(question, list)
-            and question
-            and isinstance(question[0], list)
-            and question[0]
-        ):
-            raise SuiteError(
-                f"{origin}: {where}.question: expected a list of turns, each a list of messages"
-            )
-        functions = entry["function"]
-        functions = [functions] if isinstance(functions, dict) else functions
-        if not isinstance(functions, list):
-            raise SuiteError(f"{origin}: {where}.function: expected a list of function docs")
-        name_map: dict[str, str] = {}
-        offered: list[str] = []
-        for j, fn in enumerate(functions):
-            original, tool = _bfcl_tool(fn, origin, f"{where}.function[{j}]")
-            tname = _unique_name(tools, tool)
-            tool["function"]["name"] = tname
-            tools.setdefault(tname, tool)
-            offered.append(tname)
-            if tname != original:
-                name_map[original] = tname
-        source: dict[str, Any] = {"format": "bfcl", "id": cid, "function": functions}
-        if len(question) > 1:
-            source["question"] = question
-        if name_map:
-            source["name_map"] = name_map
-        should_call = "irrelevance" not in cat
-        expected: list[ExpectedCall] = []
-        answer = answers.pop(cid, None)
-        if answer is not None:
-            source["possible_answer"] = answer
-            truth = answer["ground_truth"]
-            if not isinstance(truth, list):
-                raise SuiteError(
-                    f"{origin}: possible answer {cid!r}: ground_truth must be a "
-                    "list of {function: {param: [values]}}"
-                )
-            for j, call in enumerate(truth):
-                if not isinstance(call, dict) or len(call) != 1:
-                    raise SuiteError(
-                        f"{origin}: possible answer {cid!r}: ground_truth[{j}] "
-                        "must map one function name to its parameters"
-                    )
-                ((fname, params),) = call.items()
-                fname = name_map.get(fname, fname)
-                if fname not in offered:
-                    raise SuiteError(
-                        f"{origin}: possible answer {cid!r}: ground_truth[{j}] "
-                        f"calls {fname!r}, not among the entry's functions "
-                        f"{offered}"
-                    )
-                expected.append(
-                    ExpectedCall(
-                        name=fname,
-                        params={
-                            p: _acceptable_to_matcher(
-                                v, origin, f"possible answer {cid!r}.{fname}.{p}"
-                            )
-                            for p, v in (params or {}).items()
-                        },
-                    )
-                )
-        extra = {k: v for k, v in entry.items() if k not in ("id", "question", "function")}
-        if extra:
-            source["extra"] = extra
-        cases.append(
-            Case(
-                id=cid,
-                messages=list(question[0]),
-                category=cat,
-                should_call=should_call,
-                expected=expected,
-                tools=offered,
-                source=source,
-            )
-        )
-    if answers:
-        raise SuiteError(f"BFCL possible answers: ids {sorted(answers)[:5]} have no question")
-    return load_suite(
+    seen: set[str] = set()
+    for i, (where, entry) in enumerate(entries):
+        cid = str(entry.get("id", where)) if isinstance(entry, dict) else where
+        try:
+            if cid in seen:
+                raise SuiteError(f"{where}: duplicate id {cid!r}")
+            case, new_tools = _entry_case(entry, f"{origin}: {where}", i, category, tools, answers)
+        except SuiteError as exc:
+            failed.append((cid, str(exc)))
+            continue
+        seen.add(cid)
+        tools.update(new_tools)
+        cases.append(case)
+    for cid in sorted(set(answers) - seen - {f for f, _ in failed}):
+        failed.append((cid, f"{answers[cid][0]}: possible answer {cid!r} has no question"))
+    suite = load_suite(
         Suite(
             name=name,
             tools=list(tools.values()),
@@ -294,6 +264,31 @@ def import_bfcl(
             description=f"Imported from BFCL ({len(cases)} entries)",
         )
     )
+    return BfclImport(suite=suite, failed=failed, n_entries=len(entries))
+
+
+def import_bfcl(
+    questions: PathOrData,
+    possible_answers: PathOrData | None = None,
+    category: str | None = None,
+    name: str = "bfcl",
+    failed: list[tuple[str, str]] | None = None,
+) -> Suite:
+    """Build a suite from BFCL entries (JSON Lines file, JSON list, or parsed list).
+
+    Entries that cannot import are left out: appended to ``failed`` as (id, reason) when a
+    list is given, else reported in one warning. See :func:`import_bfcl_entries`.
+    """
+    result = import_bfcl_entries(questions, possible_answers, category, name)
+    if failed is not None:
+        failed.extend(result.failed)
+    elif result.failed:
+        shown = "; ".join(reason for _, reason in result.failed[:5])
+        more = f" (and {len(result.failed) - 5} more)" if len(result.failed) > 5 else ""
+        warnings.warn(
+            f"BFCL import: {len(result.failed)} entries left out: {shown}{more}", stacklevel=2
+        )
+    return result.suite
 
 
 def _matcher_to_acceptable(m: ParamMatcher, where: str) -> list[Any]:
@@ -356,7 +351,7 @@ def export_bfcl(
         functions = src.get("function") or [
             {
                 **{k: v for k, v in by_name[n]["function"].items() if k != "parameters"},
-                "parameters": _to_bfcl_schema(
+                "parameters": to_bfcl_schema(
                     by_name[n]["function"].get("parameters", {"type": "object", "properties": {}})
                 ),
             }

@@ -13,6 +13,14 @@ from typing import Any
 from llmbench_jupyter.evals.model import Case, ParsedCall
 from llmbench_jupyter.evals.scoring._assignment import _fill_pairs, _pair_weights, assign
 from llmbench_jupyter.evals.scoring._bfcl_answers import _bfcl_answers, _Fallback
+from llmbench_jupyter.evals.scoring._bfcl_lang import (
+    JAVA_TYPES,
+    JS_TYPES,
+    LIST_TYPES,
+    Unreadable,
+    java_value,
+    js_value,
+)
 from llmbench_jupyter.evals.scoring._matchers import _jtype, _verdict, match_param
 from llmbench_jupyter.evals.scoring._outcomes import (
     _abstention_cases,
@@ -69,6 +77,13 @@ def _bfcl_type_ok(
     return False, is_variable
 
 
+def _dict_values(values: Any) -> list[Any]:
+    """A dict key's acceptable values as BFCL iterates them: a bare string is its characters."""
+    if isinstance(values, list):
+        return values
+    return list(values) if isinstance(values, str) else [values]
+
+
 def _bfcl_dict_ok(value: dict[str, Any], acceptable: list[Any]) -> bool:
     for option in acceptable:
         if option == "" or not isinstance(option, dict):
@@ -79,13 +94,11 @@ def _bfcl_dict_ok(value: dict[str, Any], acceptable: list[Any]) -> bool:
                 good = False
                 break
             std = _bfcl_std(item) if type(item) is str else item
-            allowed = option[key] if isinstance(option[key], list) else [option[key]]
+            allowed = _dict_values(option[key])
             if std not in [_bfcl_std(a) if type(a) is str else a for a in allowed]:
                 good = False
                 break
-        if good and all(
-            key in value or "" in (v if isinstance(v, list) else [v]) for key, v in option.items()
-        ):
+        if good and all(key in value or "" in _dict_values(v) for key, v in option.items()):
             return True
     return False
 
@@ -109,26 +122,58 @@ def _bfcl_list_dict_ok(value: list[Any], acceptable: list[Any]) -> bool:
     return False
 
 
+def _language_read(
+    value: Any, spec: Mapping[str, Any], language: str
+) -> tuple[Any, type | None, type | None]:
+    """A Java/JavaScript argument read back: (value, expected type, item type).
+
+    Raises Unreadable (a type problem) when BFCL's checker would reject or cannot read it.
+    """
+    table = JAVA_TYPES if language == "java" else JS_TYPES
+    type_name = spec.get("type")
+    items = spec.get("items")
+    item_name = items.get("type") if isinstance(items, Mapping) else None
+    if not isinstance(type_name, str) or type_name not in table:
+        raise Unreadable(f"BFCL has no {language} type {type_name!r}")
+    if type(value) is not str:
+        raise Unreadable(f"BFCL expects {language} source code in a string, got {_jtype(value)}")
+    nested: type | None = None
+    if type_name in LIST_TYPES:
+        if not isinstance(item_name, str) or item_name not in table:
+            raise Unreadable(f"BFCL has no {language} item type {item_name!r}")
+        nested = table[item_name]
+    read = java_value if language == "java" else js_value
+    converted = read(value, type_name, item_name if type_name in LIST_TYPES else None)
+    return converted, table[type_name], nested
+
+
 def _bfcl_param(
-    value: Any, acceptable: list[Any], spec: Mapping[str, Any] | None
+    value: Any, acceptable: list[Any], spec: Mapping[str, Any] | None, language: str = "python"
 ) -> tuple[str, str] | None:
     """One parameter under BFCL's rules: None when valid, else (problem, detail)."""
     type_name = spec.get("type") if spec else None
-    if not isinstance(type_name, str) or type_name not in _PY_TYPES:
-        inferred = _first_type(acceptable)
-        type_name = next((k for k, t in _PY_TYPES.items() if t is inferred), None)
-    expected = _PY_TYPES.get(type_name or "")
     nested: type | None = None
-    if type_name in ("array", "tuple"):
-        items = spec.get("items") if spec else None
-        item_type = items.get("type") if isinstance(items, Mapping) else None
-        if isinstance(item_type, str):
-            nested = _PY_TYPES.get(item_type)
-        elif spec is None:
-            first = next((a for a in acceptable if isinstance(a, list) and a), None)
-            nested = type(first[0]) if first else None
-    if type_name in ("float", "number") and type(value) is int:
-        value = float(value)
+    expected: type | None
+    if language != "python" and spec is not None:
+        try:
+            value, expected, nested = _language_read(value, spec, language)
+        except Unreadable as exc:
+            return "type_error", str(exc)
+    else:
+        if not isinstance(type_name, str) or type_name not in _PY_TYPES:
+            inferred = _first_type(acceptable)
+            type_name = next((k for k, t in _PY_TYPES.items() if t is inferred), None)
+        expected = _PY_TYPES.get(type_name or "")
+        if type_name in ("array", "tuple"):
+            items = spec.get("items") if spec else None
+            item_type = items.get("type") if isinstance(items, Mapping) else None
+            if isinstance(item_type, str):
+                nested = _PY_TYPES.get(item_type)
+            elif spec is None:
+                first = next((a for a in acceptable if isinstance(a, list) and a), None)
+                nested = type(first[0]) if first else None
+        if type_name in ("float", "number") and type(value) is int:
+            value = float(value)
     is_variable = expected is None
     if expected is not None:
         valid, is_variable = _bfcl_type_ok(value, acceptable, expected, nested)
@@ -159,6 +204,7 @@ def _bfcl_judge(
     index: int,
     call: ParsedCall,
     alias: str,
+    language: str = "python",
 ) -> _Eval:
     """BFCL's simple_function_checker on one pair; problems in the order BFCL reports them."""
     name, acceptable_by_param = answer
@@ -198,7 +244,7 @@ def _bfcl_judge(
             verdicts[param] = match_param(acceptable.matcher, value)
         else:
             prop = properties.get(param) if isinstance(properties, Mapping) else None
-            result = _bfcl_param(value, acceptable, prop)
+            result = _bfcl_param(value, acceptable, prop, language)
             shown = list(acceptable)
             if result is None:
                 verdicts[param] = _verdict(True, f"one of {shown!r}", value, "", None)
@@ -250,12 +296,13 @@ def _score_bfcl(
     score.notes = notes
     n_params = [len(params) for _, params in answers]
     aliases = _name_map(case)
+    language = str(case.source.get("language", "python"))
     unparsed = [_unparsed(j, c) for j, c in enumerate(calls) if c.parse_error]
     if unparsed:  # BFCL decodes the whole output or nothing
         return _finish(score, unparsed, "")
     evals = [
         [
-            _bfcl_judge(a, _bfcl_spec(case, specs, a[0]), j, c, aliases.get(a[0], a[0]))
+            _bfcl_judge(a, _bfcl_spec(case, specs, a[0]), j, c, aliases.get(a[0], a[0]), language)
             for j, c in enumerate(calls)
         ]
         for a in answers

@@ -35,8 +35,11 @@ def _jtype(value: Any) -> str:
     return type(value).__name__
 
 
-def _exact(expected: Any, actual: Any) -> str | None:
-    """Type-strict deep equality (an int is accepted for a float). None, or the problem kind."""
+def _exact(expected: Any, actual: Any, norm: bool = False) -> str | None:
+    """Type-strict deep equality (an int is accepted for a float). None, or the problem kind.
+
+    With ``norm``, strings at any depth compare like the ``text`` matcher.
+    """
     if isinstance(expected, float) and type(actual) is int:
         return None if float(actual) == expected else "wrong_value"
     if _jtype(expected) != _jtype(actual):
@@ -44,12 +47,15 @@ def _exact(expected: Any, actual: Any) -> str | None:
     if isinstance(expected, dict):
         if set(expected) != set(actual):
             return "wrong_value"
-        problems = [_exact(v, actual[k]) for k, v in expected.items()]
+        problems = [_exact(v, actual[k], norm) for k, v in expected.items()]
         return next((p for p in problems if p), None)
     if isinstance(expected, list | tuple):
         if len(expected) != len(actual):
             return "wrong_value"
-        return next((p for e, a in zip(expected, actual, strict=True) if (p := _exact(e, a))), None)
+        pairs = zip(expected, actual, strict=True)
+        return next((p for e, a in pairs if (p := _exact(e, a, norm))), None)
+    if norm and isinstance(expected, str):
+        return None if _norm_text(expected) == _norm_text(actual) else "wrong_value"
     return None if expected == actual else "wrong_value"
 
 
@@ -85,6 +91,8 @@ def describe(matcher: ParamMatcher) -> str:
         text = "any value"
     else:  # optional
         return "any value or nothing"
+    if matcher.normalize:
+        text += " (strings: any case/spacing)"
     return f"{text} (optional)" if matcher.optional else text
 
 
@@ -96,9 +104,9 @@ def _match(matcher: ParamMatcher, actual: Any) -> tuple[str, str] | None:
     if kind in ("any", "optional"):
         return None
     if kind == "exact":
-        problem = _exact(value, actual)
+        problem = _exact(value, actual, matcher.normalize)
     elif kind == "one_of":
-        results = [_exact(option, actual) for option in value]
+        results = [_exact(option, actual, matcher.normalize) for option in value]
         if None not in results:
             problem = "wrong_value" if "wrong_value" in results else "type_error"
     elif kind == "numeric":
@@ -121,7 +129,7 @@ def _match(matcher: ParamMatcher, actual: Any) -> tuple[str, str] | None:
         elif len(actual) != len(value):
             problem, detail = "wrong_value", f" ({len(actual)} items, expected {len(value)})"
         else:
-            ok = [[_item_ok(e, a) for a in actual] for e in value]
+            ok = [[_item_ok(e, a, matcher.normalize) for a in actual] for e in value]
             if len(assign([[int(x) for x in row] for row in ok], require_positive=True)) < len(
                 value
             ):
@@ -145,10 +153,10 @@ def _match(matcher: ParamMatcher, actual: Any) -> tuple[str, str] | None:
     return problem, f"expected {describe(matcher)} got {actual!r}{detail}"
 
 
-def _item_ok(expected: Any, actual: Any) -> bool:
+def _item_ok(expected: Any, actual: Any, norm: bool = False) -> bool:
     if isinstance(expected, ParamMatcher):
         return _match(expected, actual) is None
-    return _exact(expected, actual) is None
+    return _exact(expected, actual, norm) is None
 
 
 def match_param(matcher: ParamMatcher, actual: Any = _MISSING) -> dict[str, Any]:
