@@ -177,6 +177,8 @@ INTERNAL_EXCEPTIONS = {
     "HTTP error response right where it is raised",
     "llmbench_jupyter.kernel.magics._HelpShown": "`-h` printed the help; caught by the "
     "magic that raised it",
+    "llmbench_jupyter.store.evals_repo._VersionTaken": "a concurrent save took a suite "
+    "version; save_suite catches it and reads again",
 }
 
 
