@@ -270,3 +270,27 @@ def test_the_hourly_limit_comes_from_the_environment(  # type: ignore[no-untyped
     monkeypatch.setenv("LLMBENCH_MAX_REQUESTS_PER_HOUR", "lots")
     with pytest.raises(LLMBenchError, match="expected an integer >= 1"):
         JobManager(store)
+
+
+def test_eta_counts_the_slow_model_still_to_come(sim: SimServer, store) -> None:  # type: ignore[no-untyped-def]
+    """Four fast requests, then four slow ones of the same provider (run one after another).
+
+    Once the slow model has answered once, three slow requests are left, each at least its
+    TTFT (300 ms, set by the sim): the ETA must be at least 0.9 s. An average over every
+    request so far (mostly fast ones) said far less.
+    """
+    fast, slow = (
+        adhoc(sim.base_url, m) for m in ("sim:ttft=1,itl=0,out=2", "sim:ttft=300,itl=0,out=2")
+    )
+    manager = JobManager(store)
+    seen: list[dict] = []
+
+    async def main() -> None:
+        job = manager.submit(BenchSpec(targets=[fast, slow], runs=4, warmup=0))
+        job.subscribe(lambda snap: seen.append(dict(snap)))
+        await job
+
+    asyncio.run(main())
+    after_first_slow = [s for s in seen if s["state"] == "running" and s["done"] == 5]
+    assert after_first_slow, [(s["state"], s["done"]) for s in seen]
+    assert all(s["eta_s"] >= 0.9 for s in after_first_slow)

@@ -177,7 +177,10 @@ class Job(Generic[R]):
         done, total = body.pop("done"), body.pop("total")
         eta = None
         if self._state == RUNNING and done and total > done:
-            eta = elapsed / done * (total - done)
+            own = getattr(self.work, "eta_s", None)  # the work knows its own pace best
+            eta = own(self) if own is not None else None
+            if eta is None:
+                eta = elapsed / done * (total - done)
         return {
             "job_id": self.id,
             "kind": self.kind,
