@@ -60,3 +60,27 @@ def test_a_run_where_everything_failed_says_why_without_verbose(tmp_path: Path) 
     assert proc.returncode == 1
     assert "all 2 measured requests failed" in proc.stderr
     assert "2 × connection: cannot connect to 127.0.0.1:9" in proc.stderr
+
+
+def test_an_ad_hoc_endpoint_keeps_one_leaderboard_row_across_restarts(tmp_path: Path) -> None:
+    """Each restart of a local server may take another port: a label keeps the key."""
+    import llmbench_jupyter as lj
+
+    db = tmp_path / "lb.db"
+    for label in ("my-sim", "my-sim", None):
+        srv = SimServer().start_in_thread()  # a fresh port each time
+        try:
+            flags = ["--provider", label] if label else []
+            proc = _cli(
+                "bench", "--api-base", srv.base_url, "--model", "sim:ttft=1,itl=0,out=4",
+                "--runs", "2", "--warmup", "0", *flags, db=db,
+            )  # fmt: skip
+            assert proc.returncode == 0, proc.stderr
+        finally:
+            srv.stop_thread()
+    board = lj.leaderboard(store=f"sqlite:///{db}")
+    assert sorted(board["provider"]) == sorted(["my-sim", f"127.0.0.1:{srv.port}"])
+    assert board.set_index("provider").loc["my-sim", "n_runs"] == 2
+    bad = _cli("bench", "--api-base", "http://127.0.0.1:9/v1", "--model", "m",
+               "-p", "a", "-p", "b", "--no-save")  # fmt: skip
+    assert bad.returncode == 2 and "give one name" in bad.stderr

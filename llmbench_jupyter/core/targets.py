@@ -192,12 +192,24 @@ def _target(prov: Any, model: Any, config: Any, api_key: str | None) -> Target:
     )
 
 
-def adhoc(api_base: str, model: str, api_key: str | None = None, kind: str = "openai") -> Target:
+def adhoc(
+    api_base: str,
+    model: str,
+    api_key: str | None = None,
+    kind: str = "openai",
+    label: str | None = None,
+) -> Target:
     """A target with no config entry: ``--api-base URL --model NAME``.
 
-    Its provider name is the URL's host[:port] only: user-info in the URL must not become
-    a name that is stored, shown and logged everywhere.
+    Its provider name is ``label`` (``--provider`` with ``--api-base``), else the URL's
+    host[:port] only: user-info in the URL must not become a name that is stored, shown and
+    logged everywhere. Results are keyed by provider/model, so give a label when the port
+    changes between runs (a restarted local server) and the rows should stay one.
     """
+    if label is not None and (not isinstance(label, str) or not label.strip() or "/" in label):
+        raise LLMBenchError(
+            f"provider label {label!r} for --api-base: expected a non-empty name without '/'"
+        )
     try:
         parsed = urlparse(api_base)
         host = parsed.netloc.rpartition("@")[2]
@@ -213,7 +225,7 @@ def adhoc(api_base: str, model: str, api_key: str | None = None, kind: str = "op
             "--model is required with --api-base (the model name the server serves)"
         )
     return Target(
-        provider=host,
+        provider=label.strip() if label else host,
         model=model,
         kind=kind,
         api_base=api_base.rstrip("/"),

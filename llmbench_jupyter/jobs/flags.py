@@ -64,7 +64,8 @@ def add_bench_arguments(p: argparse.ArgumentParser) -> None:
         "--provider",
         "-p",
         action="append",
-        help="provider name from the config (repeatable; default local-sim)",
+        help="provider name from the config (repeatable; default local-sim); with "
+        "--api-base, a stable name for that endpoint (default its host:port)",
     )
     p.add_argument(
         "--model",
@@ -139,7 +140,12 @@ def add_eval_arguments(ev: argparse.ArgumentParser) -> None:
         help="suite file (YAML/JSON), or 'example' for the shipped 44-case suite",
     )
     ev.add_argument("--config", help="config file (as for bench)")
-    ev.add_argument("--provider", "-p", action="append", help="provider name (repeatable)")
+    ev.add_argument(
+        "--provider",
+        "-p",
+        action="append",
+        help="provider name (repeatable); with --api-base, a stable name for that endpoint",
+    )
     ev.add_argument("--model", "-m", action="append", help="model id or provider/model")
     ev.add_argument("--api-base", help="ad-hoc OpenAI-compatible base URL")
     ev.add_argument("--api-key", help="API key for --api-base")

@@ -54,7 +54,7 @@ def build_bench_spec(
     if api_base:
         if models and len(models) > 1:
             raise LLMBenchError("--api-base takes exactly one --model")
-        chosen = [targets_mod.adhoc(api_base, (models or [""])[0], api_key, kind)]
+        chosen = [targets_mod.adhoc(api_base, (models or [""])[0], api_key, kind, _label(provider))]
         if loaded is None and isinstance(config, str | os.PathLike):
             loaded = load_config(config)
         snapshot: dict[str, Any] = {"adhoc": True}
@@ -169,7 +169,7 @@ def build_eval_spec(
     if api_base:
         if not models or len(models) != 1:
             raise LLMBenchError("--api-base takes exactly one --model")
-        chosen = [targets_mod.adhoc(api_base, models[0], api_key)]
+        chosen = [targets_mod.adhoc(api_base, models[0], api_key, label=_label(provider))]
         snapshot: dict[str, Any] = {"adhoc": True}
     else:
         loaded = loaded or load_config(config)
@@ -222,3 +222,15 @@ EVAL_OPTIONS = (
     "sim_rules",
     "mock_tools",
 )
+
+
+def _label(provider: str | Sequence[str] | None) -> str | None:
+    """With ``api_base``, ``provider`` names the ad-hoc endpoint (one name)."""
+    names = _as_list(provider)
+    if not names:
+        return None
+    if len(names) > 1:
+        raise LLMBenchError(
+            f"with --api-base, --provider names the endpoint: give one name, got {names}"
+        )
+    return names[0]
