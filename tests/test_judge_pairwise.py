@@ -154,7 +154,13 @@ def test_invalid_pairwise_outputs_never_count_as_wins(
         0,
         5,
     )
-    assert s["first_win_rate"] == {"rate": None, "ci_low": None, "ci_high": None, "n": 0}
+    assert s["first_win_rate"] == {
+        "rate": None,
+        "ci_low": None,
+        "ci_high": None,
+        "successes": 0,
+        "n": 0,
+    }
     assert s["position_consistency"]["n"] == 0 and s["position_consistency"]["rate"] is None
     for v in report.verdicts:
         assert (v.winner, v.consistent) == ("invalid", None)

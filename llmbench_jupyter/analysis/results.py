@@ -234,8 +234,6 @@ def leaderboard(
     n_runs = records.groupby(keys)["run_id"].nunique()
     rows = []
     for row in summary.to_dict("records"):
-        tokens = (row["output_tokens_mean"] or 0) * (row["output_tokens_n"] or 0)
-        total = row["total_cost_usd"]
         rows.append(
             {
                 **{k: row[k] for k in keys},
@@ -244,9 +242,7 @@ def leaderboard(
                 "ttft_ms_p50": row["ttft_ms_p50"],
                 "decode_tps_p50": row["decode_tps_p50"],
                 "tpot_ms_p50": row["tpot_ms_p50"],
-                "cost_per_1k_output_usd": (total / tokens * 1000)
-                if total is not None and tokens
-                else None,
+                "cost_per_1k_output_usd": row["cost_per_1k_output_usd"],
                 "n_runs": int(n_runs.loc[tuple(row[k] for k in keys)]),
             }
         )

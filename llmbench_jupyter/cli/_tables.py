@@ -56,11 +56,15 @@ def summary_table(result: Any) -> Any:
 
 
 def _overhead_line(result: Any) -> str:
-    o = result.overhead
+    """CPU share and loop-lag p99 as recorded; "—" where a run has none (never 0)."""
+    o = result.overhead or {}
+    if "client_cpu_share" not in o:
+        return "client overhead: not recorded"
     bound = "  CLIENT-BOUND: numbers include client queueing" if o.get("client_bound") else ""
+    share, lag = o.get("client_cpu_share"), o.get("loop_lag_p99_ms")
     return (
-        f"client overhead: CPU {o.get('client_cpu_share', 0) * 100:.0f}% of one core, "
-        f"event-loop lag p99 {o.get('loop_lag_p99_ms', 0):.1f} ms{bound}"
+        f"client overhead: CPU {_fmt(None if share is None else share * 100, 0)}% of one core, "
+        f"event-loop lag p99 {_fmt(lag, 1)} ms{bound}"
     )
 
 

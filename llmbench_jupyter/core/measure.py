@@ -76,7 +76,13 @@ def fill_record(
 
     _count_tokens(record, result, tokenizer, answer + tool_text, reasoning, prompt_text)
     _derive_rates(record)
-    if price is not None and record.output_tokens is not None and record.input_tokens is not None:
+    if (
+        price is not None
+        and price.input_per_mtok is not None
+        and price.output_per_mtok is not None
+        and record.output_tokens is not None
+        and record.input_tokens is not None
+    ):
         record.cost_usd = (
             record.input_tokens * price.input_per_mtok
             + record.output_tokens * price.output_per_mtok

@@ -88,7 +88,7 @@ class OverheadMonitor:
         cpu = self._cpu1 - self._cpu0
         share = cpu_share(cpu, wall)
         lag = loop_lag_summary(self.lags_ms)
-        p99 = lag.get("p99") or 0.0
+        p99 = lag.get("p99")  # None without samples: unmeasured, not 0 ms
         return {
             "wall_s": round(wall, 4),
             "client_cpu_s": round(cpu, 4),

@@ -29,8 +29,10 @@ LITELLM_PREFIXES = {
 
 @dataclass(frozen=True, slots=True)
 class Price:
-    input_per_mtok: float
-    output_per_mtok: float
+    """USD per million tokens; a side the map does not price is None (unknown), never 0."""
+
+    input_per_mtok: float | None
+    output_per_mtok: float | None
     source: str  # override | litellm | override+litellm
 
 
@@ -49,15 +51,24 @@ def litellm_price_map() -> dict[str, Any]:
     return data
 
 
-def _lookup(provider: str, api_model: str, model_id: str) -> tuple[float, float] | None:
+def _per_mtok(entry: dict[str, Any], field: str) -> float | None:
+    value = entry.get(field)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None  # absent from the map: unknown, not free
+    return float(value) * 1e6
+
+
+def _lookup(
+    provider: str, api_model: str, model_id: str
+) -> tuple[float | None, float | None] | None:
     table = litellm_price_map()
     prefix = LITELLM_PREFIXES.get(provider, f"{provider}/")
     for key in (api_model, prefix + api_model, model_id, prefix + model_id):
         entry = table.get(key)
         if entry and entry.get("input_cost_per_token") is not None:
             return (
-                entry["input_cost_per_token"] * 1e6,
-                (entry.get("output_cost_per_token") or 0.0) * 1e6,
+                _per_mtok(entry, "input_cost_per_token"),
+                _per_mtok(entry, "output_cost_per_token"),
             )
     return None
 
@@ -69,7 +80,11 @@ def price_for(
     input_override: float | None = None,
     output_override: float | None = None,
 ) -> Price | None:
-    """USD per million tokens for a target, or None when no price is known (never 0)."""
+    """USD per million tokens for a target, or None when no price is known (never 0).
+
+    A side litellm's map lacks (e.g. no ``output_cost_per_token``) stays None in the
+    Price, so no cost is computed from it (docs/metrics.md).
+    """
     if input_override is not None and output_override is not None:
         return Price(input_override, output_override, "override")
     found = _lookup(provider, api_model, model_id or api_model)

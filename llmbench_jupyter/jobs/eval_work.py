@@ -22,6 +22,7 @@ from llmbench_jupyter.evals.mocks import MockTools, build
 from llmbench_jupyter.evals.model import Suite
 from llmbench_jupyter.evals.runner import CaseRun, run_suite
 from llmbench_jupyter.evals.scoring import MODES, score_suite
+from llmbench_jupyter.stats import judge_mean
 
 if TYPE_CHECKING:
     from llmbench_jupyter.jobs import Job
@@ -298,11 +299,6 @@ class EvalWork:
         for t in self.spec.targets:
             mine = [r for r in runs if (r.provider, r.model) == (t.provider, t.model)]
             s = score_suite([r.score for r in mine], categories)
-            judged = [
-                v["score"]
-                for (target, _, _), v in self._judged.items()
-                if target == t.key and v.get("status") == "ok" and v.get("score") is not None
-            ]
             targets.append(
                 {
                     "key": t.key,
@@ -317,7 +313,7 @@ class EvalWork:
                     },
                     "tool_f1": s.mean_tool_f1,
                     "argument_accuracy": s.mean_argument_accuracy,
-                    "judge_mean": sum(judged) / len(judged) if judged else None,
+                    "judge_mean": judge_mean(self._judgements, t.key),
                 }
             )
         return {

@@ -6,6 +6,7 @@ numpy and pandas are imported inside functions so ``import llmbench_jupyter`` st
 
 from llmbench_jupyter.stats._columns import GROUP_KEYS, METRICS, STATS, StatsInputError
 from llmbench_jupyter.stats._describe import describe
+from llmbench_jupyter.stats._judge import judge_mean
 from llmbench_jupyter.stats._latency import (
     LIVE_METRICS,
     aggregate_throughput,
@@ -16,9 +17,11 @@ from llmbench_jupyter.stats._latency import (
 from llmbench_jupyter.stats._overhead import cpu_share, is_client_bound, loop_lag_summary
 from llmbench_jupyter.stats._proportions import (
     PAIR_WINNERS,
+    clustered_proportion,
     macro_average,
     mcnemar,
     pairwise_summary,
+    proportion,
     repeat_rates,
     wilson_interval,
 )
@@ -31,15 +34,18 @@ __all__ = [
     "STATS",
     "StatsInputError",
     "aggregate_throughput",
+    "clustered_proportion",
     "compare",
     "cpu_share",
     "describe",
     "is_client_bound",
+    "judge_mean",
     "live_medians",
     "loop_lag_summary",
     "macro_average",
     "mcnemar",
     "pairwise_summary",
+    "proportion",
     "repeat_rates",
     "summarize",
     "wilson_interval",

@@ -44,7 +44,10 @@ def summarize(
 ) -> pd.DataFrame:
     """One row per group: counts, error categories and describe() of every metric.
 
-    Timing statistics use successful records only; errors are counted. Warm-up records
+    Timing statistics use successful records only; errors are counted.
+    ``total_cost_usd`` sums every known cost (errored requests may be billed too);
+    ``cost_per_1k_output_usd`` uses successful requests with a known cost only, in its
+    numerator and its denominator alike. Warm-up records
     are left out entirely unless ``include_warmup``. ``itl_ms_*`` pools every chunk gap
     of the group's successful requests. Groups keep first-seen order.
     """
@@ -54,7 +57,7 @@ def summarize(
     by = _check_fields(by, "summarize(by=...)", allow_lists=False)
     metrics = _check_fields(metrics, "summarize(metrics=...)", allow_lists=False)
     _check_n_boot(n_boot)
-    extra = ("status", "error_category", "is_warmup", "itl_ms", "cost_usd")
+    extra = ("status", "error_category", "is_warmup", "itl_ms", "cost_usd", "output_tokens")
     names = tuple(dict.fromkeys(by + metrics + extra))
     cols = _columns(records, names, "summarize(records)")
     n = len(cols["status"])
@@ -73,7 +76,9 @@ def summarize(
                 ) from None
 
     ok_mask = np.fromiter((s == "ok" for s in cols["status"]), dtype=bool, count=n)
-    values = {m: _float_column(cols[m], m) for m in dict.fromkeys((*metrics, "cost_usd"))}
+    values = {
+        m: _float_column(cols[m], m) for m in dict.fromkeys((*metrics, "cost_usd", "output_tokens"))
+    }
     columns = [
         *by,
         "requests",
@@ -82,6 +87,7 @@ def summarize(
         "error_categories",
         "success_rate",
         *(f"{m}_{s}" for m in (*metrics, "itl_ms") for s in STATS),
+        "cost_per_1k_output_usd",
         "total_cost_usd",
     ]
     rows = []
@@ -106,11 +112,28 @@ def summarize(
             row.update({f"{m}_{s}": stats[s] for s in STATS})
         itl = _pool_lists((cols["itl_ms"][i] for i in ok_idx), "itl_ms")
         row.update({f"itl_ms_{s}": v for s, v in _describe_clean(itl, seed, n_boot).items()})
+        row["cost_per_1k_output_usd"] = _cost_per_1k_output(
+            values["cost_usd"][ok_idx], values["output_tokens"][ok_idx]
+        )
         costs = values["cost_usd"][idx]
         known = costs[~np.isnan(costs)]
         row["total_cost_usd"] = float(known.sum()) if known.size else None
         rows.append(row)
     return pd.DataFrame(rows, columns=columns)
+
+
+def _cost_per_1k_output(costs: np.ndarray, tokens: np.ndarray) -> float | None:
+    """USD per 1,000 output tokens over the same requests on both sides of the fraction.
+
+    Given the successful requests' costs and output tokens: only requests with both a
+    known cost and a token count count, in numerator and denominator alike; None when
+    they produced no output tokens (or none has a known cost).
+    """
+    import numpy as np
+
+    both = ~np.isnan(costs) & ~np.isnan(tokens)
+    produced = float(tokens[both].sum())
+    return float(costs[both].sum()) / produced * 1000 if produced > 0 else None
 
 
 # --------------------------------------------------------------------------- run level

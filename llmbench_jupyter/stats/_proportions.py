@@ -1,4 +1,5 @@
-"""Proportions for evals: Wilson intervals, macro averages, pass@k, McNemar, pairwise wins.
+"""Proportions for evals: Wilson intervals (per case, clustered by case), macro averages,
+pass@k, McNemar, pairwise wins.
 
 Eval suites are small and pass rates sit near 0 or 1, so every rate carries an interval
 that stays honest there (formulas in docs/scoring.md).
@@ -43,10 +44,18 @@ def wilson_interval(successes: float, n: float, z: float = 1.96) -> tuple[float,
     return low, high
 
 
-def macro_average(counts: Sequence[tuple[int, int]], z: float = 1.96) -> tuple[float, float, float]:
+def _number(x: Any) -> bool:
+    return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def macro_average(
+    counts: Sequence[tuple[float, float]], z: float = 1.96
+) -> tuple[float, float, float]:
     """Unweighted mean of several proportions with an approximate Wilson interval.
 
-    ``counts`` holds ``(successes, n)`` per group (e.g. per category). The mean of k
+    ``counts`` holds ``(successes, n)`` per group (e.g. per category); with repeated
+    attempts pass a group's effective count (``rate·n_eff, n_eff`` from
+    :func:`clustered_proportion`), which may be fractional. The mean of k
     proportions has variance p(1-p)·Σ(1/n_i)/k² under a common p, i.e. that of one
     proportion over n_eff = k² / Σ(1/n_i) trials; the interval is Wilson's at n_eff.
     With equal group sizes n_eff is the total count, so micro and macro agree.
@@ -56,7 +65,7 @@ def macro_average(counts: Sequence[tuple[int, int]], z: float = 1.96) -> tuple[f
     if not groups:
         raise StatsInputError("macro_average: needs at least one (successes, n) group")
     for i, (s, n) in enumerate(groups):
-        if not isinstance(n, int) or n <= 0 or not isinstance(s, int) or not 0 <= s <= n:
+        if not (_number(n) and _number(s) and n > 0 and 0 <= s <= n):
             raise StatsInputError(
                 f"macro_average: group {i} must be (successes, n) with 0 <= successes <= n "
                 f"and n > 0, got {(s, n)!r}"
@@ -68,7 +77,14 @@ def macro_average(counts: Sequence[tuple[int, int]], z: float = 1.96) -> tuple[f
     return mean, low, high
 
 
-def _rate(successes: int, n: int) -> dict[str, Any]:
+def proportion(successes: float, n: int) -> dict[str, Any]:
+    """``successes / n`` with its Wilson 95% interval: the one rate helper every module uses.
+
+    Returns ``rate``, ``ci_low``, ``ci_high``, ``successes`` and ``n``; with ``n == 0``
+    the rate and bounds are None (nothing was measured), never 0.
+    """
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        raise StatsInputError(f"proportion: n must be a non-negative integer, got {n!r}")
     low, high = wilson_interval(successes, n) if n else (None, None)
     return {
         "rate": successes / n if n else None,
@@ -76,6 +92,57 @@ def _rate(successes: int, n: int) -> dict[str, Any]:
         "ci_high": high,
         "successes": successes,
         "n": n,
+    }
+
+
+def clustered_proportion(groups: Mapping[Any, Sequence[bool]], z: float = 1.96) -> dict[str, Any]:
+    """Pass rate over repeated attempts with a Wilson interval clustered by case.
+
+    ``groups`` maps a case id to its verdicts (one per attempt). The rate is the share of
+    all attempts that passed, p = S/M. Attempts at one case are not independent, so the
+    interval is Wilson's at the effective number of trials n_eff = p(1-p)/V, where
+    V = Σ_i (s_i - p·m_i)² / M² is the cluster-robust (per-case) variance of p (s_i, m_i:
+    passes and attempts of case i). n_eff is at most M, the naive count of attempts; when
+    every case's k attempts agree (or k = 1) it is the number of cases, so the interval is
+    the per-case one (set exactly: k = 1 gives the plain Wilson interval over cases). If V
+    is 0 otherwise (every case passed the same share), n_eff = M. Formula in
+    docs/scoring.md.
+
+    Returns ``rate``, ``ci_low``, ``ci_high``, ``successes`` (S), ``n`` (M attempts),
+    ``n_cases`` and ``n_eff``; an empty mapping gives None rate and bounds.
+    """
+    sizes: list[tuple[int, int]] = []
+    for case, verdicts in groups.items():
+        values = list(verdicts)
+        if not values:
+            raise StatsInputError(f"clustered_proportion: case {case!r} has no attempts")
+        sizes.append((sum(bool(v) for v in values), len(values)))
+    cases = len(sizes)
+    total = sum(m for _, m in sizes)
+    passed = sum(s for s, _ in sizes)
+    if total == 0:
+        return {"rate": None, "ci_low": None, "ci_high": None, "successes": 0, "n": 0,
+                "n_cases": 0, "n_eff": None}  # fmt: skip
+    p = passed / total
+    variance = sum((s - p * m) ** 2 for s, m in sizes) / (total * total)
+    if len({m for _, m in sizes}) == 1 and all(s in (0, m) for s, m in sizes):
+        # k = 1, or every case's k attempts agree: exactly the Wilson interval over cases
+        n_eff: float = cases
+        hits: float = sum(1 for s, m in sizes if s == m)
+    elif variance <= 0 or p * (1 - p) / variance >= total:
+        n_eff, hits = total, passed
+    else:
+        n_eff = p * (1 - p) / variance
+        hits = min(p * n_eff, n_eff)
+    low, high = wilson_interval(hits, n_eff, z)
+    return {
+        "rate": p,
+        "ci_low": low,
+        "ci_high": high,
+        "successes": passed,
+        "n": total,
+        "n_cases": cases,
+        "n_eff": float(n_eff),
     }
 
 
@@ -100,9 +167,9 @@ def repeat_rates(attempts: Mapping[str, Sequence[bool]]) -> dict[str, Any]:
     return {
         "k": k,
         "cases": n,
-        "pass_at_k": _rate(any_pass, n),
-        "pass_hat_k": _rate(all_pass, n),
-        "flip_rate": _rate(any_pass - all_pass, n),
+        "pass_at_k": proportion(any_pass, n),
+        "pass_hat_k": proportion(all_pass, n),
+        "flip_rate": proportion(any_pass - all_pass, n),
     }
 
 
@@ -160,10 +227,6 @@ def pairwise_summary(winners: Sequence[str], consistent: Sequence[bool | None]) 
     valid = len(winners) - counts["invalid"]
     flags = [c for c in consistent if c is not None]
 
-    def rate(successes: float, n: int) -> dict[str, Any]:
-        low, high = wilson_interval(successes, n) if n else (None, None)
-        return {"rate": successes / n if n else None, "ci_low": low, "ci_high": high, "n": n}
-
     return {
         "n": len(winners),
         "n_valid": valid,
@@ -171,6 +234,6 @@ def pairwise_summary(winners: Sequence[str], consistent: Sequence[bool | None]) 
         "second_wins": counts["second"],
         "ties": counts["tie"],
         "invalid": counts["invalid"],
-        "first_win_rate": rate(counts["first"] + counts["tie"] / 2, valid),
-        "position_consistency": rate(sum(flags), len(flags)),
+        "first_win_rate": proportion(counts["first"] + counts["tie"] / 2, valid),
+        "position_consistency": proportion(sum(flags), len(flags)),
     }

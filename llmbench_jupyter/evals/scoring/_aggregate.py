@@ -17,13 +17,19 @@ from llmbench_jupyter.evals.scoring._results import ERROR_TYPES, OUTCOMES, CaseS
 
 @dataclass(slots=True)
 class Rate:
-    """A pass rate with its Wilson 95% interval. ``successes`` is None for macro averages."""
+    """A pass rate with its Wilson 95% interval. ``successes`` is None for macro averages.
+
+    Pass rates over case attempts carry ``n_cases`` and ``n_eff``: the interval is
+    clustered by case (``stats.clustered_proportion``), Wilson's at ``n_eff`` trials.
+    """
 
     rate: float
     ci_low: float
     ci_high: float
     n: int
     successes: int | None = None
+    n_cases: int | None = None
+    n_eff: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -32,6 +38,8 @@ class Rate:
             "ci_high": self.ci_high,
             "n": self.n,
             "successes": self.successes,
+            "n_cases": self.n_cases,
+            "n_eff": self.n_eff,
         }
 
 
@@ -75,12 +83,26 @@ class SuiteScore:
 
 
 def _rate(successes: int, n: int) -> Rate | None:
-    from llmbench_jupyter.stats import wilson_interval
+    from llmbench_jupyter.stats import proportion
 
     if n == 0:
         return None
-    low, high = wilson_interval(successes, n)
-    return Rate(successes / n, low, high, n, successes)
+    r = proportion(successes, n)
+    return Rate(r["rate"], r["ci_low"], r["ci_high"], n, successes)
+
+
+def _pass_rate(scores: list[CaseScore]) -> Rate | None:
+    """Pass rate over case attempts, its interval clustered by case id."""
+    from llmbench_jupyter.stats import clustered_proportion
+
+    by_case: dict[str, list[bool]] = {}
+    for s in scores:
+        by_case.setdefault(s.case_id, []).append(s.passed)
+    if not by_case:
+        return None
+    r = clustered_proportion(by_case)
+    return Rate(r["rate"], r["ci_low"], r["ci_high"], r["n"], r["successes"],
+                r["n_cases"], r["n_eff"])  # fmt: skip
 
 
 def _mean(values: Iterable[float | None]) -> float | None:
@@ -92,7 +114,9 @@ def score_suite(case_scores: Iterable[CaseScore], categories: Iterable[str] = ()
     """Pass rates per category, micro (all cases) and macro (mean of categories) with CIs.
 
     ``categories``: every category the suite has, so one that did not run shows as None.
-    Each score is one observation: with repeats, every attempt counts.
+    Each score is one observation: with repeats, every attempt counts in the rate, but
+    the pass-rate intervals (micro, per category, and the macro's category weights) are
+    clustered by case id, since attempts at one case are not independent (docs/scoring.md).
     """
     from llmbench_jupyter.stats import macro_average
 
@@ -102,11 +126,12 @@ def score_suite(case_scores: Iterable[CaseScore], categories: Iterable[str] = ()
         if not isinstance(s, CaseScore):
             raise InputTypeError(f"score_suite needs CaseScore objects, got {type(s).__name__}")
         by_category.setdefault(s.category, []).append(s)
-    per_category = {
-        name: _rate(sum(s.passed for s in members), len(members))
-        for name, members in by_category.items()
-    }
-    ran = [(r.successes or 0, r.n) for r in per_category.values() if r is not None]
+    per_category = {name: _pass_rate(members) for name, members in by_category.items()}
+    ran = [
+        (r.successes or 0, r.n) if r.n_eff == r.n else (r.rate * (r.n_eff or r.n), r.n_eff or r.n)
+        for r in per_category.values()
+        if r is not None
+    ]
     macro = None
     if ran:
         mean, low, high = macro_average(ran)
@@ -121,7 +146,7 @@ def score_suite(case_scores: Iterable[CaseScore], categories: Iterable[str] = ()
     return SuiteScore(
         n_cases=len(scores),
         n_passed=sum(s.passed for s in scores),
-        micro=_rate(sum(s.passed for s in scores), len(scores)),
+        micro=_pass_rate(scores),
         macro=macro,
         categories=per_category,
         outcomes=outcomes,
