@@ -250,3 +250,21 @@ def test_a_stream_closed_after_finish_reason_without_done_is_complete(tmp_path: 
         assert record.status == "ok", record.error_message
         assert record.n_chunks == 2 and record.finish_reason == "stop"
         assert record.output_tokens_source in ("tokenizer", "chunks")
+
+
+def test_builtin_models_take_longer_to_first_token_on_longer_contexts(sim: SimServer) -> None:
+    """Context-tier charts of the simulated models are not flat: prefill grows with the
+    prompt (sim-fast: 20 ms per 1k tokens). Read from the sim's planned send times, so the
+    check does not depend on how fast this machine is."""
+    target = adhoc(sim.base_url, "sim-fast")
+    spec = BenchSpec(targets=[target], runs=2, warmup=0, context_tiers=[0, 4000], max_tokens=8)
+    result = run(spec, save=False)
+    planned: dict[int, list[float]] = {0: [], 4000: []}
+    for r in result.records:
+        log = sim.send_log(r.response_id or "")
+        assert log is not None
+        first = next(c["planned_ns"] for c in log["chunks"] if c["kind"] == "answer")
+        planned[r.context_tier].append(first / 1e6)
+    # 30 ms ± 10 % jitter, plus 20 ms per 1k prompt tokens (4,000 padding + the prompt)
+    assert all(27 <= ms <= 34 for ms in planned[0]), planned
+    assert all(107 <= ms <= 116 for ms in planned[4000]), planned

@@ -101,20 +101,20 @@ class Scenario:
                 raise ScenarioError(f"invalid scenario: {message}")
 
 
-_PREFILL = 2.0  # ms per 1k prompt tokens: small, but makes context tiers show a prefill effect
-
+# Prefill in ms per 1k prompt tokens, so context tiers show the TTFT growth real servers
+# have: about 50k, 17k, 7k and 25k prompt tokens a second. (2 ms per 1k, before, made every
+# context-tier chart flat.)
 # A table: one simulated model per row reads better than one field per line.
 # fmt: off
 BUILTIN_SCENARIOS: dict[str, Scenario] = {
     "sim-fast": Scenario(ttft_ms=30, itl_ms=4, tokens_per_chunk=1, output_tokens=128,
-                         jitter=0.1, prefill_ms_per_1k_tokens=_PREFILL),
+                         jitter=0.1, prefill_ms_per_1k_tokens=20),
     "sim-medium": Scenario(ttft_ms=120, itl_ms=12, tokens_per_chunk=2, output_tokens=128,
-                           jitter=0.1, prefill_ms_per_1k_tokens=_PREFILL),
+                           jitter=0.1, prefill_ms_per_1k_tokens=60),
     "sim-slow": Scenario(ttft_ms=350, itl_ms=30, tokens_per_chunk=1, output_tokens=64,
-                         jitter=0.1, prefill_ms_per_1k_tokens=_PREFILL),
+                         jitter=0.1, prefill_ms_per_1k_tokens=150),
     "sim-reasoning": Scenario(ttft_ms=200, itl_ms=8, tokens_per_chunk=1, output_tokens=96,
-                              reasoning_tokens=48, jitter=0.1,
-                              prefill_ms_per_1k_tokens=_PREFILL),
+                              reasoning_tokens=48, jitter=0.1, prefill_ms_per_1k_tokens=40),
 }
 # fmt: on
 
