@@ -83,3 +83,12 @@ def test_the_engine_loads_no_store_simulator_or_jupyter_code() -> None:
         "IPython",
     ):
         assert absent not in loaded, absent
+
+
+def test_a_run_records_its_idle_loop_lag_and_the_reason_for_its_verdict(sim: SimServer) -> None:
+    result = asyncio.run(
+        arun(BenchSpec(targets=[adhoc(sim.base_url, "sim:ttft=1,itl=0,out=4")], runs=3, warmup=0))
+    )
+    over = result.overhead
+    assert over["loop_lag_idle_ms"] is not None and over["loop_lag_idle_ms"] >= 0
+    assert over["client_bound"] == (over["client_bound_reason"] is not None)

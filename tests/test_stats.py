@@ -390,3 +390,16 @@ def test_mcnemar_exact_p_values() -> None:
     assert out["p_value"] == pytest.approx(0.625)
     assert not out["significant"] and out["verdict"] == "no significant difference"
     assert mcnemar({"a": True}, {"a": True})["p_value"] == 1.0
+
+
+def test_client_bound_is_judged_against_the_idle_lag_and_says_why() -> None:
+    """A shared 2-core machine whose loop lags 9.8 ms idle is not made CLIENT-BOUND by a
+    run at 11.4 ms (the issue's idle demo); a run 21 ms above idle is, and says so."""
+    assert stats.client_bound_reason(0.05, 11.4, 9.8) is None
+    assert stats.is_client_bound(0.05, 11.4, 9.8) is False
+    reason = stats.client_bound_reason(0.05, 24.1, 3.1)
+    assert reason is not None
+    assert "p99 24.1 ms, 21.0 ms above the 3.1 ms measured idle (limit +10 ms)" in reason
+    assert "overstated" in reason
+    cpu = stats.client_bound_reason(0.93, 1.0, 0.5)
+    assert cpu is not None and cpu.startswith("the client used 93% of one core (limit 85%)")

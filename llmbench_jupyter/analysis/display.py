@@ -118,15 +118,15 @@ def overhead_html(overhead: dict[str, Any] | None) -> str:
         return "<p class='lbr-muted'>Client overhead: not recorded.</p>"
     share: Any = overhead.get("client_cpu_share")
     lag = overhead.get("loop_lag_p99_ms")
+    idle = overhead.get("loop_lag_idle_ms")
     parts = [
         f"client CPU {'—' if _missing(share) else fmt_num(100 * float(share))}% of one core",
-        f"event-loop lag p99 {fmt_num(lag)} ms",
+        f"event-loop lag p99 {fmt_num(lag)} ms"
+        + ("" if _missing(idle) else f" (idle {fmt_num(idle)} ms)"),
     ]
     if overhead.get("client_bound"):
-        verdict = (
-            "<span class='lbr-bad'>CLIENT-BOUND</span>: the client may have limited this "
-            "measurement"
-        )
+        why = overhead.get("client_bound_reason") or "the client may have limited this measurement"
+        verdict = f"<span class='lbr-bad'>CLIENT-BOUND</span>: {_e(why)}"
     else:
         verdict = "<span class='lbr-ok'>client not limiting</span>"
     return f"<p class='lbr-muted'>Overhead: {_e(' · '.join(parts))} · {verdict}</p>"

@@ -60,12 +60,18 @@ def _overhead_line(result: Any) -> str:
     o = result.overhead or {}
     if "client_cpu_share" not in o:
         return "client overhead: not recorded"
-    bound = "  CLIENT-BOUND: numbers include client queueing" if o.get("client_bound") else ""
     share, lag = o.get("client_cpu_share"), o.get("loop_lag_p99_ms")
-    return (
+    idle = o.get("loop_lag_idle_ms")
+    line = (
         f"client overhead: CPU {_fmt(None if share is None else share * 100, 0)}% of one core, "
-        f"event-loop lag p99 {_fmt(lag, 1)} ms{bound}"
+        f"event-loop lag p99 {_fmt(lag, 1)} ms"
+        + ("" if idle is None else f" (idle {_fmt(idle, 1)} ms)")
     )
+    if o.get("client_bound"):
+        line += "\nCLIENT-BOUND: " + (
+            o.get("client_bound_reason") or "numbers include client queueing"
+        )
+    return line
 
 
 def _rate_cell(r: Any) -> str:

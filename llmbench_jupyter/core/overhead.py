@@ -20,6 +20,8 @@ import time
 from typing import Any
 
 TICK_S = 0.010
+#: Ticks of the idle calibration before a run: 0.1 s of the loop with nothing else to do.
+IDLE_TICKS = 10
 
 _freeze_lock = threading.Lock()
 _active_runs = 0
@@ -47,6 +49,7 @@ class OverheadMonitor:
 
     def __init__(self) -> None:
         self.lags_ms: list[float] = []
+        self.idle_lags_ms: list[float] = []
         self.gc_pauses_ms: list[float] = []
         self._gc_started = 0.0
         self._task: asyncio.Task[None] | None = None
@@ -58,6 +61,14 @@ class OverheadMonitor:
             before = time.perf_counter()
             await asyncio.sleep(TICK_S)
             self.lags_ms.append(max(0.0, (time.perf_counter() - before - TICK_S) * 1000.0))
+
+    async def calibrate(self) -> None:
+        """Measure the loop's lag before the run: the machine's own noise (a busy neighbour,
+        a 2-core VM), which the CLIENT-BOUND verdict must not blame on the client."""
+        for _ in range(IDLE_TICKS):
+            before = time.perf_counter()
+            await asyncio.sleep(TICK_S)
+            self.idle_lags_ms.append(max(0.0, (time.perf_counter() - before - TICK_S) * 1000.0))
 
     def _on_gc(self, phase: str, info: dict[str, Any]) -> None:
         if phase == "start":
@@ -82,13 +93,15 @@ class OverheadMonitor:
                 await self._task
 
     def report(self) -> dict[str, Any]:
-        from llmbench_jupyter.stats import cpu_share, is_client_bound, loop_lag_summary
+        from llmbench_jupyter.stats import client_bound_reason, cpu_share, loop_lag_summary
 
         wall = max(self._wall1 - self._wall0, 1e-9)
         cpu = self._cpu1 - self._cpu0
         share = cpu_share(cpu, wall)
         lag = loop_lag_summary(self.lags_ms)
         p99 = lag.get("p99")  # None without samples: unmeasured, not 0 ms
+        idle = max(self.idle_lags_ms) if self.idle_lags_ms else None
+        reason = client_bound_reason(share, p99, idle)
         return {
             "wall_s": round(wall, 4),
             "client_cpu_s": round(cpu, 4),
@@ -98,5 +111,7 @@ class OverheadMonitor:
             "gc_collections": len(self.gc_pauses_ms),
             "gc_pause_max_ms": round(max(self.gc_pauses_ms, default=0.0), 3),
             "gc_pause_total_ms": round(sum(self.gc_pauses_ms), 3),
-            "client_bound": is_client_bound(share, p99),
+            "loop_lag_idle_ms": None if idle is None else round(idle, 3),
+            "client_bound": reason is not None,
+            "client_bound_reason": reason,
         }

@@ -14,7 +14,12 @@ from llmbench_jupyter.stats._latency import (
     live_medians,
     summarize,
 )
-from llmbench_jupyter.stats._overhead import cpu_share, is_client_bound, loop_lag_summary
+from llmbench_jupyter.stats._overhead import (
+    client_bound_reason,
+    cpu_share,
+    is_client_bound,
+    loop_lag_summary,
+)
 from llmbench_jupyter.stats._proportions import (
     PAIR_WINNERS,
     clustered_proportion,
@@ -34,6 +39,7 @@ __all__ = [
     "STATS",
     "StatsInputError",
     "aggregate_throughput",
+    "client_bound_reason",
     "clustered_proportion",
     "compare",
     "cpu_share",

@@ -287,6 +287,7 @@ async def arun(
     monitor = OverheadMonitor()
     try:
         runner.prepared = await asyncio.to_thread(prepare, spec, phases)
+        await monitor.calibrate()  # the loop's idle lag, before any request is in flight
     except BaseException as exc:
         if on_finish is not None:
             await on_finish(
