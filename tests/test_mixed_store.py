@@ -4,7 +4,7 @@ The store holds, for alice: a finished benchmark, a benchmark where every reques
 a cancelled benchmark, one interrupted mid-run (its kernel died: status ``running``), and
 an eval with an inline judge; and bob's published benchmark and published eval. Each
 surface (history, leaderboard, load, eval history, ``llmbench results list|show|export``,
-``%llmbench results|leaderboard``, the report notebook) must work on it.
+``%llmbench results|leaderboard``, the job widgets, the report notebook) must work on it.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterator
 from importlib.resources import files
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -41,6 +42,7 @@ class Mixed:
     url: str
     db: Path
     ids: dict[str, str]
+    jobs: dict[str, Any]
 
 
 def _as(user: str) -> None:
@@ -61,6 +63,7 @@ def mixed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mixed]:
     store = open_store(url)
     sim = SimServer(rules=RULES, seed=3).start_in_thread()
     ids: dict[str, str] = {}
+    jobs: dict[str, Any] = {}
     try:
         for user in ("bob", "alice"):
             _as(user)
@@ -76,6 +79,7 @@ def mixed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mixed]:
                 name=f"{user} eval", display=False,
             )  # fmt: skip
             ids[f"{user}-eval"] = job.wait(180).run_id
+            jobs[f"{user}-eval"] = job
         _as("bob")
         lj.publish(ids["bob-bench"], store=store)
         lj.publish(ids["bob-eval"], store=store)
@@ -95,6 +99,7 @@ def mixed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mixed]:
         assert job.cancel() is True
         assert job.wait(60).status == "cancelled"
         ids["cancelled"] = str(job.run_id)
+        jobs["cancelled"] = job
         # a kernel that died mid-run: the run row stays "running" with the records so far
         interrupted = asyncio.run(
             arun(
@@ -109,7 +114,7 @@ def mixed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mixed]:
         records = [dataclasses.replace(r, run_id=ids["interrupted"]) for r in interrupted.records]
         store.add_records(records)
         reset_manager(JobManager(store, owner="alice"))
-        yield Mixed(url, db, ids)
+        yield Mixed(url, db, ids, jobs)
     finally:
         sim.stop_thread()
         reset_manager(None)
@@ -224,3 +229,16 @@ def test_report_notebook_on_the_mixed_store(mixed: Mixed, tmp_path: Path) -> Non
         kernel_name="python3", cwd=str(tmp_path), execution_timeout=300, progress_bar=False,
     )  # fmt: skip
     assert "Mixed store" in (tmp_path / "report.html").read_text()
+
+
+def test_job_widgets_show_the_finished_and_cancelled_jobs(mixed: Mixed) -> None:
+    from llmbench_jupyter.kernel.widget import widget_for
+
+    evaluated = widget_for(mixed.jobs["alice-eval"])
+    assert evaluated.snapshot["state"] == "done" and evaluated.snapshot["run_id"]
+    assert len(evaluated.rows) == evaluated.snapshot["done"] > 0  # type: ignore[attr-defined]
+    assert any(row["judge"] for row in evaluated.rows)  # type: ignore[attr-defined]
+    cancelled = widget_for(mixed.jobs["cancelled"])
+    assert cancelled.snapshot["state"] == "cancelled"
+    assert 2 <= cancelled.snapshot["done"] < cancelled.snapshot["total"]
+    assert "cancelled" in repr(cancelled)
