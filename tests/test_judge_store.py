@@ -61,9 +61,11 @@ def test_a_loaded_eval_judges_into_its_own_store_and_an_unreachable_judge_fails(
         from llmbench_jupyter.jobs import JobManager, reset_manager
 
         reset_manager(JobManager(open_store(url)))
-        run_id = lj.evaluate("example", ["sim-fast"], sim_url=sim.base_url, display=False).wait(
-            120
-        ).run_id
+        run_id = (
+            lj.evaluate("example", ["sim-fast"], sim_url=sim.base_url, display=False)
+            .wait(120)
+            .run_id
+        )
         reset_manager(None)
         loaded = load_eval(run_id, store=open_store(url))
         judge = adhoc(sim.base_url, "sim-medium")
