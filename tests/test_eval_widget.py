@@ -241,7 +241,7 @@ def test_repr_has_no_address_and_says_what_the_job_is() -> None:
     widget = EvalWidget.for_job(job)  # type: ignore[arg-type]
     assert EvalWidget.for_job(job) is widget  # type: ignore[arg-type]
     text = repr(widget)
-    assert text == "EvalWidget(job eeeeeeee 'weather-suite', running 3/10 cases, 3 rows)"
+    assert text == "EvalWidget(job eeeeeeee 'weather-suite', running 3/10 attempts, 3 rows)"
     assert not ADDRESS.search(text)
     bundle = widget_mod.job_bundle(job)  # type: ignore[arg-type]
     assert bundle["text/plain"] == text
@@ -345,8 +345,8 @@ def test_a_real_eval_job_fills_both_traits(tmp_path: Path, monkeypatch: pytest.M
     snap, rows = w.snapshot, w.rows
     assert snap["state"] == "done" and (snap["done"], snap["total"]) == (88, 88)
     by_target = {t["key"]: t for t in snap["targets"]}
-    assert by_target["local-sim/sim-fast"]["pass"]["successes"] == 30
-    assert by_target["local-sim/sim-medium"]["pass"]["successes"] == 28
+    assert by_target["local-sim/sim-fast"]["passed"] == 30
+    assert by_target["local-sim/sim-medium"]["passed"] == 28
     assert set(snap["categories"]) == {"single", "multiple", "parallel", "irrelevance",
                                        "multi_turn"}  # fmt: skip
     assert len(rows) == 88 and sum(not r["passed"] for r in rows) == 14 + 16

@@ -53,12 +53,12 @@ def test_evaluate_runs_as_a_job_and_stores_everything(manager, example_sim) -> N
     result = job.wait(120)
     assert isinstance(result, EvalResult) and job.state == "done"
     s = result.scores()["local-sim/sim-fast"]
-    assert (s.n_passed, s.n_cases) == (30, 44)
+    assert (s.n_passed, s.n_attempts) == (30, 44)
     store = manager.store
     run = store.get_run(result.run_id, owner=manager.owner)
     assert run["kind"] == "eval" and run["status"] == "done" and run["name"] == "store test"
     assert run["n_requests"] == 44 and run["n_errors"] == 0
-    assert run["summary"]["local-sim/sim-fast"]["n_passed"] == 30
+    assert run["summary"]["local-sim/sim-fast"]["passed"] == 30
     rows = store.eval_results(result.run_id)
     assert len(rows) == 44 and sum(r["passed"] for r in rows) == 30
     assert [r["seq"] for r in rows] == list(range(44))
@@ -77,7 +77,7 @@ def test_evaluate_runs_as_a_job_and_stores_everything(manager, example_sim) -> N
     snap = job.progress
     t = snap["targets"][0]
     assert (snap["done"], snap["total"]) == (44, 44)
-    assert t["pass"]["successes"] == 30 and 0 < t["pass"]["ci_low"] < 30 / 44 < t["pass"]["ci_high"]
+    assert t["passed"] == 30 and 0 < t["pass_ci_low"] < 30 / 44 < t["pass_ci_high"]
     assert set(t["categories"]) == set(snap["categories"])
     assert len(job.case_rows()) == 44
 

@@ -222,7 +222,7 @@ def test_results_and_leaderboard(ip: InteractiveShell) -> None:
     assert ip.user_ns["loaded"] is one
     board = line(ip, "leaderboard --by ttft_ms -o lb")
     assert ip.user_ns["lb"] is board
-    assert list(board.columns)[:3] == ["rank", "provider", "model"]
+    assert board.index.name == "rank" and list(board.columns)[:2] == ["provider", "model"]
     models = list(board[board["context_tier"] == 0]["model"])
     assert models.index("sim-fast") < models.index("sim-medium")
     only = line(ip, f"leaderboard --runs {done.run_id[:8]}")

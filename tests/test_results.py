@@ -54,7 +54,7 @@ def _as_me(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_history_lists_my_runs_newest_first_with_measured_counts(filled: dict[str, Any]) -> None:
-    df = results.history(store=filled["store"])
+    df = results.history(store=filled["store"], full=True)
     assert list(df.columns) == list(results.HISTORY_COLUMNS)
     assert list(df["run_id"]) == [filled["second"].run_id, filled["first"].run_id]
     first = df[df["run_id"] == filled["first"].run_id].iloc[0]
@@ -70,6 +70,13 @@ def test_history_lists_my_runs_newest_first_with_measured_counts(filled: dict[st
     assert first["decode_tps_p50"] == pytest.approx(expected["decode_tps_p50"])
     ttfts = [r.ttft_ms for r in filled["first"].measured]
     assert min(ttfts) <= first["ttft_ms_p50"] <= max(ttfts)
+    warmups = sum(r.is_warmup for r in filled["first"].records)
+    assert warmups > 0 and first["warmup_requests"] == warmups
+    # the default view: the same rows, no eval-only column, milliseconds to 0.1
+    compact = results.history(store=filled["store"])
+    assert "attempts" not in compact.columns and list(compact["run_id"]) == list(df["run_id"])
+    shown = compact[compact["run_id"] == filled["first"].run_id].iloc[0]
+    assert shown["ttft_ms_p50"] == round(first["ttft_ms_p50"], 1)
 
 
 def test_history_limit_owners_and_bad_limit(filled: dict[str, Any]) -> None:
@@ -118,8 +125,11 @@ def _rows(df: Any, tier: int = 0) -> list[str]:
 
 def test_leaderboard_ranks_by_each_metric(filled: dict[str, Any]) -> None:
     store = filled["store"]
-    board = results.leaderboard(store=store)
+    board = results.leaderboard(store=store, full=True)
     assert list(board.columns) == list(results.LEADERBOARD_COLUMNS)
+    shown = results.leaderboard(store=store)  # the default view: rank is the index
+    assert shown.index.name == "rank" and list(shown.index) == list(board["rank"])
+    assert list(shown.columns) == list(results.LEADERBOARD_COLUMNS[1:])
     tier0 = board[board["context_tier"] == 0]
     assert list(tier0["rank"]) == list(range(1, len(tier0) + 1))
     ok = tier0[tier0["success_rate"] > 0]
@@ -142,7 +152,7 @@ def test_leaderboard_ranks_by_each_metric(filled: dict[str, Any]) -> None:
 
 def test_leaderboard_counts_runs_and_filters(filled: dict[str, Any]) -> None:
     store = filled["store"]
-    board = results.leaderboard(store=store)
+    board = results.leaderboard(store=store, full=True)
     fast0 = board[(board["model"] == "sim-fast") & (board["context_tier"] == 0)].iloc[0]
     assert fast0["n_runs"] == 2 and fast0["requests"] == 5  # 3 + 2 measured
     assert set(board["context_tier"]) == {0, 200}

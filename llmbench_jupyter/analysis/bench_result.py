@@ -14,7 +14,16 @@ from typing import TYPE_CHECKING, Any
 from llmbench_jupyter.core.workload import WorkloadResult
 
 if TYPE_CHECKING:
+    import pandas as pd
     import plotly.graph_objects as go
+
+#: The default view of :meth:`BenchResult.summary`: ``stats.summarize`` columns, whose
+#: names carry their unit (``_ms``, ``_tps`` = tok/s, ``_usd``); ``full=True`` has all.
+SUMMARY_VIEW = (
+    "provider", "model", "context_tier", "requests", "errors", "success_rate",
+    "ttft_ms_p50", "ttft_ms_p95", "ttfat_ms_p50", "decode_tps_p50", "tpot_ms_p50",
+    "e2e_ms_p50", "output_tokens_p50", "cost_per_1k_output_usd", "total_cost_usd",
+)  # fmt: skip
 
 
 @dataclass
@@ -26,6 +35,20 @@ class BenchResult(WorkloadResult):
         values = {f.name: getattr(result, f.name) for f in fields(result)}
         values.update(changes)
         return cls(**values)
+
+    def summary(self, include_warmup: bool = False, full: bool = False) -> pd.DataFrame:
+        """One row per provider/model/context tier, from ``stats.summarize``.
+
+        Default: the compact view (:data:`SUMMARY_VIEW`, rounded by unit: ms and tok/s to
+        0.1, rates to 0.001, USD to 4 significant digits). ``full=True``: every column
+        (``<metric>_<statistic>``, CIs, counts) at full precision.
+        """
+        df = super().summary(include_warmup=include_warmup)
+        if full or df.empty:
+            return df
+        from llmbench_jupyter.analysis.display import round_frame
+
+        return round_frame(df[[c for c in SUMMARY_VIEW if c in df.columns]])
 
     def plot(self, metric: str | Sequence[str] | None = None, **kwargs: Any) -> go.Figure:
         """Static plotly figure(s) for reports; see ``charts.result_figure``."""

@@ -368,7 +368,7 @@ def eval_pass_rates(result: Any, **kw: Any) -> go.Figure:
             customdata=ns,
             hovertemplate="%{x}: %{y:.0%} (%{customdata})<extra>%{meta}</extra>",
         )
-    n = sum(s.n_cases for s in scores.values())
+    n = sum(s.n_attempts for s in scores.values())
     fig.update_layout(
         template=TEMPLATE,
         barmode="group",

@@ -55,6 +55,65 @@ def fmt_num(value: Any) -> str:
     return f"{v:,.{digits}f}"
 
 
+def pct_points(value: float) -> int:
+    """Whole percentage points of a share, rounded half up: ``floor(100·x + 0.5)``.
+
+    The one rounding rule for percentages in every view (tables, reprs, CLI, HTML). The
+    widgets' JavaScript does the same double-precision arithmetic (``Math.floor(100 * x +
+    0.5)``), so 0.625 is "63%" everywhere; ``format(x, ".0%")`` would say "62%" (half to
+    even) and is not used.
+    """
+    return math.floor(100.0 * float(value) + 0.5)
+
+
+def fmt_pct(value: Any) -> str:
+    """``"63%"`` for 0.625; ``"N/A"`` when absent (never 0%)."""
+    if _missing(value):
+        return "N/A"
+    return f"{pct_points(value)}%"
+
+
+def fmt_rate_ci(rate: Any, ci_low: Any, ci_high: Any) -> str:
+    """``"68% [53–80%]"``: a rate and its 95% interval, each rounded by :func:`pct_points`."""
+    if _missing(rate):
+        return "N/A"
+    if _missing(ci_low) or _missing(ci_high):
+        return fmt_pct(rate)
+    return f"{pct_points(rate)}% [{pct_points(ci_low)}–{pct_points(ci_high)}%]"
+
+
+def _round_value(column: str, value: Any) -> Any:
+    """One rounding per kind of column, read from its name's unit suffix."""
+    if not isinstance(value, float) or math.isnan(value) or math.isinf(value):
+        return value
+    if "_usd" in column:  # costs: 4 significant digits (per 1k tokens they are small)
+        return float(f"{value:.4g}")
+    if "_ms" in column or "_tps" in column or "tokens" in column or column.endswith("_s"):
+        return round(value, 1)
+    return round(value, 3)  # rates, shares, F1, accuracy, CV
+
+
+def round_frame(df: Any) -> Any:
+    """A copy of ``df`` with each float column rounded by its unit (:func:`_round_value`):
+    ms, tok/s, tokens and seconds to 0.1; USD to 4 significant digits; rates to 0.001."""
+    out = df.copy()
+    for col in out.columns:
+        if out[col].dtype.kind == "f" or out[col].dtype == object:
+            out[col] = [_round_value(str(col), v) for v in out[col]]
+            if df[col].dtype.kind == "f":
+                out[col] = out[col].astype(float)
+    return out
+
+
+def compact_frame(df: Any, keep: tuple[str, ...] = ()) -> Any:
+    """The default view of a DataFrame: columns holding no value in any row left out
+    (except ``keep``), numbers rounded by :func:`round_frame`. The data is not changed."""
+    if df.empty:
+        return df.copy()
+    shown = [c for c in df.columns if c in keep or df[c].notna().any()]
+    return round_frame(df[shown])
+
+
 def fmt_cost(value: Any) -> str:
     if _missing(value):
         return "—"

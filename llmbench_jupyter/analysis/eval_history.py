@@ -73,14 +73,36 @@ def load_eval(run_id: str, store: Any = None, owner: str | None = None) -> EvalR
 
 EVAL_HISTORY_COLUMNS = (
     "run_id", "created_at", "name", "status", "owner", "suite", "suite_version", "mode", "k",
-    "target", "attempts", "pass_rate", "pass_ci_low", "pass_ci_high", "macro_rate",
+    "target", "attempts", "cases", "passed", "pass_rate", "pass_ci_low", "pass_ci_high",
+    "macro_rate",
 )  # fmt: skip
 
 
-def eval_history(limit: int = 50, all_owners: bool = False, store: Any = None) -> pd.DataFrame:
+def _summary_fields(stored: dict[str, Any]) -> dict[str, Any]:
+    """A stored per-target summary under the names of ``SUMMARY_FIELDS``. Runs stored
+    before those names kept ``SuiteScore.to_dict()``, where ``n_cases`` counted attempts
+    and the pass rate was ``micro``: read them under today's names."""
+    if "pass_rate" in stored:
+        return stored
+    micro, macro = stored.get("micro") or {}, stored.get("macro") or {}
+    return {
+        "attempts": stored.get("n_attempts", stored.get("n_cases")),
+        "cases": micro.get("n_cases"),
+        "passed": stored.get("n_passed"),
+        "pass_rate": micro.get("rate"),
+        "pass_ci_low": micro.get("ci_low"),
+        "pass_ci_high": micro.get("ci_high"),
+        "macro_rate": macro.get("rate"),
+    }
+
+
+def eval_history(
+    limit: int = 50, all_owners: bool = False, store: Any = None, full: bool = False
+) -> pd.DataFrame:
     """Stored eval runs, newest first: one row per run and target with its pass rate and CI.
 
-    The numbers are the run's stored ``score_suite`` summary (computed when it finished).
+    The numbers are the run's stored summary (``SUMMARY_FIELDS``, computed when it
+    finished). Default: rates rounded to 0.001; ``full=True``: full precision.
     """
     import pandas as pd
 
@@ -93,7 +115,7 @@ def eval_history(limit: int = 50, all_owners: bool = False, store: Any = None) -
             continue
         spec = run["spec"] or {}
         for target, s in (run.get("summary") or {}).items():
-            micro, macro = s.get("micro") or {}, s.get("macro") or {}
+            f = _summary_fields(s)
             rows.append(
                 {
                     "run_id": run["run_id"],
@@ -106,13 +128,16 @@ def eval_history(limit: int = 50, all_owners: bool = False, store: Any = None) -
                     "mode": spec.get("mode"),
                     "k": spec.get("k"),
                     "target": target,
-                    "attempts": s.get("n_cases"),
-                    "pass_rate": micro.get("rate"),
-                    "pass_ci_low": micro.get("ci_low"),
-                    "pass_ci_high": micro.get("ci_high"),
-                    "macro_rate": macro.get("rate"),
+                    **{k: f.get(k) for k in EVAL_HISTORY_COLUMNS[10:]},
                 }
             )
         if len({r["run_id"] for r in rows}) >= limit:
             break
-    return pd.DataFrame(rows, columns=list(EVAL_HISTORY_COLUMNS))
+    df = pd.DataFrame(rows, columns=list(EVAL_HISTORY_COLUMNS))
+    if full:
+        return df
+    from llmbench_jupyter.analysis.display import round_frame
+
+    df["name"] = df["name"].fillna("")
+    df["created_at"] = pd.to_datetime(df["created_at"], utc=True).dt.floor("s")
+    return round_frame(df)

@@ -12,6 +12,7 @@ import html
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from llmbench_jupyter.analysis.display import fmt_pct, fmt_rate_ci
 from llmbench_jupyter.core.errors import LLMBenchError
 from llmbench_jupyter.core.redact import redact_url
 from llmbench_jupyter.evals.model import ExpectedCall, Suite
@@ -47,6 +48,51 @@ ROW_COLUMNS = (
     "transcript",
     "final_state",
 )
+
+
+#: The fields of one target's eval summary, with one name and one meaning each, in the
+#: store (``runs.summary``), :meth:`EvalResult.summary`, :func:`eval_history`, the widget's
+#: snapshot and the CLI table. ``attempts`` counts case attempts (cases × k), ``cases``
+#: distinct cases, ``passed`` the attempts that passed; ``pass_rate`` = passed / attempts
+#: (the micro average) with its case-clustered 95% interval; ``macro_rate`` is the mean of
+#: the category rates that ran.
+SUMMARY_FIELDS = (
+    "attempts", "cases", "passed", "pass_rate", "pass_ci_low", "pass_ci_high",
+    "macro_rate", "macro_ci_low", "macro_ci_high", "tool_f1", "argument_accuracy",
+    "hallucination_rate", "schema_validity", "abstention",
+)  # fmt: skip
+
+
+def summary_fields(s: SuiteScore) -> dict[str, Any]:
+    """One target's :data:`SUMMARY_FIELDS` from its ``score_suite`` aggregate."""
+    micro, macro = s.micro, s.macro
+    return {
+        "attempts": s.n_attempts,
+        "cases": micro.n_cases if micro else 0,
+        "passed": s.n_passed,
+        "pass_rate": micro.rate if micro else None,
+        "pass_ci_low": micro.ci_low if micro else None,
+        "pass_ci_high": micro.ci_high if micro else None,
+        "macro_rate": macro.rate if macro else None,
+        "macro_ci_low": macro.ci_low if macro else None,
+        "macro_ci_high": macro.ci_high if macro else None,
+        "tool_f1": s.mean_tool_f1,
+        "argument_accuracy": s.mean_argument_accuracy,
+        "hallucination_rate": s.hallucination_rate,
+        "schema_validity": s.schema_validity.rate if s.schema_validity else None,
+        "abstention": s.abstention.rate if s.abstention else None,
+    }
+
+
+def stored_summary(s: SuiteScore) -> dict[str, Any]:
+    """What an eval run stores per target: :data:`SUMMARY_FIELDS` plus the per-category
+    rates (``stats`` Rate dicts: ``n`` attempts, ``n_cases`` cases), outcome and error-type
+    counts. No field is stored twice under two names."""
+    full = s.to_dict()
+    return {
+        **summary_fields(s),
+        **{k: full[k] for k in ("categories", "outcomes", "error_types", "bfcl_differs")},
+    }
 
 
 def case_row(run: CaseRun, run_id: str | None = None) -> dict[str, Any]:
@@ -202,31 +248,29 @@ class EvalResult:
         complete = {c: v for c, v in verdicts.items() if len(v) == self.k}
         return repeat_rates(complete) if complete else None
 
-    def summary(self) -> pd.DataFrame:
-        """One row per target: pass rate with Wilson CI, macro, F1, accuracy, judge, repeats."""
+    def summary(self, full: bool = False) -> pd.DataFrame:
+        """One row per target: :data:`SUMMARY_FIELDS`, judge mean and repeats (k > 1).
+
+        Default: the compact view (columns that hold a value in some row, rates to 3
+        decimals); ``full=True``: every column at full precision.
+        """
         import pandas as pd
 
         rows = []
         for target, s in self.scores().items():
-            row: dict[str, Any] = {"target": target, "attempts": s.n_cases, "passed": s.n_passed}
-            for label, rate in (("pass", s.micro), ("macro", s.macro)):
-                row[f"{label}_rate"] = rate.rate if rate else None
-                row[f"{label}_ci_low"] = rate.ci_low if rate else None
-                row[f"{label}_ci_high"] = rate.ci_high if rate else None
-            row.update(
-                tool_f1=s.mean_tool_f1,
-                argument_accuracy=s.mean_argument_accuracy,
-                hallucination_rate=s.hallucination_rate,
-                schema_validity=s.schema_validity.rate if s.schema_validity else None,
-                abstention=s.abstention.rate if s.abstention else None,
-                judge_mean=self.judge_mean(target),
-            )
+            row: dict[str, Any] = {"target": target, **summary_fields(s)}
+            row["judge_mean"] = self.judge_mean(target)
             rep = self.repeats(target)
             if rep is not None:
                 for key in ("pass_at_k", "pass_hat_k", "flip_rate"):
                     row[key] = rep[key]["rate"]
             rows.append(row)
-        return pd.DataFrame(rows)
+        df = pd.DataFrame(rows)
+        if full or df.empty:
+            return df
+        from llmbench_jupyter.analysis.display import compact_frame
+
+        return compact_frame(df, keep=("target", "attempts", "cases", "passed", "pass_rate"))
 
     def by_category(self) -> pd.DataFrame:
         """Pass rate per target (rows) and category (columns); NaN where a category did not run."""
@@ -362,34 +406,33 @@ class EvalResult:
         rid = f" {self.run_id[:8]}" if self.run_id else ""
         parts = []
         for t, s in self.scores().items():
-            rate = f"{s.micro.rate:.0%}" if s.micro else "N/A"
-            parts.append(f"{t} {rate}")
+            parts.append(f"{t} {fmt_pct(s.micro.rate if s.micro else None)}")
         return (
             f"<EvalResult{rid} {self.suite.name!r} {self.status}: "
-            f"{len(self.runs)} attempts; {', '.join(parts)}>"
+            f"{len(self.runs)} attempts ({len(self.suite.cases)} cases × k={self.k}); "
+            f"{', '.join(parts)}>"
         )
 
     def _repr_html_(self) -> str:
-        def pct(x: Any) -> str:
-            return "N/A" if x is None else f"{x:.0%}"
-
         head = (
             f"<p><b>{html.escape(self.suite.name)}</b> v{self.suite.version} · "
-            f"{len(self.suite.cases)} cases × k={self.k} · {html.escape(self.mode)} rules · "
+            f"{len(self.runs)} attempts ({len(self.suite.cases)} cases × k={self.k}) · "
+            f"{html.escape(self.mode)} rules · "
             f"{html.escape(self.status)}"
             + (f" · run <code>{html.escape(self.run_id)}</code>" if self.run_id else "")
             + "</p>"
         )
         cats = self.categories
-        cols = ["target", "pass [95% CI]", "macro", *cats, "tool F1", "arg acc", "judge"]
+        cols = ["target", "pass rate [95% CI]", "macro rate", *cats, "tool F1", "arg acc",
+                "judge"]  # fmt: skip
         rows = []
         for t, s in self.scores().items():
             cells = [
                 html.escape(t),
-                "N/A" if s.micro is None
-                else f"{s.micro.rate:.0%} [{s.micro.ci_low:.0%}–{s.micro.ci_high:.0%}]",
-                pct(s.macro.rate if s.macro else None),
-                *(pct(r.rate if (r := s.categories.get(c)) is not None else None) for c in cats),
+                fmt_rate_ci(*(_triple(s.micro))),
+                fmt_pct(s.macro.rate if s.macro else None),
+                *(fmt_pct(r.rate if (r := s.categories.get(c)) is not None else None)
+                  for c in cats),
                 "N/A" if s.mean_tool_f1 is None else f"{s.mean_tool_f1:.2f}",
                 "N/A" if s.mean_argument_accuracy is None
                 else f"{s.mean_argument_accuracy:.2f}",
@@ -404,6 +447,10 @@ class EvalResult:
             + "</tbody></table>"
         )
         return head + table
+
+
+def _triple(rate: Any) -> tuple[Any, Any, Any]:
+    return (None, None, None) if rate is None else (rate.rate, rate.ci_low, rate.ci_high)
 
 
 def _one_target(result: EvalResult, target: str | None, label: str) -> str:

@@ -29,6 +29,8 @@ HISTORY_COLUMNS = (
     "targets",
     "requests",
     "errors",
+    "warmup_requests",
+    "attempts",
     "ttft_ms_p50",
     "decode_tps_p50",
 )
@@ -87,13 +89,17 @@ def history(
     all_owners: bool = False,
     store: Store | str | None = None,
     include_published: bool = False,
+    full: bool = False,
 ) -> pd.DataFrame:
     """Stored runs, newest first, with measured request counts and per-run medians.
 
     ``kind`` is ``bench`` or ``eval``. ``requests``/``errors`` count measured (non-warm-up)
-    requests of benchmark runs; the medians are
-    ``stats.summarize`` over each run's successful measured requests.
-    ``include_published`` adds the runs other users published (on a hub).
+    requests of benchmark runs and ``warmup_requests`` their warm-ups; ``attempts`` counts
+    an eval run's case attempts. The medians are ``stats.summarize`` over each run's
+    successful measured requests. ``include_published`` adds the runs other users
+    published (on a hub). Default: the compact view (numbers rounded by unit, columns with
+    no value in any row left out, no name shown as ""); ``full=True``: every column at
+    full precision.
     """
     import pandas as pd
 
@@ -112,6 +118,10 @@ def history(
     rows = []
     for run in runs:
         stats = by_run.get(run["run_id"], {})
+        bench = run.get("kind", "bench") == "bench"
+        # the store counts every stored request of a run (warm-ups included), an eval
+        # run's case attempts
+        stored = int(run.get("n_requests") or 0)
         rows.append(
             {
                 "run_id": run["run_id"],
@@ -121,13 +131,24 @@ def history(
                 "status": run["status"],
                 "owner": run["owner"],
                 "targets": _targets_label(run.get("spec")),
-                "requests": int(stats.get("requests", 0)),
-                "errors": int(stats.get("errors", 0)),
+                "requests": int(stats.get("requests", 0)) if bench else None,
+                "errors": int(stats.get("errors", 0)) if bench else None,
+                "warmup_requests": stored - int(stats.get("requests", 0)) if bench else None,
+                "attempts": None if bench else stored,
                 "ttft_ms_p50": stats.get("ttft_ms_p50"),
                 "decode_tps_p50": stats.get("decode_tps_p50"),
             }
         )
-    return pd.DataFrame(rows, columns=list(HISTORY_COLUMNS))
+    df = pd.DataFrame(rows, columns=list(HISTORY_COLUMNS))
+    counts = ["requests", "errors", "warmup_requests", "attempts"]
+    df[counts] = df[counts].astype("Int64")  # a count, or <NA> where it does not apply
+    if full:
+        return df
+    from llmbench_jupyter.analysis.display import compact_frame
+
+    df["name"] = df["name"].fillna("")
+    df["created_at"] = pd.to_datetime(df["created_at"], utc=True).dt.floor("s")
+    return compact_frame(df, keep=HISTORY_COLUMNS[:9])
 
 
 def load(run_id_or_prefix: str, store: Store | str | None = None) -> BenchResult:
@@ -203,6 +224,7 @@ def leaderboard(
     all_owners: bool = False,
     store: Store | str | None = None,
     include_published: bool = False,
+    full: bool = False,
 ) -> pd.DataFrame:
     """Rank provider/model pairs, per context tier, over stored measured requests.
 
@@ -211,7 +233,27 @@ def leaderboard(
     rank last. ``runs``: run ids or prefixes (default: all your benchmark runs, or
     everyone's with ``all_owners``); ``since_days`` keeps recent runs only;
     ``include_published`` adds runs other users published (on a hub).
+
+    Default: the compact view, ``rank`` as the index (per tier), numbers rounded by unit;
+    ``full=True``: ``rank`` as a column and full precision. The stored values never change.
     """
+    df = _leaderboard(by, runs, context_tier, since_days, all_owners, store, include_published)
+    if full:
+        return df
+    from llmbench_jupyter.analysis.display import round_frame
+
+    return round_frame(df.set_index("rank"))
+
+
+def _leaderboard(
+    by: str,
+    runs: str | Sequence[str] | None,
+    context_tier: int | None,
+    since_days: float | None,
+    all_owners: bool,
+    store: Store | str | None,
+    include_published: bool,
+) -> pd.DataFrame:
     import pandas as pd
 
     from llmbench_jupyter.stats import summarize

@@ -8,6 +8,7 @@ import contextlib
 import json
 from typing import Any
 
+from llmbench_jupyter.analysis.display import fmt_pct, fmt_rate_ci
 from llmbench_jupyter.cli._job import EXIT_ALL_FAILED, job_setup
 from llmbench_jupyter.cli._tables import _console, eval_tables
 from llmbench_jupyter.core.private_files import write_atomic
@@ -84,9 +85,9 @@ def cmd_eval_compare(args: argparse.Namespace) -> int:
     table = Table(title="paired comparison (exact McNemar) on cases both runs attempted")
     for col in ("run", "target", "pass rate", "passed only here"):
         table.add_column(col)
-    table.add_row(a.run_id[:8] if a.run_id else "-", res["a"], f"{res['a_pass_rate']:.0%}",
+    table.add_row(a.run_id[:8] if a.run_id else "-", res["a"], fmt_pct(res["a_pass_rate"]),
                   str(res["a_only"]))  # fmt: skip
-    table.add_row(b.run_id[:8] if b.run_id else "-", res["b"], f"{res['b_pass_rate']:.0%}",
+    table.add_row(b.run_id[:8] if b.run_id else "-", res["b"], fmt_pct(res["b_pass_rate"]),
                   str(res["b_only"]))  # fmt: skip
     out.print(table)
     out.print(
@@ -109,11 +110,7 @@ def cmd_eval_compare(args: argparse.Namespace) -> int:
             report = asyncio.run(a.judge_pairwise(b, judge))
         s = report.summary
         pc = s["position_consistency"]
-        consistency = (
-            "N/A"
-            if not pc or pc.get("rate") is None
-            else f"{pc['rate']:.0%} [{pc['ci_low']:.0%}–{pc['ci_high']:.0%}]"
-        )
+        consistency = fmt_rate_ci(*((pc or {}).get(k) for k in ("rate", "ci_low", "ci_high")))
         out.print(
             f"pairwise judge {judge.key}: first wins {s['first_wins']}, second wins "
             f"{s['second_wins']}, ties {s['ties']}, invalid {s['invalid']}; position "

@@ -5,8 +5,17 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import Any
 
 from llmbench_jupyter.cli._tables import _console, _overhead_line, eval_tables, summary_table
+
+
+def _count(row: dict[str, Any], col: str) -> str:
+    """A count cell; "—" where the field does not apply (requests of an eval run)."""
+    import pandas as pd
+
+    value = row.get(col)
+    return "—" if value is None or pd.isna(value) else str(int(value))
 
 
 def cmd_results(args: argparse.Namespace) -> int:
@@ -17,19 +26,25 @@ def cmd_results(args: argparse.Namespace) -> int:
     store = open_store(args.db)
     out = _console()
     if args.action == "list":
-        runs = store.list_runs(limit=args.limit, all_owners=args.all_owners)
+        from llmbench_jupyter.analysis.results import history
+
+        # the same columns and meanings as lj.history(): requests and errors are measured
+        # requests, warm-ups counted apart; an eval run counts case attempts
+        df = history(args.limit, all_owners=args.all_owners, store=store, full=True)
         table = Table(title=f"runs in {store.url}", title_justify="left")
-        for col in ("run_id", "created_at", "owner", "name", "status", "requests", "errors"):
-            table.add_column(col)
-        for run in runs:
+        cols = ("run_id", "created_at", "kind", "owner", "name", "status", "requests", "errors",
+                "warmup_requests", "attempts")  # fmt: skip
+        for col in cols:
+            table.add_column(col, justify="right" if col in cols[6:] else "left")
+        for row in df.to_dict("records"):
             table.add_row(
-                run["run_id"],
-                str(run["created_at"])[:19],
-                run["owner"],
-                run.get("name") or "",
-                run["status"],
-                str(run["n_requests"]),
-                str(run["n_errors"]),
+                row["run_id"],
+                str(row["created_at"])[:19],
+                row["kind"],
+                row["owner"],
+                row["name"] if isinstance(row.get("name"), str) else "",
+                row["status"],
+                *(_count(row, col) for col in cols[6:]),
             )
         out.print(table)
         return 0
@@ -85,7 +100,8 @@ def cmd_results(args: argparse.Namespace) -> int:
         )
         out.print(
             f"run {run['run_id']}  {run['status']}  {str(run['created_at'])[:19]}  "
-            f"owner {run['owner']}  {run['n_requests']} requests, {run['n_errors']} errors",
+            f"owner {run['owner']}  {result.error_count + result.ok_count} requests, "
+            f"{result.error_count} errors, {len(records) - len(result.measured)} warm-up",
             markup=False,
             highlight=False,
         )

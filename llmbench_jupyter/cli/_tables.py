@@ -9,49 +9,62 @@ import math
 import sys
 from typing import Any
 
+from llmbench_jupyter.analysis.display import fmt_rate_ci
+from llmbench_jupyter.analysis.eval_result import summary_fields
+
 
 def _fmt(value: Any, digits: int = 1) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "—"
     if isinstance(value, float):
         return f"{value:,.{digits}f}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
     return str(value)
+
+
+#: (header, summarize column, digits) of the bench summary table, after target and tier.
+#: Each header names its statistic and unit; the columns are ``stats.summarize``'s.
+SUMMARY_COLUMNS = (
+    ("requests", "requests", 0),
+    ("errors", "errors", 0),
+    ("TTFT\np50 ms", "ttft_ms_p50", 0),
+    ("TTFT\np95 ms", "ttft_ms_p95", 0),
+    ("TTFAT\np50 ms", "ttfat_ms_p50", 0),
+    ("decode\np50 tok/s", "decode_tps_p50", 1),
+    ("TPOT\np50 ms", "tpot_ms_p50", 2),
+    ("e2e\np50 ms", "e2e_ms_p50", 0),
+    ("output\ntok p50", "output_tokens_p50", 0),
+    ("$ per 1k\noutput tok", "cost_per_1k_output_usd", 5),
+)
 
 
 def summary_table(result: Any) -> Any:
     """A rich table of the per-target summary computed by ``stats.summarize``."""
+    from rich import box
     from rich.table import Table
 
-    df = result.summary()
-    table = Table(title="llmbench summary: p50 \\[p95], warm-up excluded", title_justify="left")
-    for col in (
-        "target",
-        "tier",
-        "ok/err",
-        "TTFT ms",
-        "TTFAT ms",
-        "decode tok/s",
-        "TPOT ms",
-        "e2e ms",
-        "out tok",
-        "cost $",
-    ):
-        table.add_column(col, justify="left" if col == "target" else "right")
+    df = result.summary(full=True)
+    table = Table(
+        title="llmbench summary of measured requests (warm-up excluded); "
+        "tier = context tokens added",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        padding=(0, 1),
+        pad_edge=False,
+        collapse_padding=True,
+    )
+    table.add_column("target", justify="left", no_wrap=True)
+    table.add_column("tier", justify="right")
+    for header, _, _ in SUMMARY_COLUMNS:
+        table.add_column(header, justify="right")
     for row in df.to_dict("records"):
         errs = row.get("error_categories") or {}
-        err_note = f" ({', '.join(f'{k}×{v}' for k, v in errs.items())})" if errs else ""
-        table.add_row(
-            f"{row['provider']}/{row['model']}",
-            str(row["context_tier"]),
-            f"{row['ok']}/{row['errors']}{err_note}",
-            f"{_fmt(row['ttft_ms_p50'])} [{_fmt(row['ttft_ms_p95'])}]",
-            _fmt(row["ttfat_ms_p50"]),
-            f"{_fmt(row['decode_tps_p50'])} [{_fmt(row['decode_tps_p95'])}]",
-            _fmt(row["tpot_ms_p50"], 2),
-            _fmt(row["e2e_ms_p50"]),
-            _fmt(row["output_tokens_mean"]),
-            _fmt(row["total_cost_usd"], 5),
-        )
+        cells = [_fmt(row[col], digits) for _, col, digits in SUMMARY_COLUMNS]
+        if errs:
+            cells[1] += f" ({', '.join(f'{k}×{v}' for k, v in errs.items())})"
+        table.add_row(f"{row['provider']}/{row['model']}", _fmt(row["context_tier"]), *cells)
     return table
 
 
@@ -75,7 +88,7 @@ def _overhead_line(result: Any) -> str:
 
 
 def _rate_cell(r: Any) -> str:
-    return "N/A" if r is None else f"{r.rate:.0%} [{r.ci_low:.0%}–{r.ci_high:.0%}]"
+    return "N/A" if r is None else fmt_rate_ci(r.rate, r.ci_low, r.ci_high)
 
 
 def eval_tables(result: Any) -> list[Any]:
@@ -85,24 +98,29 @@ def eval_tables(result: Any) -> list[Any]:
     suite = result.suite
     cats = result.categories
     table = Table(
-        title=f"tool-calling eval: {suite.name} ({len(suite.cases)} cases × {result.k}, "
-        f"{result.mode} rules); pass rate [Wilson 95% CI]",
+        title=f"tool-calling eval: {suite.name}, {len(result.runs)} attempts "
+        f"({len(suite.cases)} cases × k={result.k}), {result.mode} rules; "
+        "rate [95% CI, clustered by case]",
         title_justify="left",
     )
     table.add_column("target", justify="left", no_wrap=True)
     judged = any(result.judge_mean(t) is not None for t in result.targets)
-    cols = ["pass (micro)", "macro", *cats, "tool F1", "arg acc", "errors"]
+    cols = ["attempts", "passed", "pass rate", "macro rate", *cats, "tool F1", "arg acc",
+            "errors"]  # fmt: skip
     for col in [*cols, *(["judge /10"] if judged else [])]:
         table.add_column(col, justify="right")
     for target, s in result.scores().items():
         n_err = sum(1 for r in result.runs if f"{r.provider}/{r.model}" == target and r.error)
+        f = summary_fields(s)
         cells = [
             target,
-            _rate_cell(s.micro),
-            _rate_cell(s.macro),
+            _fmt(f["attempts"]),
+            _fmt(f["passed"]),
+            fmt_rate_ci(f["pass_rate"], f["pass_ci_low"], f["pass_ci_high"]),
+            fmt_rate_ci(f["macro_rate"], f["macro_ci_low"], f["macro_ci_high"]),
             *(_rate_cell(s.categories[c]) for c in cats),
-            _fmt(s.mean_tool_f1, 2),
-            _fmt(s.mean_argument_accuracy, 2),
+            _fmt(f["tool_f1"], 2),
+            _fmt(f["argument_accuracy"], 2),
             str(n_err),
         ]
         if judged:
@@ -123,7 +141,7 @@ def eval_tables(result: Any) -> list[Any]:
             cells = [rr[key] for key in ("pass_at_k", "pass_hat_k", "flip_rate")]
             rep.add_row(
                 target,
-                *(f"{c['rate']:.0%} [{c['ci_low']:.0%}–{c['ci_high']:.0%}]" for c in cells),
+                *(fmt_rate_ci(c["rate"], c["ci_low"], c["ci_high"]) for c in cells),
             )
         tables.append(rep)
     return tables

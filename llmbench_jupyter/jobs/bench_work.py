@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 class BenchWork:
     kind = "bench"
-    unit = "requests"
+    unit = "sent"
 
     def __init__(
         self,
@@ -73,12 +73,17 @@ class BenchWork:
         records: list[RequestRecord] = job._records
         per_tier = live_medians(records)
         planned_per_target = self._planned_per_target()
+        # "done" counts every request sent (warm-ups included: the progress bar); the
+        # names of the summary count measured requests only: ``requests`` and ``errors``,
+        # with ``warmup_requests`` beside them
         done_by: dict[str, int] = {}
         errors_by: dict[str, int] = {}
+        warmup_by: dict[str, int] = {}
         for r in records:
             key = f"{r.provider}/{r.model}"
             done_by[key] = done_by.get(key, 0) + 1
-            errors_by[key] = errors_by.get(key, 0) + (r.status != "ok")
+            warmup_by[key] = warmup_by.get(key, 0) + r.is_warmup
+            errors_by[key] = errors_by.get(key, 0) + (r.status != "ok" and not r.is_warmup)
         by_target = {
             (row["provider"], row["model"]): row
             for row in live_medians(records, by=("provider", "model"))
@@ -97,6 +102,8 @@ class BenchWork:
                     "display_name": t.display_name or t.model,
                     "done": n,
                     "total": total_t,
+                    "requests": n - warmup_by.get(key, 0),
+                    "warmup_requests": warmup_by.get(key, 0),
                     "errors": errors_by.get(key, 0),
                     "ttft_ms_p50": medians.get("ttft_ms_p50"),
                     "decode_tps_p50": medians.get("decode_tps_p50"),
@@ -110,6 +117,8 @@ class BenchWork:
         return {
             "done": len(records),
             "total": job._planned or sum(planned_per_target.values()),
+            "requests": len(records) - sum(warmup_by.values()),
+            "warmup_requests": sum(warmup_by.values()),
             "errors": sum(errors_by.values()),
             "targets": targets,
             "tiers": [{"key": f"{row['provider']}/{row['model']}", **row} for row in per_tier],

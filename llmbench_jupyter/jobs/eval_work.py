@@ -14,7 +14,14 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from llmbench_jupyter.analysis.eval_result import EvalResult, case_row, judge_cell, table_row
+from llmbench_jupyter.analysis.eval_result import (
+    EvalResult,
+    case_row,
+    judge_cell,
+    stored_summary,
+    summary_fields,
+    table_row,
+)
 from llmbench_jupyter.core.errors import LLMBenchError
 from llmbench_jupyter.core.targets import Target
 from llmbench_jupyter.evals.chat import require_openai
@@ -95,7 +102,7 @@ class EvalWork:
     """Job work for one eval (see :class:`llmbench_jupyter.jobs.JobWork`)."""
 
     kind = "eval"
-    unit = "cases"
+    unit = "attempts"
 
     def __init__(
         self,
@@ -237,7 +244,8 @@ class EvalWork:
     ) -> None:
         await flush()
         if store is not None and run_id is not None:
-            summary = {t: s.to_dict() for t, s in self._result(job, status).scores().items()}
+            scores = self._result(job, status).scores()
+            summary = {t: stored_summary(s) for t, s in scores.items()}
             await asyncio.to_thread(store.set_run_summary, run_id, summary)
             await asyncio.to_thread(store.finish_run, run_id, status)
 
@@ -306,13 +314,10 @@ class EvalWork:
                     "done": len(mine),
                     "total": per_target_total,
                     "errors": sum(1 for r in mine if r.error),
-                    "pass": s.micro.to_dict() if s.micro else None,
-                    "macro": s.macro.to_dict() if s.macro else None,
+                    **summary_fields(s),
                     "categories": {
                         c: (r.to_dict() if r is not None else None) for c, r in s.categories.items()
                     },
-                    "tool_f1": s.mean_tool_f1,
-                    "argument_accuracy": s.mean_argument_accuracy,
                     "judge_mean": judge_mean(self._judgements, t.key),
                 }
             )

@@ -303,9 +303,9 @@ class Job(Generic[R]):
         result: Any = self.result()
         return result.to_pandas()
 
-    def summary(self) -> Any:
+    def summary(self, *args: Any, **kwargs: Any) -> Any:
         result: Any = self.result()
-        return result.summary()
+        return result.summary(*args, **kwargs)
 
     def plot(self, *args: Any, **kwargs: Any) -> Any:
         result: Any = self.result()

@@ -82,4 +82,7 @@ class EvalWidget(BaseJobWidget):
         self._rows_throttle.cancel()
 
     def _repr_detail(self) -> str:
-        return f" cases, {len(self.rows)} rows"
+        snap = self.snapshot or self._job.progress
+        n_cases, k = (snap.get("suite") or {}).get("n_cases"), snap.get("k")
+        of = f" ({n_cases} cases × k={k})" if n_cases is not None and k is not None else ""
+        return f" attempts{of}, {len(self.rows)} rows"

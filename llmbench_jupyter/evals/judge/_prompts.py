@@ -228,7 +228,7 @@ def report_messages(
     cases = {r.case_id: _case(suite, r.case_id, "judge_report") for r in runs}
     total = score_suite([r.score for r in runs], sorted({c.category for c in suite.cases}))
     numbers = {
-        "case_runs_scored": total.n_cases,
+        "case_runs_scored": total.n_attempts,
         "passed": total.n_passed,
         "micro_pass_rate": _rounded(total.micro),
         "macro_pass_rate": _rounded(total.macro),

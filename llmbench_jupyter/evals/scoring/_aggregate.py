@@ -47,9 +47,9 @@ class Rate:
 class SuiteScore:
     """Aggregate of case scores. A category that did not run is None ("N/A"), never 0."""
 
-    n_cases: int
-    n_passed: int
-    micro: Rate | None  # over all cases
+    n_attempts: int  # case attempts scored (cases × k); ``micro.n_cases`` counts cases
+    n_passed: int  # attempts that passed
+    micro: Rate | None  # over all attempts
     macro: Rate | None  # mean of the categories that ran; n = number of those categories
     categories: dict[str, Rate | None]
     outcomes: dict[str, int]
@@ -66,7 +66,7 @@ class SuiteScore:
             return None if r is None else r.to_dict()
 
         return {
-            "n_cases": self.n_cases,
+            "n_attempts": self.n_attempts,
             "n_passed": self.n_passed,
             "micro": rate(self.micro),
             "macro": rate(self.macro),
@@ -144,7 +144,7 @@ def score_suite(case_scores: Iterable[CaseScore], categories: Iterable[str] = ()
     error_types = dict.fromkeys(ERROR_TYPES, 0)
     error_types.update(Counter(s.error_type for s in scores if s.error_type))
     return SuiteScore(
-        n_cases=len(scores),
+        n_attempts=len(scores),
         n_passed=sum(s.passed for s in scores),
         micro=_pass_rate(scores),
         macro=macro,

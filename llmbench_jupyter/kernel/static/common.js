@@ -49,7 +49,8 @@ function progressBar(done, total, state, label) {
  * The top of a job widget: `nodes` to put first in its root, and `update(root, snap,
  * title, meta)` to show a snapshot (the root gets data-state / data-done / data-total).
  * The cancel button sends {type: "cancel"} once and says "Cancelling…" until the job ends.
- * Options: `metaClass` (the meta line's own class), `unit` (what `done` counts),
+ * Options: `metaClass` (the meta line's own class), `unit` (what `done` counts: text, or
+ * a function of the snapshot),
  * `cancelLabel`, `errorRole`, `progressLabel` (attributes, left out when not given),
  * `hideCancelWhenFinal`, `stateClass` (the badge's class suffix for a state).
  */
@@ -92,7 +93,7 @@ function jobStatus(model, opts) {
 
     overall.replaceChildren(progressBar(done, total, state, opts.progressLabel));
     const parts = [
-      `${done}/${total} ${opts.unit}`,
+      `${done}/${total} ${typeof opts.unit === "function" ? opts.unit(snap) : opts.unit}`,
       `${snap.errors || 0} error${snap.errors === 1 ? "" : "s"}`,
       `elapsed ${fmtDuration(snap.elapsed_s)}`,
     ];

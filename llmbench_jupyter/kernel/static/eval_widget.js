@@ -51,19 +51,33 @@ function esc(value) {
   return value === null || value === undefined ? "" : String(value).replace(ESC_RE, (c) => ESC[c]);
 }
 
+// The one rounding rule for percentages (analysis.display.pct_points in Python): half up,
+// on the same double-precision value, so 0.625 is "63%" in the widget, the CLI and reprs.
+function pctPoints(rate) {
+  return Math.floor(100 * rate + 0.5);
+}
+
 function pct(rate) {
-  return isNum(rate) ? `${Math.round(rate * 100)}%` : "N/A";
+  return isNum(rate) ? `${pctPoints(rate)}%` : "N/A";
 }
 
 /** "72% [60–81%]" from a {rate, ci_low, ci_high} stat; "N/A" when it did not run. */
 function rateText(stat) {
   if (!stat || !isNum(stat.rate)) return "N/A";
   if (!isNum(stat.ci_low) || !isNum(stat.ci_high)) return pct(stat.rate);
-  return `${pct(stat.rate)} [${Math.round(stat.ci_low * 100)}–${Math.round(stat.ci_high * 100)}%]`;
+  return `${pct(stat.rate)} [${pctPoints(stat.ci_low)}–${pctPoints(stat.ci_high)}%]`;
+}
+
+/** A target's pass rate (or macro rate) as a {rate, ci_low, ci_high, successes, n} stat,
+ * from the snapshot's flat summary fields (analysis.eval_result.SUMMARY_FIELDS). */
+function rateOf(t, name) {
+  const stat = { rate: t[`${name}_rate`], ci_low: t[`${name}_ci_low`], ci_high: t[`${name}_ci_high`] };
+  if (name === "pass") Object.assign(stat, { successes: t.passed, n: t.attempts });
+  return stat;
 }
 
 function countText(stat) {
-  return stat && isNum(stat.successes) && isNum(stat.n) ? `${stat.successes}/${stat.n} passed` : "";
+  return stat && isNum(stat.successes) && isNum(stat.n) ? `${stat.successes}/${stat.n} attempts passed` : "";
 }
 
 function fixed(v, digits = 2) {
@@ -128,8 +142,8 @@ function summaryTable(snap, labels) {
   const targets = snap.targets || [];
   const judge = targets.some((t) => isNum(t.judge_mean));
   const cols = [
-    ["Target", ""], ["Progress", ""], ["Cases", "num"], ["Errors", "num"],
-    ["Pass rate (95% CI)", "num"], ["", ""], ["Macro", "num"], ["Tool F1", "num"],
+    ["Target", ""], ["Progress", ""], ["Attempts", "num"], ["Errors", "num"],
+    ["Pass rate (95% CI)", "num"], ["", ""], ["Macro rate", "num"], ["Tool F1", "num"],
     ["Arg. accuracy", "num"],
   ];
   if (judge) cols.push(["Judge mean", "num"]);
@@ -141,11 +155,11 @@ function summaryTable(snap, labels) {
       h("td", { class: "lbe-cell-bar" }, [progressBar(t.done || 0, t.total || 0, targetState(t, snap.state), `${t.key} progress`)]),
       h("td", { class: "num", text: `${t.done || 0}/${t.total || 0}` }),
       h("td", { class: `num${t.errors ? " lbw-bad" : ""}`, text: String(t.errors || 0) }),
-      h("td", { class: "num lbe-rate", title: countText(t.pass), text: rateText(t.pass) }),
-      h("td", { class: "lbe-cell-ci" }, [ciBar(t.pass)]),
-      h("td", { class: "num", title: countText(t.macro), text: rateText(t.macro) }),
+      h("td", { class: "num lbe-rate", title: countText(rateOf(t, "pass")), text: rateText(rateOf(t, "pass")) }),
+      h("td", { class: "lbe-cell-ci" }, [ciBar(rateOf(t, "pass"))]),
+      h("td", { class: "num", text: rateText(rateOf(t, "macro")) }),
       h("td", { class: "num", text: fixed(t.tool_f1) }),
-      h("td", { class: "num", text: isNum(t.argument_accuracy) ? pct(t.argument_accuracy) : "—" }),
+      h("td", { class: "num", text: fixed(t.argument_accuracy) }),
     ];
     if (judge) cells.push(h("td", { class: "num", text: fixed(t.judge_mean) }));
     return h("tr", { "data-target": t.key }, cells);
@@ -259,7 +273,11 @@ function render({ model, el }) {
   const root = h("div", { class: "llmbench-widget llmbench-eval", "data-testid": "llmbench-eval" });
   const status = jobStatus(model, {
     metaClass: "lbe-meta",
-    unit: "cases",
+    // what `done` counts: case attempts, with the cases and k they come from
+    unit: (snap) => {
+      const cases = (snap.suite || {}).n_cases;
+      return isNum(cases) && isNum(snap.k) ? `attempts (${cases} cases × k=${snap.k})` : "attempts";
+    },
     cancelLabel: "Cancel this eval job",
     errorRole: "alert",
     progressLabel: "eval progress",

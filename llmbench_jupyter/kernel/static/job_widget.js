@@ -123,7 +123,7 @@ function chartBox(testid, title, note) {
 
 function targetTable(snap) {
   const cols = [
-    ["Target", ""], ["Progress", ""], ["Done", "num"], ["Errors", "num"],
+    ["Target", ""], ["Progress", ""], ["Sent", "num"], ["Errors", "num"],
     ["TTFT p50 (ms)", "num"], ["Decode p50 (tok/s)", "num"], ["TPOT p50 (ms)", "num"],
   ];
   const head = h("tr", {}, cols.map(([c, cls]) => h("th", { class: cls, text: c })));
@@ -144,7 +144,13 @@ function targetTable(snap) {
 
 function render({ model, el }) {
   const root = h("div", { class: "llmbench-widget llmbench-job", "data-testid": "llmbench-job" });
-  const status = jobStatus(model, { metaClass: "lbj-run", unit: "requests" });
+  // `done` counts every request sent; "requests" means measured ones, as in the summary
+  const status = jobStatus(model, {
+    metaClass: "lbj-run",
+    unit: (snap) => isNum(snap.requests)
+      ? `sent: ${snap.requests} requests + ${snap.warmup_requests || 0} warm-up`
+      : "sent",
+  });
   const tableBox = h("div", { class: "lbw-table-box" });
   const ttft = chartBox("llmbench-chart-ttft", "TTFT p50", "ms · lower is better");
   const decode = chartBox("llmbench-chart-decode", "Decode speed p50", "tok/s · higher is better");
