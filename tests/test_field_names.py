@@ -42,6 +42,19 @@ def llmbench(*args: str, db: Path) -> subprocess.CompletedProcess[str]:
     return proc
 
 
+def _wrapped_row(text: str, first_cell: str) -> list[str]:
+    """The cells of the first table row starting with ``first_cell``, with cells that rich
+    wrapped over several lines joined back (one space between the pieces)."""
+    lines = text.splitlines()
+    start = next(i for i, ln in enumerate(lines) if ln.strip("│ ").startswith(first_cell))
+    parts: list[list[str]] = []
+    for ln in lines[start:]:
+        if not ln.startswith("│") or (parts and ln.strip("│ ").startswith("local-sim")):
+            break
+        parts.append([c.strip() for c in ln.strip().strip("│").split("│")])
+    return [" ".join(p for p in col if p) for col in zip(*parts, strict=True)]
+
+
 def _row(text: str, run_id: str) -> list[str]:
     """The cells of ``results list``'s row for ``run_id`` (rich draws │ between cells)."""
     line = next(ln for ln in text.splitlines() if run_id in ln)
@@ -137,7 +150,8 @@ def test_eval_summary_fields_have_one_name_and_value_everywhere(runs: dict[str, 
     for text in (runs["eval_out"], llmbench("results", "show", run["run_id"][:8],
                                         db=runs["db"]).stdout):  # fmt: skip
         assert f"{CASES * K} attempts ({CASES} cases × k={K})" in " ".join(text.split())
-        assert rate in text
+        cells = _wrapped_row(text, "local-sim/sim-fast")  # the first table: pass rates
+        assert cells[1:4] == [str(CASES * K), str(stored["passed"]), rate]
         assert f"{CASES * K} attempts" in text and f"{CASES * K} cases" not in text
     assert fmt_pct(stored["pass_rate"]) in repr(result)
     assert f"{CASES * K} attempts ({CASES} cases × k={K})" in repr(result)
