@@ -68,7 +68,7 @@ def test_cli_eval_runs_the_example_suite_offline(tmp_path: Any) -> None:
         timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
-    assert "68% [53%–80%]" in proc.stdout  # 30/44 with its Wilson interval
+    assert "68% [53–80%]" in proc.stdout  # 30/44 with its Wilson interval
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(rows) == 44
     assert sum(r["score"]["passed"] for r in rows) == 30
@@ -172,7 +172,7 @@ def test_cli_results_show_export_publish_and_audit_an_eval_run(tmp_path: Any) ->
     assert proc.returncode == 0, proc.stderr
     run_id = proc.stderr.split("stored as eval run ")[1].split()[0]
     show = _cli("results", "show", run_id[:10], db=db)
-    assert show.returncode == 0 and "68% [53%–80%]" in show.stdout
+    assert show.returncode == 0 and "68% [53–80%]" in show.stdout
     out = tmp_path / "cases.csv"
     exp = _cli("results", "export", run_id, "--format", "csv", "-o", str(out), db=db)
     assert exp.returncode == 0, exp.stderr

@@ -282,6 +282,26 @@ def test_display_hook_picks_the_widget_class_by_job_kind() -> None:
     assert widget_mod.widget_for(eval_job) is not eval_widget  # type: ignore[arg-type]
 
 
+def test_a_widget_closed_while_another_is_being_created_does_not_hang() -> None:
+    """Creating a widget under the registry lock can run the garbage collector, which
+    closes an orphaned widget (``Widget.__del__``) on the same thread. That once hung
+    the kernel until pytest-timeout fired."""
+    import threading
+
+    orphan = widget_mod.widget_for(FakeEvalJob(job_id="2" * 32))  # type: ignore[arg-type]
+    finished = threading.Event()
+
+    def create_while_gc_closes() -> None:
+        with BaseJobWidget._registry_lock:  # what for_job holds while it creates a widget
+            orphan.close()  # what __del__ does when the collector runs in there
+        finished.set()
+
+    worker = threading.Thread(target=create_while_gc_closes, daemon=True)
+    worker.start()
+    assert finished.wait(10), "close() deadlocked on the registry lock"
+    assert widget_mod.widget_for(orphan.job) is not orphan  # type: ignore[arg-type]
+
+
 def test_non_finite_numbers_are_sent_as_null_in_both_traits() -> None:
     job = FakeEvalJob()
     job.rows = [dict(make_row(0), judge={"status": "ok", "score": float("nan"), "passed": None})]

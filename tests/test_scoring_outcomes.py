@@ -302,7 +302,7 @@ def _scores(category: str, passed: int, failed: int) -> list:
 def test_suite_micro_macro_and_not_run_categories() -> None:
     scores = _scores("single", 8, 2) + _scores("parallel", 1, 1)
     suite = score_suite(scores, ["single", "parallel", "multi_turn"])
-    assert suite.n_cases == 12 and suite.n_passed == 9
+    assert suite.n_attempts == 12 and suite.n_passed == 9
     assert suite.micro is not None and suite.micro.rate == pytest.approx(0.75)
     assert (suite.micro.ci_low, suite.micro.ci_high) == pytest.approx(wilson_interval(9, 12))
     assert suite.macro is not None and suite.macro.rate == pytest.approx((0.8 + 0.5) / 2)

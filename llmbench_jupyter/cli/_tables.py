@@ -92,7 +92,9 @@ def _rate_cell(r: Any) -> str:
 
 
 def eval_tables(result: Any) -> list[Any]:
-    """Rich tables of an EvalResult: pass rates with CIs per target, then repeats."""
+    """Rich tables of an EvalResult: overall pass rates with CIs per target, the rate per
+    category (one row per category, so a suite with many categories never squeezes a
+    rate cell over two lines), then consistency over repeats."""
     from rich.table import Table
 
     suite = result.suite
@@ -105,11 +107,11 @@ def eval_tables(result: Any) -> list[Any]:
     )
     table.add_column("target", justify="left", no_wrap=True)
     judged = any(result.judge_mean(t) is not None for t in result.targets)
-    cols = ["attempts", "passed", "pass rate", "macro rate", *cats, "tool F1", "arg acc",
-            "errors"]  # fmt: skip
+    cols = ["attempts", "passed", "pass rate", "macro rate", "tool F1", "arg acc", "errors"]
     for col in [*cols, *(["judge /10"] if judged else [])]:
-        table.add_column(col, justify="right")
-    for target, s in result.scores().items():
+        table.add_column(col, justify="right", no_wrap=True)
+    scores = result.scores()
+    for target, s in scores.items():
         n_err = sum(1 for r in result.runs if f"{r.provider}/{r.model}" == target and r.error)
         f = summary_fields(s)
         cells = [
@@ -118,7 +120,6 @@ def eval_tables(result: Any) -> list[Any]:
             _fmt(f["passed"]),
             fmt_rate_ci(f["pass_rate"], f["pass_ci_low"], f["pass_ci_high"]),
             fmt_rate_ci(f["macro_rate"], f["macro_ci_low"], f["macro_ci_high"]),
-            *(_rate_cell(s.categories[c]) for c in cats),
             _fmt(f["tool_f1"], 2),
             _fmt(f["argument_accuracy"], 2),
             str(n_err),
@@ -127,6 +128,17 @@ def eval_tables(result: Any) -> list[Any]:
             cells.append(_fmt(result.judge_mean(target), 1))
         table.add_row(*cells)
     tables = [table]
+    if cats:
+        by_cat = Table(
+            title="pass rate by category [95% CI, clustered by case]; N/A: not in this run",
+            title_justify="left",
+        )
+        by_cat.add_column("category", justify="left", no_wrap=True)
+        for target in scores:
+            by_cat.add_column(target, justify="right", no_wrap=True)
+        for c in cats:
+            by_cat.add_row(c, *(_rate_cell(s.categories[c]) for s in scores.values()))
+        tables.append(by_cat)
     if result.k > 1:
         rep = Table(
             title=f"consistency over k={result.k} attempts per case [Wilson 95% CI]",

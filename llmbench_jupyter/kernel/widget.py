@@ -161,7 +161,10 @@ class BaseJobWidget(anywidget.AnyWidget):
     #: Live widgets by (class, job id). Not a per-class attribute: anywidget's
     #: ``add_traits`` turns every instance's class into a fresh subclass.
     _by_job: ClassVar[dict[tuple[type, str], Any]] = {}
-    _registry_lock: ClassVar[threading.Lock] = threading.Lock()
+    #: Re-entrant: creating a widget under the lock can run the garbage collector, which
+    #: closes an orphaned widget from ``__del__`` on this same thread (a plain Lock hung
+    #: the kernel there).
+    _registry_lock: ClassVar[threading.RLock] = threading.RLock()
 
     def __init__(self, job: JobLike, **kwargs: Any) -> None:
         # the current state travels in the comm_open itself: a view has content at once
