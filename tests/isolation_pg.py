@@ -113,5 +113,9 @@ def _bob_rows_intact(seeded: Seeded) -> None:
         n_requests = su.execute(
             "SELECT count(*) FROM requests WHERE owner = %s", (seeded.hub.role("bob"),)
         ).fetchone()
+        summarized = su.execute(
+            "SELECT sum(requests) FROM run_summaries WHERE owner = %s", (seeded.hub.role("bob"),)
+        ).fetchone()
     assert runs == [(seeded.runs["b_priv"], "b-priv", False), (seeded.runs["b_pub"], "b-pub", True)]
     assert n_requests == (6,)
+    assert summarized == (6,)  # bob's summaries still agree with his records

@@ -17,6 +17,7 @@ import pytest
 from isolation_pg import DENIED, Seeded, _bob_rows_intact, _denied, _ids, _record, seeded_hub
 
 from llmbench_jupyter.core.errors import LLMBenchError
+from llmbench_jupyter.store.db import schema_heads
 
 pytestmark = pytest.mark.postgres
 
@@ -42,6 +43,11 @@ def test_alice_reads_her_rows_and_published_ones_only(
     assert _ids(alice, "SELECT run_id FROM runs") == visible
     for child in ("requests", "eval_results", "judgements"):
         assert _ids(alice, f"SELECT DISTINCT run_id FROM {child}") == visible, child
+    # summaries exist for the benchmark runs only (the seed's runs have records)
+    bench = {
+        rid for rid in visible if _ids(alice, f"SELECT 1 FROM requests WHERE run_id = '{rid}'")
+    }
+    assert _ids(alice, "SELECT DISTINCT run_id FROM run_summaries") == bench
     me = seeded.hub.role("alice")
     for private in ("jobs", "audit_log", "api_keys", "suites"):
         assert _ids(alice, f"SELECT DISTINCT owner FROM {private}") <= {me}, private
@@ -121,6 +127,15 @@ def test_update_and_delete_of_bobs_rows_touch_nothing(
     assert alice.execute("DELETE FROM runs WHERE owner = %s", (bob,)).rowcount == 0
     assert alice.execute("DELETE FROM requests WHERE run_id = %s", (r["b_pub"],)).rowcount == 0
     assert alice.execute("DELETE FROM api_keys WHERE owner = %s", (bob,)).rowcount == 0
+    # bob's summaries: readable once published, never writable by alice
+    for run in (r["b_pub"], r["b_priv"]):
+        assert (
+            alice.execute(
+                "UPDATE run_summaries SET requests = 0, ok = 0 WHERE run_id = %s", (run,)
+            ).rowcount
+            == 0
+        )
+        assert alice.execute("DELETE FROM run_summaries WHERE run_id = %s", (run,)).rowcount == 0
     _bob_rows_intact(seeded)
 
 
@@ -161,6 +176,15 @@ def test_child_rows_cannot_be_attached_to_someone_elses_run(
     _denied(
         alice,
         "UPDATE eval_results SET run_id = %s WHERE owner = %s",
+        b_pub,
+        me,
+    )
+    # nor can she forge the summary of bob's published run that everyone reads
+    _denied(
+        alice,
+        "INSERT INTO run_summaries (run_id, provider, model, context_tier, owner, requests, "
+        "ok, errors, error_categories, priced_cost_usd, priced_output_tokens) "
+        "VALUES (%s, 'fake', 'fake', 0, %s, 100, 100, 0, '{}', 0, 0)",
         b_pub,
         me,
     )
@@ -242,7 +266,8 @@ def test_audit_log_is_append_only_and_timestamped_by_the_database(
 
 
 def test_schema_version_table_is_read_only(alice: psycopg.Connection[Any]) -> None:
-    assert alice.execute("SELECT version_num FROM alembic_version").fetchone() == ("0005",)
+    head = max(schema_heads())
+    assert alice.execute("SELECT version_num FROM alembic_version").fetchone() == (head,)
     _denied(alice, "UPDATE alembic_version SET version_num = '0003'")
     _denied(alice, "DELETE FROM alembic_version")
     _denied(alice, "INSERT INTO alembic_version VALUES ('9999')")

@@ -30,10 +30,11 @@ from llmbench_jupyter.hub.provision import (
     setup_database,
 )
 from llmbench_jupyter.store import Store
-from llmbench_jupyter.store.db import alembic_config
+from llmbench_jupyter.store.db import alembic_config, schema_heads
 from llmbench_jupyter.store.models import Base
 
 pytestmark = pytest.mark.postgres
+HEAD = max(schema_heads())  # the package's newest schema revision
 
 
 @pytest.fixture(scope="module")
@@ -103,6 +104,7 @@ def test_every_owned_table_is_locked_down(seeded: Seeded) -> None:
     """Enumerated from the models: a table added later is covered without code changes."""
     owned = [t.name for t in Base.metadata.sorted_tables if "owner" in t.columns]
     assert {"runs", "requests", "jobs", "suites", "eval_results", "judgements"} <= set(owned)
+    assert "run_summaries" in owned
     assert {"audit_log", "api_keys"} <= set(owned)
     hub = seeded.hub
     with hub.connect() as su:
@@ -262,13 +264,13 @@ def test_user_store_never_migrates_and_says_why(
     try:
         monkeypatch.setenv("LLMBENCH_DB_MIGRATE", "0")
         with pytest.raises(
-            LLMBenchError, match=r"is at 0004, this package needs 0005; the hub admin"
+            LLMBenchError, match=rf"is at 0004, this package needs {HEAD}; the hub admin"
         ):
             Store(hub.urls["alice"])
         # Without the variable the store tries, the database refuses, the message is the same.
         monkeypatch.delenv("LLMBENCH_DB_MIGRATE")
         with pytest.raises(
-            LLMBenchError, match=r"is at 0004, this package needs 0005; the hub admin"
+            LLMBenchError, match=rf"is at 0004, this package needs {HEAD}; the hub admin"
         ):
             Store(hub.urls["alice"])
         with hub.connect() as su:
@@ -279,7 +281,7 @@ def test_user_store_never_migrates_and_says_why(
             ).fetchone() == (1,)
     finally:
         with hub.connect() as su:
-            su.execute("UPDATE alembic_version SET version_num = '0005'")
+            su.execute("UPDATE alembic_version SET version_num = %s", (HEAD,))
 
 
 # ------------------------------------------------------------------- no PostgreSQL needed
@@ -293,7 +295,8 @@ def test_migrate_env_zero_checks_instead_of_migrating(
     monkeypatch.setenv("LLMBENCH_DB_MIGRATE", value)
     with pytest.raises(LLMBenchError) as err:
         Store(url)
-    assert "is at 0003, this package needs 0005; the hub admin applies migrations" in str(err.value)
+    needs = f"is at 0003, this package needs {HEAD}; the hub admin applies migrations"
+    assert needs in str(err.value)
     monkeypatch.setenv("LLMBENCH_DB_MIGRATE", "maybe")
     with pytest.raises(LLMBenchError, match="LLMBENCH_DB_MIGRATE: found 'maybe'"):
         Store(url)

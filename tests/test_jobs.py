@@ -294,3 +294,51 @@ def test_eta_counts_the_slow_model_still_to_come(sim: SimServer, store) -> None:
     after_first_slow = [s for s in seen if s["state"] == "running" and s["done"] == 5]
     assert after_first_slow, [(s["state"], s["done"]) for s in seen]
     assert all(s["eta_s"] >= 0.9 for s in after_first_slow)
+
+
+def test_a_benchmark_job_never_calls_the_store_on_the_event_loop(
+    sim: SimServer, store, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    """A database call on the kernel's loop would stall every stream's timestamps (and the
+    notebook) for as long as the database takes: a lock, a slow disk, a migration."""
+    on_loop: list[str] = []
+    for name in dir(store):
+        method = getattr(store, name)
+        if name.startswith("__") or not callable(method) or name in ("_owner", "_error"):
+            continue
+
+        def watched(*args, _name=name, _method=method, **kwargs):  # type: ignore[no-untyped-def]
+            try:
+                asyncio.get_running_loop()
+                on_loop.append(_name)
+            except RuntimeError:
+                pass  # a worker thread: fine
+            return _method(*args, **kwargs)
+
+        monkeypatch.setattr(store, name, watched)
+    manager = JobManager(store, max_concurrent=1)
+
+    async def main() -> None:
+        await manager.submit(spec(sim, runs=4))
+
+    asyncio.run(main())
+    assert on_loop == [], sorted(set(on_loop))
+
+
+def test_a_job_whose_row_cannot_be_written_fails_before_sending(
+    sim: SimServer, store, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    def refuse(**_: object) -> None:
+        raise LLMBenchError("cannot create job (sqlite:///x.db): disk I/O error")
+
+    monkeypatch.setattr(store, "create_job", refuse)
+    manager = JobManager(store, max_concurrent=1)
+
+    async def main() -> Job:
+        job = manager.submit(spec(sim, runs=3))
+        with pytest.raises(JobError, match="cannot create job .*disk I/O error"):
+            await job
+        return job
+
+    job = asyncio.run(main())
+    assert job.state == "failed" and job.records == [] and job.run_id is None

@@ -1,8 +1,12 @@
 """Stored runs as DataFrames: history, a run reloaded as a BenchResult, and a leaderboard.
 
-Every number here comes from ``stats.summarize`` over stored records; this module only
-selects records and arranges columns, so the notebook, the magics and the CLI can never
-disagree on a median. pandas is imported inside the functions.
+History and leaderboard read the per-run summaries the store keeps as records are written
+(``store.summaries``), never the records themselves, so they answer in milliseconds over
+millions of records. Their counts, success rates and costs are exact and follow
+``stats.summarize``'s definitions; their percentiles come from the summaries' merged
+quantile sketches, within ``stats.RELATIVE_ACCURACY`` (0.5%) of the exact percentile
+over the same requests (docs/metrics.md). A run reloaded with ``load`` is summarized
+from its records, exactly. pandas is imported inside the functions.
 """
 
 from __future__ import annotations
@@ -54,7 +58,11 @@ RANK_BY: dict[str, tuple[str, bool]] = {
     "cost": ("cost_per_1k_output_usd", True),
     "success_rate": ("success_rate", False),
 }
-_ALL_RUNS = 100_000
+#: Where the history's and leaderboard's numbers come from (``DataFrame.attrs["source"]``).
+SOURCE = (
+    "run_summaries: counts, success rates and costs exact; p50s from merged quantile "
+    "sketches, within ±0.5% of the exact percentile of the same requests"
+)
 
 
 def _store(store: Store | str | None) -> Store:
@@ -103,25 +111,22 @@ def history(
     """
     import pandas as pd
 
-    from llmbench_jupyter.stats import summarize
-
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
         raise LLMBenchError(f"history(limit=...): found {limit!r}, expected an integer >= 1")
     db = _store(store)
     runs = db.list_runs(limit=limit, all_owners=all_owners, include_published=include_published)
-    ids = [r["run_id"] for r in runs]
-    by_run: dict[str, dict[str, Any]] = {}
-    if ids:
-        records = db.records_df(ids, include_warmup=False)
-        summary = summarize(records, by=("run_id",), metrics=("ttft_ms", "decode_tps"))
-        by_run = {row["run_id"]: row for row in summary.to_dict("records")}
+    bench_ids = [r["run_id"] for r in runs if r.get("kind", "bench") == "bench"]
+    by_run: dict[str, list[dict[str, Any]]] = {}
+    for summary in db.summary_rows(bench_ids) if bench_ids else []:
+        by_run.setdefault(summary["run_id"], []).append(summary)
     rows = []
     for run in runs:
-        stats = by_run.get(run["run_id"], {})
+        parts = by_run.get(run["run_id"], [])
         bench = run.get("kind", "bench") == "bench"
         # the store counts every stored request of a run (warm-ups included), an eval
-        # run's case attempts
+        # run's case attempts; the summaries count measured requests
         stored = int(run.get("n_requests") or 0)
+        measured = sum(p["requests"] for p in parts)
         rows.append(
             {
                 "run_id": run["run_id"],
@@ -131,17 +136,18 @@ def history(
                 "status": run["status"],
                 "owner": run["owner"],
                 "targets": _targets_label(run.get("spec")),
-                "requests": int(stats.get("requests", 0)) if bench else None,
-                "errors": int(stats.get("errors", 0)) if bench else None,
-                "warmup_requests": stored - int(stats.get("requests", 0)) if bench else None,
+                "requests": measured if bench else None,
+                "errors": sum(p["errors"] for p in parts) if bench else None,
+                "warmup_requests": stored - measured if bench else None,
                 "attempts": None if bench else stored,
-                "ttft_ms_p50": stats.get("ttft_ms_p50"),
-                "decode_tps_p50": stats.get("decode_tps_p50"),
+                "ttft_ms_p50": _p50(parts, "ttft_ms"),
+                "decode_tps_p50": _p50(parts, "decode_tps"),
             }
         )
     df = pd.DataFrame(rows, columns=list(HISTORY_COLUMNS))
     counts = ["requests", "errors", "warmup_requests", "attempts"]
     df[counts] = df[counts].astype("Int64")  # a count, or <NA> where it does not apply
+    df.attrs["source"] = SOURCE
     if full:
         return df
     from llmbench_jupyter.analysis.display import compact_frame
@@ -149,6 +155,13 @@ def history(
     df["name"] = df["name"].fillna("")
     df["created_at"] = pd.to_datetime(df["created_at"], utc=True).dt.floor("s")
     return compact_frame(df, keep=HISTORY_COLUMNS[:9])
+
+
+def _p50(summaries: list[dict[str, Any]], metric: str) -> float | None:
+    """The median of ``metric`` over every request the summary rows counted."""
+    from llmbench_jupyter.stats import sketch_quantile
+
+    return sketch_quantile([s[f"{metric}_sketch"] for s in summaries], 0.5)
 
 
 def load(run_id_or_prefix: str, store: Store | str | None = None) -> BenchResult:
@@ -195,24 +208,14 @@ def _check_leaderboard_args(by: str, context_tier: Any, since_days: Any) -> None
         )
 
 
-def _select_runs(
-    db: Store,
-    runs: str | Sequence[str] | None,
-    since_days: float | None,
-    all_owners: bool,
-    include_published: bool = False,
-) -> list[str]:
+def _run_ids(
+    db: Store, runs: str | Sequence[str] | None, include_published: bool
+) -> list[str] | None:
+    """Full ids of the runs asked for by id or prefix (None: no choice made)."""
     if runs is None:
-        listed = db.list_runs(
-            limit=_ALL_RUNS, all_owners=all_owners, include_published=include_published
-        )
-        chosen = [r for r in listed if r.get("kind", "bench") == "bench"]
-    else:
-        wanted = [runs] if isinstance(runs, str) else list(runs)
-        chosen = [db.get_run(str(r), include_published=include_published) for r in wanted]
-    if since_days is not None:
-        cutoff = datetime.now(UTC) - timedelta(days=float(since_days))
-        chosen = [r for r in chosen if r["created_at"] is not None and r["created_at"] >= cutoff]
+        return None
+    wanted = [runs] if isinstance(runs, str) else list(runs)
+    chosen = [db.get_run(str(r), include_published=include_published) for r in wanted]
     return list(dict.fromkeys(r["run_id"] for r in chosen))
 
 
@@ -256,36 +259,49 @@ def _leaderboard(
 ) -> pd.DataFrame:
     import pandas as pd
 
-    from llmbench_jupyter.stats import summarize
-
     _check_leaderboard_args(by, context_tier, since_days)
     db = _store(store)
-    ids = _select_runs(db, runs, since_days, all_owners, include_published)
-    empty = pd.DataFrame(columns=list(LEADERBOARD_COLUMNS))
-    if not ids:
-        return empty
-    records = db.records_df(ids, include_warmup=False)
-    if context_tier is not None:
-        records = records[records["context_tier"] == context_tier]
-    if records.empty:
-        return empty
-    summary = summarize(
-        records, metrics=("ttft_ms", "decode_tps", "tpot_ms", "output_tokens", "cost_usd")
+    ids = _run_ids(db, runs, include_published)
+    since = None
+    if since_days is not None:
+        since = datetime.now(UTC) - timedelta(days=float(since_days))
+    summaries = db.summary_rows(
+        ids,
+        all_owners=all_owners,
+        include_published=include_published,
+        since=since,
+        context_tier=context_tier,
     )
-    keys = ["provider", "model", "context_tier"]
-    n_runs = records.groupby(keys)["run_id"].nunique()
+    groups: dict[tuple[str, str, int], list[dict[str, Any]]] = {}
+    for summary in summaries:
+        if summary["requests"]:
+            key = (summary["provider"], summary["model"], summary["context_tier"])
+            groups.setdefault(key, []).append(summary)
+    if not groups:
+        empty = pd.DataFrame(columns=list(LEADERBOARD_COLUMNS))
+        empty.attrs["source"] = SOURCE
+        return empty
     rows = []
-    for row in summary.to_dict("records"):
+    for (provider, model, tier), parts in groups.items():
+        requests = sum(p["requests"] for p in parts)
+        priced_tokens = sum(p["priced_output_tokens"] for p in parts)
+        priced_cost = sum(p["priced_cost_usd"] for p in parts)
         rows.append(
             {
-                **{k: row[k] for k in keys},
-                "requests": row["requests"],
-                "success_rate": row["success_rate"],
-                "ttft_ms_p50": row["ttft_ms_p50"],
-                "decode_tps_p50": row["decode_tps_p50"],
-                "tpot_ms_p50": row["tpot_ms_p50"],
-                "cost_per_1k_output_usd": row["cost_per_1k_output_usd"],
-                "n_runs": int(n_runs.loc[tuple(row[k] for k in keys)]),
+                "provider": provider,
+                "model": model,
+                "context_tier": tier,
+                "requests": requests,
+                "success_rate": sum(p["ok"] for p in parts) / requests,
+                "ttft_ms_p50": _p50(parts, "ttft_ms"),
+                "decode_tps_p50": _p50(parts, "decode_tps"),
+                "tpot_ms_p50": _p50(parts, "tpot_ms"),
+                # stats.summarize's definition: successful requests with both a known cost
+                # and a token count, in numerator and denominator alike
+                "cost_per_1k_output_usd": priced_cost / priced_tokens * 1000
+                if priced_tokens > 0
+                else None,
+                "n_runs": len({p["run_id"] for p in parts}),
             }
         )
     column, ascending = RANK_BY[by]
@@ -298,7 +314,9 @@ def _leaderboard(
         kind="stable",
     ).reset_index(drop=True)
     df.insert(0, "rank", df.groupby("context_tier").cumcount() + 1)
-    return df[list(LEADERBOARD_COLUMNS)]
+    df = df[list(LEADERBOARD_COLUMNS)]
+    df.attrs["source"] = SOURCE
+    return df
 
 
 def publish(run_id_or_prefix: str, published: bool = True, store: Store | str | None = None) -> str:

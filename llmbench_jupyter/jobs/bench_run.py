@@ -63,15 +63,18 @@ async def _run_stored(
     owner = owner or current_owner()
     writer: StoreWriter | None = None
     run_id: str | None = None
-    if save:
-        store = store or open_store()
-        run_id = store.create_run(
-            owner=owner,
-            name=spec.name,
-            spec=describe_run(spec, *plan(spec)),
-            config_snapshot=config_snapshot or {},
-            versions=versions(),
-            host=host(),
+    if save:  # the event loop never waits on the database (opening may even migrate it)
+        store = store or await asyncio.to_thread(open_store)
+        described = describe_run(spec, *plan(spec))
+        run_id = await asyncio.to_thread(
+            lambda: store.create_run(
+                owner=owner,
+                name=spec.name,
+                spec=described,
+                config_snapshot=config_snapshot or {},
+                versions=versions(),
+                host=host(),
+            )
         )
         writer = StoreWriter(store)
 
@@ -87,7 +90,7 @@ async def _run_stored(
         await asyncio.to_thread(writer.close)
         if overhead is not None:
             overhead["store_errors"] = writer.errors
-        store.finish_run(run_id, status, overhead=overhead)
+        await asyncio.to_thread(store.finish_run, run_id, status, overhead)
 
     result = await run_workload(
         spec,

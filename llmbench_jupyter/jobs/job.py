@@ -78,6 +78,8 @@ class Job(Generic[R]):
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._done: concurrent.futures.Future[R] = concurrent.futures.Future()
+        #: writes of this job's row on the manager's journal thread, in order
+        self._writes: list[concurrent.futures.Future[Any]] = []
 
     # ----------------------------------------------------------------- state
     @property
@@ -95,15 +97,34 @@ class Job(Generic[R]):
     def done(self) -> bool:
         return self._state in FINAL_STATES
 
-    def _transition(self, to: str, **fields: Any) -> None:
-        allowed = TRANSITIONS.get(self._state, frozenset())
-        if to not in allowed:
+    def _check(self, to: str) -> None:
+        if to not in TRANSITIONS.get(self._state, frozenset()):
             raise JobError(f"job {self.id[:8]}: cannot go from {self._state} to {to}")
+
+    def _transition(self, to: str, **fields: Any) -> concurrent.futures.Future[Any] | None:
+        """Change state now; the job row follows on the manager's journal thread, in order
+        (the loop never waits on the database). Returns that write, or None without a store."""
+        self._check(to)
         store = self.manager.store
+        write = None
         if store is not None:
-            store.transition_job(self.id, [self._state], to, **fields)
+            write = self.manager._persist(
+                store.transition_job, self.id, [self._state], to, **fields
+            )
+            self._writes.append(write)
         self._state = to
         self._notify()
+        return write
+
+    async def _journal_written(self) -> None:
+        """Wait until every write of this job's row so far has run; raise the first failure
+        (e.g. "cannot create job"), as the write itself would have on the loop."""
+        if self.manager.store is None:
+            return
+        await asyncio.wrap_future(self.manager._persist(lambda: None))
+        for write in self._writes:
+            if write.exception() is not None:
+                raise write.exception()  # type: ignore[misc]
 
     # -------------------------------------------------------------- progress
     def subscribe(self, callback: Subscriber) -> Callable[[], None]:
@@ -128,7 +149,7 @@ class Job(Generic[R]):
         self.run_id = run_id
         self._planned = planned
         if run_id and self.manager.store is not None:
-            self.manager.store.set_job_run(self.id, run_id)
+            self.manager._persist(self.manager.store.set_job_run, self.id, run_id)
         self._notify()
 
     def _on_record(self, record: Any) -> None:
@@ -203,6 +224,7 @@ class Job(Generic[R]):
             async with slots:
                 await wait_for_budget(self.manager, self)
                 self._transition(RUNNING)
+                await self._journal_written()  # a failed job-row write fails it before it sends
                 await self.manager._audit("job.start", self, {"spec": self.work.describe()})
                 self.started_at = time.monotonic()
                 result = await self.work.run(self)
@@ -226,6 +248,10 @@ class Job(Generic[R]):
         await self.manager._audit(
             "job.end", self, {"state": self._state, "run_id": self.run_id, "error": self.error}
         )
+        try:  # the row is final when the result is delivered
+            await self._journal_written()
+        except Exception as exc:  # a failed state write: the job failed above already
+            log.warning("job %s: its final state was not saved: %s", self.id[:8], exc)
         await self._deliver_final()
         if not isinstance(outcome, JobError):
             self._result = outcome
@@ -240,9 +266,14 @@ class Job(Generic[R]):
             return
         self.finished_at = time.monotonic()
         self._result = self.work.partial(self, CANCELLED)
+        write = None
         if CANCELLED in TRANSITIONS.get(self._state, frozenset()):
-            self._transition(CANCELLED)
-        self._done.set_result(self._result)
+            write = self._transition(CANCELLED)
+        result = self._result
+        if write is None:
+            self._done.set_result(result)
+        else:  # delivered once the job row says cancelled
+            write.add_done_callback(lambda _: self._done.set_result(result))
 
     def cancel(self) -> bool:
         """Stop the job; completed requests stay stored. False if it had already finished."""

@@ -15,6 +15,7 @@ import logging
 import os
 import socket
 import threading
+from collections.abc import Callable
 from typing import Any, TypeVar, overload
 
 from llmbench_jupyter.analysis.bench_result import BenchResult
@@ -79,8 +80,19 @@ class JobManager:
         self._slots: dict[asyncio.AbstractEventLoop, asyncio.Semaphore] = {}
         self._bg_loop: asyncio.AbstractEventLoop | None = None
         self._lock = threading.Lock()
+        # Job rows are written by one thread, in submission order: never on the event loop,
+        # whose stalls would delay every stream's timestamps (and the notebook).
+        self._journal = concurrent.futures.ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="llmbench-job-journal"
+        )
         if store is not None:
             store.sweep_interrupted(self.host, _pid_alive)
+
+    def _persist(
+        self, fn: Callable[..., Any], *args: Any, **kwargs: Any
+    ) -> concurrent.futures.Future[Any]:
+        """Run a store write for a job on the journal thread, after every earlier one."""
+        return self._journal.submit(fn, *args, **kwargs)
 
     @overload
     def submit(
@@ -122,15 +134,18 @@ class JobManager:
         else:
             work = spec
         job = Job(self, work)
-        if self.store is not None:
-            self.store.create_job(
-                job_id=job.id,
-                kind=job.kind,
-                spec=work.describe(),
-                pid=os.getpid(),
-                host=self.host,
-                owner=self.owner,
-                name=work.name,
+        if self.store is not None:  # its failure fails the job when it starts (Job._run)
+            job._writes.append(
+                self._persist(
+                    self.store.create_job,
+                    job_id=job.id,
+                    kind=job.kind,
+                    spec=work.describe(),
+                    pid=os.getpid(),
+                    host=self.host,
+                    owner=self.owner,
+                    name=work.name,
+                )
             )
         self._jobs.append(job)
         try:

@@ -30,13 +30,16 @@ from llmbench_jupyter.stats._proportions import (
     repeat_rates,
     wilson_interval,
 )
+from llmbench_jupyter.stats._sketch import RELATIVE_ACCURACY, Sketch, sketch_quantile
 
 __all__ = [
     "GROUP_KEYS",
     "LIVE_METRICS",
     "METRICS",
     "PAIR_WINNERS",
+    "RELATIVE_ACCURACY",
     "STATS",
+    "Sketch",
     "StatsInputError",
     "aggregate_throughput",
     "client_bound_reason",
@@ -53,6 +56,7 @@ __all__ = [
     "pairwise_summary",
     "proportion",
     "repeat_rates",
+    "sketch_quantile",
     "summarize",
     "wilson_interval",
 ]

@@ -124,10 +124,29 @@ def make_engine(url: URL) -> Engine:
     engine = create_engine(url, **kwargs)
     if url.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _sqlite_on_connect)
+        event.listen(engine, "begin", _sqlite_begin)
     return engine
 
 
+#: Execution option of a connection whose transactions write (``Store._tx(write=True)``).
+WRITE_TX = "llmbench_write"
+
+
+def _sqlite_begin(conn: Any) -> None:
+    """SQLite: a write transaction takes the write lock when it begins.
+
+    A deferred transaction that reads and then writes (the summary merge does) fails at
+    once with "database is locked" when another writer committed in between: the busy
+    timeout cannot help it. ``BEGIN IMMEDIATE`` waits for the lock instead (up to the
+    busy timeout), so concurrent writers queue up and none loses its batch.
+    """
+    immediate = conn.get_execution_options().get(WRITE_TX)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
 def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
+    # we issue BEGIN ourselves (_sqlite_begin), not the sqlite3 module
+    dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
     try:
         cur.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
@@ -209,6 +228,7 @@ def _current_heads(engine: Engine) -> set[str]:
 
 def _upgrade(engine: Engine, cfg: Config, heads: set[str]) -> None:
     with engine.connect() as conn:
+        conn = conn.execution_options(**{WRITE_TX: True})  # SQLite: lock up front
         current = set(MigrationContext.configure(conn).get_current_heads())
         conn.rollback()
         if current == heads:

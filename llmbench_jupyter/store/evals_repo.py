@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 class EvalsMixin:
     """Eval methods of :class:`~llmbench_jupyter.store.Store`."""
 
-    _tx: Callable[[str], Any]
+    _tx: Callable[..., Any]
     _owner: Callable[..., str]
     url: str
 
@@ -74,7 +74,7 @@ class EvalsMixin:
 
         owner = self._owner(owner)
         table = SuiteRow.__table__
-        with self._tx("cannot read suite") as conn:
+        with self._tx("cannot read suite", write=False) as conn:
             row = conn.execute(select(table).where(SuiteRow.suite_id == name_or_id)).first()
             if row is None:
                 stmt = select(table).where(SuiteRow.owner == owner, SuiteRow.name == name_or_id)
@@ -97,7 +97,7 @@ class EvalsMixin:
             .where(SuiteRow.owner == self._owner(owner))
             .order_by(SuiteRow.name, SuiteRow.version.desc())
         )
-        with self._tx("cannot list suites") as conn:
+        with self._tx("cannot list suites", write=False) as conn:
             return [dict(r) for r in conn.execute(stmt).mappings()]
 
     # ---------------------------------------------------------------- results
@@ -137,7 +137,7 @@ class EvalsMixin:
         stmt = (
             select(EvalResult.__table__).where(EvalResult.run_id == run_id).order_by(EvalResult.seq)
         )
-        with self._tx("cannot read eval results") as conn:
+        with self._tx("cannot read eval results", write=False) as conn:
             self._require_run(conn, run_id)
             return [{c: r[c] for c in EVAL_RESULT_COLUMNS} for r in conn.execute(stmt).mappings()]
 
@@ -189,7 +189,7 @@ class EvalsMixin:
         if kind is not None:
             stmt = stmt.where(JudgementRow.kind == kind)
         stmt = stmt.order_by(JudgementRow.created_at, JudgementRow.judgement_id)
-        with self._tx("cannot read judgements") as conn:
+        with self._tx("cannot read judgements", write=False) as conn:
             return [{c: r[c] for c in JUDGEMENT_COLUMNS} for r in conn.execute(stmt).mappings()]
 
     # ----------------------------------------------------------------- helpers

@@ -31,7 +31,7 @@ ACTIVE_STATES = ("pending", "queued", "running")
 class JobsMixin:
     """Job methods of :class:`~llmbench_jupyter.store.Store`."""
 
-    _tx: Callable[[str], Any]
+    _tx: Callable[..., Any]
     _owner: Callable[..., str]
     url: str
 
@@ -85,7 +85,7 @@ class JobsMixin:
             conn.execute(update(JobRow).where(JobRow.job_id == job_id).values(run_id=run_id))
 
     def get_job(self, job_id: str) -> dict[str, Any]:
-        with self._tx("cannot read job") as conn:
+        with self._tx("cannot read job", write=False) as conn:
             row = conn.execute(select(JobRow.__table__).where(JobRow.job_id == job_id)).mappings()
             found = row.first()
         if found is None:
@@ -98,7 +98,7 @@ class JobsMixin:
         stmt = select(JobRow.__table__).order_by(JobRow.created_at.desc()).limit(limit)
         if not all_owners:
             stmt = stmt.where(JobRow.owner == self._owner(owner))
-        with self._tx("cannot list jobs") as conn:
+        with self._tx("cannot list jobs", write=False) as conn:
             return [{c: r[c] for c in JOB_COLUMNS} for r in conn.execute(stmt).mappings()]
 
     def requests_since(self, since: datetime, owner: str | None = None) -> int:
@@ -108,7 +108,7 @@ class JobsMixin:
         stmt = select(func.coalesce(func.sum(Run.n_requests), 0)).where(
             Run.owner == self._owner(owner), Run.created_at >= since
         )
-        with self._tx("cannot count recent requests") as conn:
+        with self._tx("cannot count recent requests", write=False) as conn:
             return int(conn.execute(stmt).scalar() or 0)
 
     def sweep_interrupted(self, host: str, is_alive: Callable[[int], bool]) -> list[str]:

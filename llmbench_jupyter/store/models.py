@@ -22,6 +22,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -97,7 +98,12 @@ class Run(Base):
 
 
 class Request(Base):
-    """One request's record; columns mirror ``RequestRecord`` field for field."""
+    """One request's record; columns mirror ``RequestRecord`` field for field, except
+    ``itl_ms``, which is derived from ``chunk_times_ms`` on read (``STORED_FIELDS``).
+
+    ``chunk_times_ms`` holds the bytes of ``store.codec.encode_times`` (integer
+    microseconds), not JSON: that is most of what makes a record small and quick to read.
+    """
 
     __tablename__ = "requests"
 
@@ -106,7 +112,9 @@ class Request(Base):
     run_id: Mapped[str] = mapped_column(
         String(64), ForeignKey("runs.run_id", ondelete="CASCADE"), index=True
     )
-    owner: Mapped[str] = mapped_column(String, index=True)
+    # not indexed: records are always found by run; row-level security checks the owner
+    # of each row found (an index cost 14 bytes a record and served no query)
+    owner: Mapped[str] = mapped_column(String)
     provider: Mapped[str] = mapped_column(String)
     model: Mapped[str] = mapped_column(String)
     api_model: Mapped[str] = mapped_column(String)
@@ -128,9 +136,8 @@ class Request(Base):
     ttfat_ms: Mapped[float | None] = mapped_column(Float)
     e2e_ms: Mapped[float | None] = mapped_column(Float)
     tpot_ms: Mapped[float | None] = mapped_column(Float)
-    chunk_times_ms: Mapped[list[float]] = mapped_column(JSON)
-    chunk_kinds: Mapped[str] = mapped_column(Text)
-    itl_ms: Mapped[list[float]] = mapped_column(JSON)
+    chunk_times_ms: Mapped[bytes] = mapped_column(LargeBinary)
+    chunk_kinds: Mapped[str] = mapped_column(Text)  # store.codec.encode_kinds
     n_chunks: Mapped[int] = mapped_column()
     # tokens
     output_tokens: Mapped[int | None] = mapped_column()
@@ -158,6 +165,38 @@ class Request(Base):
     http_status: Mapped[int | None] = mapped_column()
     finish_reason: Mapped[str | None] = mapped_column(String)
     output_text: Mapped[str | None] = mapped_column(Text)
+
+
+class RunSummary(Base):
+    """What the leaderboard and history need of one run's measured requests to one
+    target at one context tier, kept up to date in the same transaction as the records.
+
+    Counts and sums are exact and add up across runs; percentiles across runs come from
+    the mergeable sketches (``stats.Sketch``: bucket counts, within ``RELATIVE_ACCURACY``).
+    Timing sketches count successful requests only, like ``stats.summarize``; costs follow
+    its ``total_cost_usd`` and ``cost_per_1k_output_usd`` definitions.
+    """
+
+    __tablename__ = "run_summaries"
+
+    run_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("runs.run_id", ondelete="CASCADE"), primary_key=True
+    )
+    provider: Mapped[str] = mapped_column(String, primary_key=True)
+    model: Mapped[str] = mapped_column(String, primary_key=True)
+    context_tier: Mapped[int] = mapped_column(primary_key=True)
+    owner: Mapped[str] = mapped_column(String, index=True)
+    requests: Mapped[int] = mapped_column(default=0)
+    ok: Mapped[int] = mapped_column(default=0)
+    errors: Mapped[int] = mapped_column(default=0)
+    error_categories: Mapped[dict[str, int]] = mapped_column(JSON)
+    total_cost_usd: Mapped[float | None] = mapped_column(Float)  # every known cost
+    priced_cost_usd: Mapped[float] = mapped_column(Float, default=0.0)  # ok, cost and tokens
+    priced_output_tokens: Mapped[int] = mapped_column(BigInteger, default=0)  # of those
+    ttft_ms_sketch: Mapped[bytes | None] = mapped_column(LargeBinary)
+    e2e_ms_sketch: Mapped[bytes | None] = mapped_column(LargeBinary)
+    tpot_ms_sketch: Mapped[bytes | None] = mapped_column(LargeBinary)
+    decode_tps_sketch: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
 class JobRow(Base):
@@ -288,6 +327,8 @@ class ApiKeyRow(Base):
 
 #: Column names of ``runs`` in table order: the keys of every run dict.
 RUN_COLUMNS: tuple[str, ...] = tuple(c.name for c in Run.__table__.columns)
+#: Column names of ``run_summaries``.
+SUMMARY_COLUMNS: tuple[str, ...] = tuple(c.name for c in RunSummary.__table__.columns)
 #: Column names of ``jobs``: the keys of every job dict.
 JOB_COLUMNS: tuple[str, ...] = tuple(c.name for c in JobRow.__table__.columns)
 #: Column names of ``eval_results``: the keys of every eval result dict and DataFrame.

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -22,10 +22,10 @@ from sqlalchemy.engine import URL, Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from llmbench_jupyter.core.errors import LLMBenchError, scrub
-from llmbench_jupyter.core.records import LIST_FIELDS, RECORD_FIELDS, RequestRecord
 from llmbench_jupyter.core.redact import redact_config
 from llmbench_jupyter.store import export as _export
 from llmbench_jupyter.store.db import (
+    WRITE_TX,
     current_owner,
     default_db_url,
     describe_db_error,
@@ -39,7 +39,8 @@ from llmbench_jupyter.store.db import (
 )
 from llmbench_jupyter.store.evals_repo import EvalsMixin
 from llmbench_jupyter.store.jobs_repo import JobsMixin
-from llmbench_jupyter.store.models import RUN_COLUMNS, Request, Run
+from llmbench_jupyter.store.models import RUN_COLUMNS, Run
+from llmbench_jupyter.store.records_repo import RecordsMixin, _check_id
 from llmbench_jupyter.store.security_repo import SecurityMixin
 
 if TYPE_CHECKING:
@@ -47,12 +48,11 @@ if TYPE_CHECKING:
 
 RUN_STATUSES = ("running", "done", "failed", "cancelled", "interrupted")
 FINAL_STATUSES = ("done", "failed", "cancelled", "interrupted")
-_MAX_ID = 64
 _SECRET_KEYS = frozenset({"api_key"})
 _RUN_COLS = tuple(Run.__table__.columns)
 
 
-class Store(JobsMixin, EvalsMixin, SecurityMixin):
+class Store(RecordsMixin, JobsMixin, EvalsMixin, SecurityMixin):
     """A results store on one database. Thread-safe; each call is its own transaction.
 
     With ``$LLMBENCH_DB_MIGRATE=0`` the store never migrates: it checks that the schema
@@ -181,7 +181,7 @@ class Store(JobsMixin, EvalsMixin, SecurityMixin):
         owner = self._owner(owner)
         mine = select(*_RUN_COLS).where(Run.owner == owner)
         exact_where = (Run.owner == owner) | Run.published if include_published else None
-        with self._tx("cannot look up run") as conn:
+        with self._tx("cannot look up run", write=False) as conn:
             exact_q = select(*_RUN_COLS).where(exact_where) if exact_where is not None else mine
             exact = conn.execute(exact_q.where(Run.run_id == query)).mappings().first()
             if exact is not None:
@@ -229,7 +229,7 @@ class Store(JobsMixin, EvalsMixin, SecurityMixin):
         if not all_owners:
             mine = Run.owner == self._owner(owner)
             stmt = stmt.where(mine | Run.published if include_published else mine)
-        with self._tx("cannot list runs") as conn:
+        with self._tx("cannot list runs", write=False) as conn:
             return [dict(r) for r in conn.execute(stmt).mappings()]
 
     def runs_df(
@@ -254,29 +254,6 @@ class Store(JobsMixin, EvalsMixin, SecurityMixin):
         if not deleted:
             raise LLMBenchError(f"delete_run: no run {run_id!r} in {self.url}")
         self._owners.pop(run_id, None)
-
-    # --------------------------------------------------------------- records
-    def add_record(self, record: RequestRecord) -> None:
-        """Save one record in its own committed transaction (a crash keeps what was saved)."""
-        self._insert([record])
-
-    def add_records(self, records: Sequence[RequestRecord]) -> None:
-        """Save records in one transaction: all of them or, on any error, none."""
-        self._insert(list(records))
-
-    def records(self, run_id: str, include_warmup: bool = True) -> list[RequestRecord]:
-        """The run's records in send order."""
-        with self._tx("cannot read records") as conn:
-            return self._records(conn, run_id, include_warmup)
-
-    def records_df(self, run_ids: str | Sequence[str], include_warmup: bool = True) -> pd.DataFrame:
-        """Records of one or more runs; columns are exactly ``RECORD_FIELDS`` in order."""
-        import pandas as pd
-
-        ids = [run_ids] if isinstance(run_ids, str) else list(run_ids)
-        with self._tx("cannot read records") as conn:
-            rows = [r.to_dict() for rid in ids for r in self._records(conn, rid, include_warmup)]
-        return pd.DataFrame.from_records(rows, columns=list(RECORD_FIELDS))
 
     def export(
         self,
@@ -308,63 +285,13 @@ class Store(JobsMixin, EvalsMixin, SecurityMixin):
         self.close()
 
     # -------------------------------------------------------------- helpers
-    def _insert(self, records: list[RequestRecord]) -> None:
-        if not records:
-            return
-        by_run: dict[str, list[dict[str, Any]]] = {}
-        for rec in records:
-            if not isinstance(rec, RequestRecord):
-                raise LLMBenchError(
-                    f"add_record: expected a RequestRecord, got {type(rec).__name__}"
-                )
-            _check_id("request_id", rec.request_id)
-            _check_id("run_id", rec.run_id)
-            by_run.setdefault(rec.run_id, []).append(_record_row(rec))
-        with self._tx("cannot save records") as conn:
-            for run_id, rows in by_run.items():
-                owner = self._run_owner(conn, run_id)
-                for row in rows:
-                    if self.login_role is not None:
-                        row["owner"] = None  # the run's owner, which is the login role
-                    if row["owner"] and row["owner"] != owner:
-                        raise LLMBenchError(
-                            f"record {row['request_id']} has owner {row['owner']!r} but run "
-                            f"{run_id} belongs to {owner!r}"
-                        )
-                    row["owner"] = owner
-                conn.execute(insert(Request), rows)
-                n_err = sum(1 for row in rows if row["status"] != "ok")
-                conn.execute(
-                    update(Run)
-                    .where(Run.run_id == run_id)
-                    .values(n_requests=Run.n_requests + len(rows), n_errors=Run.n_errors + n_err)
-                )
-
-    def _run_owner(self, conn: Connection, run_id: str) -> str:
-        owner = self._owners.get(run_id)
-        if owner is None:
-            owner = conn.execute(select(Run.owner).where(Run.run_id == run_id)).scalar()
-            if owner is None:
-                raise LLMBenchError(f"cannot save records: no run {run_id!r} in {self.url}")
-            self._owners[run_id] = owner
-        return owner
-
-    def _records(self, conn: Connection, run_id: str, include_warmup: bool) -> list[RequestRecord]:
-        if conn.execute(select(Run.run_id).where(Run.run_id == run_id)).first() is None:
-            raise LLMBenchError(f"no run {run_id!r} in {self.url}")
-        stmt = (
-            select(Request.__table__)
-            .where(Request.run_id == run_id)
-            .order_by(Request.send_mono_ns, Request.request_id)
-        )
-        if not include_warmup:
-            stmt = stmt.where(Request.is_warmup.is_(False))
-        return [RequestRecord(**row) for row in conn.execute(stmt).mappings()]
-
-    def _tx(self, what: str) -> _Transaction:
+    def _tx(self, what: str, *, write: bool = True) -> _Transaction:
+        """A transaction. Unless it only reads (``write=False``), SQLite takes the write
+        lock when it begins: a transaction that reads and then writes could otherwise
+        fail at once with "database is locked" when another writer commits in between."""
         if self.closed:
             raise LLMBenchError(f"{what}: the store {self.url} is closed")
-        return _Transaction(self, what)
+        return _Transaction(self, what, write)
 
     def _error(self, what: str, exc: BaseException) -> LLMBenchError:
         secrets = [self._url.password] if isinstance(self._url.password, str) else []
@@ -375,17 +302,25 @@ class Store(JobsMixin, EvalsMixin, SecurityMixin):
 class _Transaction:
     """``engine.begin()`` that turns driver errors into one-line ``LLMBenchError``s."""
 
-    def __init__(self, store: Store, what: str) -> None:
+    def __init__(self, store: Store, what: str, write: bool = False) -> None:
         self._store = store
         self._what = what
+        self._write = write
+        self._conn: Connection | None = None
         self._cm: Any = None
 
     def __enter__(self) -> Connection:
         try:
-            self._cm = self._store._engine.begin()
-            conn: Connection = self._cm.__enter__()
+            conn = self._store._engine.connect()
+            self._conn = conn
+            if self._write:
+                conn = conn.execution_options(**{WRITE_TX: True})
+            self._cm = conn.begin()
+            self._cm.__enter__()
             return conn
         except SQLAlchemyError as exc:
+            if self._conn is not None:
+                self._conn.close()
             raise self._store._error(self._what, exc) from None
 
     def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> Literal[False]:
@@ -393,26 +328,12 @@ class _Transaction:
             self._cm.__exit__(exc_type, exc, tb)  # commits, or rolls back on error
         except SQLAlchemyError as err:
             raise self._store._error(self._what, err) from None
+        finally:
+            assert self._conn is not None
+            self._conn.close()
         if isinstance(exc, SQLAlchemyError):
             raise self._store._error(self._what, exc) from None
         return False
-
-
-def _check_id(label: str, value: object) -> None:
-    if not isinstance(value, str) or not value or len(value) > _MAX_ID:
-        raise LLMBenchError(
-            f"{label} must be a non-empty string of at most {_MAX_ID} characters, got {value!r}"
-        )
-
-
-def _record_row(rec: RequestRecord) -> dict[str, Any]:
-    row = rec.to_dict()
-    for key, value in row.items():
-        if key in LIST_FIELDS:
-            row[key] = list(value) if value is not None else []
-        elif hasattr(value, "item") and not isinstance(value, str | bytes):
-            row[key] = value.item()  # numpy scalar -> Python, which every driver adapts
-    return row
 
 
 def _drop_secret_keys(value: Any) -> Any:

@@ -28,7 +28,7 @@ _MAX_TARGET = 256
 class SecurityMixin:
     """Publishing, audit and key-row methods of :class:`~llmbench_jupyter.store.Store`."""
 
-    _tx: Callable[[str], Any]
+    _tx: Callable[..., Any]
     _owner: Callable[..., str]
     login_role: str | None
     url: str
@@ -80,7 +80,7 @@ class SecurityMixin:
             stmt = stmt.where(AuditRow.owner == self._owner())
         if action is not None:
             stmt = stmt.where(AuditRow.action == action)
-        with self._tx("cannot read audit log") as conn:
+        with self._tx("cannot read audit log", write=False) as conn:
             return [{c: r[c] for c in AUDIT_COLUMNS} for r in conn.execute(stmt).mappings()]
 
     def _audit_row(
@@ -139,7 +139,7 @@ class SecurityMixin:
     def get_api_key(self, provider: str) -> str | None:
         """The caller's ciphertext for ``provider``, or None."""
         owner = self._owner(None, write=True)
-        with self._tx("cannot read API key") as conn:
+        with self._tx("cannot read API key", write=False) as conn:
             value = conn.execute(
                 select(ApiKeyRow.ciphertext).where(
                     ApiKeyRow.owner == owner, ApiKeyRow.provider == provider
@@ -155,7 +155,7 @@ class SecurityMixin:
             .where(ApiKeyRow.owner == owner)
             .order_by(ApiKeyRow.provider)
         )
-        with self._tx("cannot list API keys") as conn:
+        with self._tx("cannot list API keys", write=False) as conn:
             return [dict(r) for r in conn.execute(stmt).mappings()]
 
     def delete_api_key(self, provider: str) -> bool:

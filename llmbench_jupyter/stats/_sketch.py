@@ -1,0 +1,158 @@
+"""Mergeable quantile sketches: percentiles across runs without keeping every value.
+
+A median over many runs cannot be made from per-run medians, and re-reading millions of
+records for every leaderboard is too slow. So each stored summary keeps, per metric, a
+histogram over the buckets of DDSketch's logarithmic mapping (the ``ddsketch`` package):
+bucket ``k`` holds the values in ``(γ^(k-1), γ^k]`` and stands for one value within a
+relative error ``α`` = ``RELATIVE_ACCURACY`` of every value in it. Merging sketches adds
+bucket counts, which is exact; only the values are approximate.
+
+A percentile is read like ``np.percentile`` (linear interpolation): the two order
+statistics at ranks ⌊q(n-1)⌋ and ⌊q(n-1)⌋+1 are each taken as their bucket's value, then
+interpolated with the same weight. Both are within ``α`` (relative) of the true order
+statistics, so the result is within ``α`` of the exact percentile of the pooled sample
+(docs/metrics.md, "Percentiles across runs"). Values ≤ 0 (never expected for timings and
+rates) are counted in a zero bucket that stands for 0 exactly.
+
+The stored form is a few bytes of header plus one little-endian uint32 count per bucket
+from the lowest used key to the highest, so a merge of thousands of sketches is a handful
+of numpy calls.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
+
+#: α: every bucket value is within this relative error of the values it counts.
+RELATIVE_ACCURACY = 0.005
+_HEADER = struct.Struct("<BiI")  # format version, lowest key, zero count
+_VERSION = 1
+
+
+@lru_cache(maxsize=1)
+def _mapping() -> Any:
+    from ddsketch.mapping import LogarithmicMapping
+
+    return LogarithmicMapping(RELATIVE_ACCURACY)
+
+
+def _keys(x: np.ndarray) -> np.ndarray:
+    """``LogarithmicMapping.key`` of every (positive) value at once: ⌈log_γ(v)⌉.
+
+    The library maps one value per Python call; this is its formula (offset 0) in numpy.
+    Where float rounding puts a value that sits exactly on a bucket edge into the
+    neighbouring bucket, that bucket's value is still within α of it.
+    """
+    import numpy as np
+
+    return np.ceil(np.log(x) / np.log(_mapping().gamma)).astype(np.int64)
+
+
+@dataclass(frozen=True)
+class Sketch:
+    """Counts per bucket from ``min_key`` on, plus the values ≤ 0; immutable."""
+
+    min_key: int
+    counts: np.ndarray  # int64 counts of buckets min_key, min_key + 1, ...
+    zeros: int = 0
+
+    @property
+    def n(self) -> int:
+        return int(self.counts.sum()) + self.zeros
+
+    # ------------------------------------------------------------- building
+    @classmethod
+    def of(cls, values: Iterable[float | None]) -> Sketch | None:
+        """The sketch of the finite values (None and NaN are skipped); None if none is left."""
+        import numpy as np
+
+        x = np.fromiter((np.nan if v is None else v for v in values), dtype=float)
+        x = x[np.isfinite(x)]
+        positive = x > _mapping().min_possible
+        zeros = int(x.size - np.count_nonzero(positive))
+        if not positive.any():
+            return cls(0, np.zeros(0, dtype=np.int64), zeros) if zeros else None
+        keys = _keys(x[positive])
+        lo = int(keys.min())
+        return cls(lo, np.bincount(keys - lo).astype(np.int64), zeros)
+
+    # ----------------------------------------------------------- bytes form
+    def to_bytes(self) -> bytes:
+        import numpy as np
+
+        if self.counts.size and self.counts.max() > np.iinfo(np.uint32).max:
+            raise OverflowError("a sketch bucket holds more than 2^32 values")
+        header = _HEADER.pack(_VERSION, self.min_key, self.zeros)
+        return header + self.counts.astype("<u4").tobytes()
+
+    @classmethod
+    def from_bytes(cls, blob: bytes) -> Sketch:
+        import numpy as np
+
+        version, min_key, zeros = _HEADER.unpack_from(blob)
+        if version != _VERSION:
+            raise ValueError(f"unknown sketch format version {version}")
+        counts = np.frombuffer(blob, dtype="<u4", offset=_HEADER.size).astype(np.int64)
+        return cls(min_key, counts, zeros)
+
+    # -------------------------------------------------------------- merging
+    @classmethod
+    def merge(cls, sketches: Sequence[Sketch | bytes | None]) -> Sketch | None:
+        """One sketch of everything the given sketches (or their bytes) counted."""
+        import numpy as np
+
+        parts = [cls.from_bytes(s) if isinstance(s, bytes | bytearray | memoryview) else s
+                 for s in sketches if s is not None]  # fmt: skip
+        parts = [s for s in parts if s is not None and s.n]
+        if not parts:
+            return None
+        zeros = sum(s.zeros for s in parts)
+        filled = [s for s in parts if s.counts.size]
+        if not filled:
+            return cls(0, np.zeros(0, dtype=np.int64), zeros)
+        lo = min(s.min_key for s in filled)
+        hi = max(s.min_key + s.counts.size for s in filled)
+        total = np.zeros(hi - lo, dtype=np.int64)
+        for s in filled:
+            start = s.min_key - lo
+            total[start : start + s.counts.size] += s.counts
+        return cls(lo, total, zeros)
+
+    # ------------------------------------------------------------ quantiles
+    def quantile(self, q: float) -> float | None:
+        """The q-quantile (0 ≤ q ≤ 1), interpolated like ``np.percentile``; None if empty."""
+        import numpy as np
+
+        if not 0 <= q <= 1:
+            raise ValueError(f"quantile: q must be within [0, 1], got {q!r}")
+        n = self.n
+        if n == 0:
+            return None
+        pos = q * (n - 1)
+        lo = int(np.floor(pos))
+        hi = min(lo + 1, n - 1)
+        cum = np.cumsum(self.counts)
+        a, b, t = self._at_rank(lo, cum), self._at_rank(hi, cum), pos - lo
+        # the same two-sided form as stats._describe._lerp_at (numpy's)
+        return b - (b - a) * (1 - t) if t >= 0.5 else a + (b - a) * t
+
+    def _at_rank(self, rank: int, cum: np.ndarray) -> float:
+        import numpy as np
+
+        if rank < self.zeros:
+            return 0.0
+        index = int(np.searchsorted(cum, rank - self.zeros, side="right"))
+        return float(_mapping().value(self.min_key + index))
+
+
+def sketch_quantile(blobs: Sequence[bytes | None], q: float) -> float | None:
+    """The q-quantile of everything the stored sketches ``blobs`` counted (None if nothing)."""
+    merged = Sketch.merge(blobs)
+    return None if merged is None else merged.quantile(q)

@@ -1,0 +1,114 @@
+"""The stored form of a record's chunks: times as delta-coded integer microseconds in
+bytes, kinds run-length coded.
+
+As JSON text, 30 chunk times cost about 600 bytes and a JSON parse per record on every
+read; most of a million-record store was that. Here they are rounded to the microsecond
+(the client's own timing overhead is tens of microseconds, docs/metrics.md), the first
+one is kept whole and the rest as gaps, which fit two bytes each for any stream whose
+chunks arrive less than 65.5 ms apart: 30 chunk times in 63 bytes. ``itl_ms`` is not
+stored at all: it is defined as the gaps between consecutive chunk times (core.measure),
+so it is rebuilt from them on read.
+
+Layout: one code byte, then
+- ``1``: int32 first time, uint16 gaps;
+- ``2``: int32 first time, uint32 gaps;
+- ``3``: int64 times (anything else: negative gaps, times beyond int32 microseconds).
+An empty list is an empty byte string.
+
+``chunk_kinds`` (one letter per chunk: ``r``, ``a``, ``t``) is stored as runs, letter then
+count (``"r12a30"``), when that is shorter; text without digits is the plain form, which
+is how rows written before this encoding read back unchanged.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+from array import array
+from collections.abc import Sequence
+from itertools import pairwise
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
+
+_I32 = struct.Struct("<i")
+_I32_MIN, _I32_MAX = -(2**31), 2**31 - 1
+_SMALL, _MEDIUM, _WIDE = 1, 2, 3
+
+
+def encode_times(times_ms: Sequence[float] | None) -> bytes:
+    """Chunk times in ms (floats, finite) as bytes, each rounded to the microsecond."""
+    if not times_ms:
+        return b""
+    us = [round(t * 1000.0) for t in times_ms]
+    first = us[0]
+    gaps = [b - a for a, b in pairwise(us)]
+    if _I32_MIN <= first <= _I32_MAX and (not gaps or min(gaps) >= 0):
+        widest = max(gaps, default=0)
+        if widest < 2**16:
+            return bytes((_SMALL,)) + _I32.pack(first) + _little(array("H", gaps))
+        if widest < 2**32:
+            return bytes((_MEDIUM,)) + _I32.pack(first) + _little(array("I", gaps))
+    return bytes((_WIDE,)) + _little(array("q", us))
+
+
+def decode_times(blob: bytes | memoryview | None) -> np.ndarray:
+    """The chunk times in ms (float64 array) of ``encode_times``' bytes."""
+    import numpy as np
+
+    if not blob:
+        return np.zeros(0)
+    blob = bytes(blob)
+    code = blob[0]
+    if code == _WIDE:
+        return np.frombuffer(blob, dtype="<i8", offset=1) / 1000.0
+    if code not in (_SMALL, _MEDIUM):
+        raise ValueError(f"unknown chunk-times encoding {code}")
+    (first,) = _I32.unpack_from(blob, 1)
+    gaps = np.frombuffer(blob, dtype="<u2" if code == _SMALL else "<u4", offset=5)
+    us = np.empty(gaps.size + 1, dtype=np.int64)
+    us[0] = first
+    np.cumsum(gaps, out=us[1:])
+    us[1:] += first
+    return us / 1000.0
+
+
+def times_and_gaps(blob: bytes | memoryview | None) -> tuple[list[float], list[float]]:
+    """``chunk_times_ms`` and ``itl_ms`` (the gaps between them) as lists, from the bytes."""
+    import numpy as np
+
+    times = decode_times(blob)
+    return times.tolist(), np.diff(times).tolist()
+
+
+def _little(values: array[int]) -> bytes:
+    import sys
+
+    if sys.byteorder != "little":
+        values.byteswap()
+    return values.tobytes()
+
+
+_RUN = re.compile(r"(\D)(\d+)")
+
+
+def encode_kinds(kinds: str | None) -> str:
+    """``chunk_kinds`` as letter-count runs, or as it is when that is not shorter."""
+    if not kinds:
+        return kinds or ""
+    runs: list[str] = []
+    start = 0
+    for i in range(1, len(kinds) + 1):
+        if i == len(kinds) or kinds[i] != kinds[start]:
+            runs.append(f"{kinds[start]}{i - start}")
+            start = i
+    coded = "".join(runs)
+    return coded if len(coded) < len(kinds) else kinds
+
+
+def decode_kinds(stored: str | None) -> str:
+    """The ``chunk_kinds`` text of ``encode_kinds``' form (plain text passes through)."""
+    if not stored or not any(ch.isdigit() for ch in stored):
+        return stored or ""
+    return "".join(letter * int(count) for letter, count in _RUN.findall(stored))

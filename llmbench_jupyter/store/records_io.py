@@ -1,0 +1,154 @@
+"""Request rows in and out of the database in bulk: no per-row objects on the hot paths.
+
+Writes: one tuple per record straight from the dataclass' attributes (no ``to_dict``, no
+per-float cleaning: the measurement validated the floats when it parsed them), chunk
+times encoded by ``store.codec``. SQLite takes them through one ``executemany`` of
+positional rows (``Connection.exec_driver_sql``);
+PostgreSQL through ``COPY`` (or pipelined INSERTs when row-level security is on: PostgreSQL
+refuses ``COPY FROM`` into a table with policies).
+
+Reads: the driver's rows go straight into a DataFrame; the chunk times are decoded once
+per row and ``itl_ms`` rebuilt from them (it is their gaps by definition).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from operator import attrgetter
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Select, select
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
+
+from llmbench_jupyter.core.records import RECORD_FIELDS, RequestRecord
+from llmbench_jupyter.store.codec import decode_kinds, encode_kinds, encode_times, times_and_gaps
+from llmbench_jupyter.store.models import Request
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+#: Record fields that are columns of ``requests``, in record order. ``itl_ms`` is not
+#: stored: it is rebuilt from ``chunk_times_ms`` on read.
+STORED_FIELDS: tuple[str, ...] = tuple(f for f in RECORD_FIELDS if f != "itl_ms")
+_CHUNKS = STORED_FIELDS.index("chunk_times_ms")
+_KINDS = STORED_FIELDS.index("chunk_kinds")
+_OWNER = STORED_FIELDS.index("owner")
+_get_fields = attrgetter(*STORED_FIELDS)
+_COLUMNS = [Request.__table__.c[name] for name in STORED_FIELDS]
+#: Rows per batch when an export streams a run out of the database.
+EXPORT_BATCH = 5_000
+_SQLITE_INSERT = (
+    f"INSERT INTO requests ({', '.join(STORED_FIELDS)}) "
+    f"VALUES ({', '.join('?' * len(STORED_FIELDS))})"
+)
+
+
+def record_row(record: RequestRecord) -> list[Any]:
+    """The ``requests`` row of a record, in ``STORED_FIELDS`` order."""
+    row = list(_get_fields(record))
+    row[_CHUNKS] = encode_times(row[_CHUNKS])
+    row[_KINDS] = encode_kinds(row[_KINDS])
+    return row
+
+
+def set_owner(row: list[Any], owner: str) -> None:
+    row[_OWNER] = owner
+
+
+def row_owner(row: Sequence[Any]) -> str:
+    return str(row[_OWNER] or "")
+
+
+def insert_rows(conn: Connection, rows: list[list[Any]], *, rls: bool) -> None:
+    """Insert ``requests`` rows (``record_row``) in this connection's transaction."""
+    if not rows:
+        return
+    if conn.dialect.name == "postgresql":
+        _copy_rows(conn, rows, rls=rls)
+    else:  # one executemany of positional rows: no per-row parameter dicts
+        conn.exec_driver_sql(_SQLITE_INSERT, [tuple(row) for row in rows])
+
+
+def _copy_rows(conn: Connection, rows: list[list[Any]], *, rls: bool) -> None:
+    import psycopg
+
+    try:
+        _copy(conn, rows, rls)
+    except psycopg.Error as exc:  # the driver's own error, as SQLAlchemy would raise it
+        raise DBAPIError.instance("COPY requests", None, exc, psycopg.Error) from None
+
+
+def _copy(conn: Connection, rows: list[list[Any]], rls: bool) -> None:
+    cols = ", ".join(STORED_FIELDS)
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    with raw.cursor() as cur:
+        if rls:  # COPY FROM is refused on a table with policies (and hub users may not
+            # create temporary tables): psycopg pipelines the INSERTs instead
+            marks = ", ".join(["%s"] * len(STORED_FIELDS))
+            cur.executemany(f"INSERT INTO requests ({cols}) VALUES ({marks})", rows)
+            return
+        with cur.copy(f"COPY requests ({cols}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+
+
+# ------------------------------------------------------------------ reads
+def records_select(run_ids: Sequence[str], include_warmup: bool) -> Select[Any]:
+    stmt = select(*_COLUMNS).where(Request.run_id.in_(list(run_ids)))
+    if not include_warmup:
+        stmt = stmt.where(Request.is_warmup.is_(False))
+    return stmt.order_by(Request.run_id, Request.send_mono_ns, Request.request_id)
+
+
+def read_frame(conn: Connection, stmt: Select[Any]) -> pd.DataFrame:
+    """The rows of ``stmt`` (``records_select``) as a DataFrame with ``RECORD_FIELDS``."""
+    result = conn.execute(stmt)
+    return rows_frame(result.fetchall())
+
+
+def iter_frames(conn: Connection, stmt: Select[Any], batch: int) -> Iterator[pd.DataFrame]:
+    """``read_frame`` in DataFrames of at most ``batch`` rows, streamed from the server."""
+    result = conn.execution_options(stream_results=True, yield_per=batch).execute(stmt)
+    for part in result.partitions(batch):
+        yield rows_frame(part)
+
+
+def iter_dicts(
+    conn: Connection, stmt: Select[Any], batch: int = EXPORT_BATCH
+) -> Iterator[list[dict[str, Any]]]:
+    """The rows of ``stmt`` as record dicts (``row_dict``), at most ``batch`` at a time,
+    streamed from the server: an export holds one batch (a Parquet row group), never the
+    whole run."""
+    result = conn.execution_options(stream_results=True, yield_per=batch).execute(stmt)
+    for part in result.partitions(batch):
+        yield [row_dict(row) for row in part]
+
+
+def rows_frame(rows: Sequence[Any]) -> pd.DataFrame:
+    import pandas as pd
+
+    df = pd.DataFrame.from_records(rows, columns=list(STORED_FIELDS))
+    pairs = [times_and_gaps(blob) for blob in df["chunk_times_ms"]]
+    df["chunk_times_ms"] = [p[0] for p in pairs]
+    df["itl_ms"] = [p[1] for p in pairs]
+    df["chunk_kinds"] = [decode_kinds(k) for k in df["chunk_kinds"]]
+    for name in ("is_warmup", "output_tokens_disagree"):  # SQLite returns 0/1
+        df[name] = df[name].astype(bool)
+    return df[list(RECORD_FIELDS)]
+
+
+def row_record(row: Sequence[Any]) -> RequestRecord:
+    """The RequestRecord of one ``requests`` row (``records_select`` column order)."""
+    values = dict(zip(STORED_FIELDS, row, strict=True))
+    values["chunk_times_ms"], values["itl_ms"] = times_and_gaps(values["chunk_times_ms"])
+    values["chunk_kinds"] = decode_kinds(values["chunk_kinds"])
+    values["is_warmup"] = bool(values["is_warmup"])
+    values["output_tokens_disagree"] = bool(values["output_tokens_disagree"])
+    return RequestRecord(**values)
+
+
+def row_dict(row: Sequence[Any]) -> dict[str, Any]:
+    """One ``requests`` row as a dict with ``RECORD_FIELDS`` in order (exports)."""
+    return row_record(row).to_dict()

@@ -1,0 +1,170 @@
+"""Per-run summaries (``run_summaries``): aggregated as records are written, read by SQL.
+
+The leaderboard and history used to rebuild every record of every run they showed; at a
+million records that took minutes. Now every batch of records also folds its measured
+(non-warm-up) requests into one row per (run, provider, model, context tier), in the
+same transaction, so a crash can never leave the summaries disagreeing with the records.
+Rows are locked while they are merged (``FOR UPDATE`` on PostgreSQL; SQLite write
+transactions take the write lock up front), so concurrent writers add up exactly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, bindparam, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Connection
+
+from llmbench_jupyter.stats import Sketch
+from llmbench_jupyter.store.models import Run, RunSummary
+
+#: Metrics with a quantile sketch in every summary row (successful requests only).
+SKETCHED = ("ttft_ms", "e2e_ms", "tpot_ms", "decode_tps")
+GroupKey = tuple[str, str, int]  # provider, model, context_tier
+_COLS = tuple(RunSummary.__table__.columns)
+
+
+@dataclass
+class Partial:
+    """What a set of measured records adds to one summary row."""
+
+    requests: int = 0
+    ok: int = 0
+    errors: int = 0
+    error_categories: dict[str, int] = field(default_factory=dict)
+    total_cost_usd: float | None = None
+    priced_cost_usd: float = 0.0
+    priced_output_tokens: int = 0
+    values: dict[str, list[float]] = field(default_factory=lambda: {m: [] for m in SKETCHED})
+
+
+def _known(value: Any) -> bool:
+    return value is not None and value == value  # not None, not NaN
+
+
+def partials(records: Iterable[Any]) -> dict[GroupKey, Partial]:
+    """Group measured records (attribute access: RequestRecord or a database row) by
+    target and tier, with the same definitions as ``stats.summarize``."""
+    groups: dict[GroupKey, Partial] = {}
+    for rec in records:
+        if rec.is_warmup:
+            continue
+        key = (rec.provider, rec.model, int(rec.context_tier))
+        part = groups.get(key)
+        if part is None:
+            part = groups[key] = Partial()
+        part.requests += 1
+        cost = rec.cost_usd
+        if _known(cost):
+            part.total_cost_usd = (part.total_cost_usd or 0.0) + float(cost)
+        if rec.status != "ok":
+            part.errors += 1
+            cat = rec.error_category or "unknown"
+            part.error_categories[cat] = part.error_categories.get(cat, 0) + 1
+            continue
+        part.ok += 1
+        tokens = rec.output_tokens
+        if _known(cost) and _known(tokens):
+            part.priced_cost_usd += float(cost)
+            part.priced_output_tokens += int(tokens)
+        for metric in SKETCHED:
+            value = getattr(rec, metric)
+            if _known(value):
+                part.values[metric].append(float(value))
+    return groups
+
+
+_EMPTY = {"requests": 0, "ok": 0, "errors": 0, "error_categories": {}, "priced_cost_usd": 0.0,
+          "priced_output_tokens": 0}  # fmt: skip
+_MERGED = ("requests", "ok", "errors", "error_categories", "total_cost_usd", "priced_cost_usd",
+           "priced_output_tokens", *(f"{m}_sketch" for m in SKETCHED))  # fmt: skip
+_UPDATE = (
+    update(RunSummary)
+    .where(
+        (RunSummary.run_id == bindparam("k_run_id"))
+        & (RunSummary.provider == bindparam("k_provider"))
+        & (RunSummary.model == bindparam("k_model"))
+        & (RunSummary.context_tier == bindparam("k_context_tier"))
+    )
+    .values({name: bindparam(name) for name in _MERGED})
+)
+
+
+def fold(conn: Connection, run_id: str, owner: str, groups: Mapping[GroupKey, Partial]) -> None:
+    """Add ``groups`` to the run's summary rows in this connection's transaction.
+
+    Three statements whatever the number of groups: create missing rows, read and lock
+    the run's rows (in primary-key order, so two writers never deadlock), write them back.
+    """
+    if not groups:
+        return
+    insert_fn = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    new_rows = [
+        {"run_id": run_id, "provider": p, "model": m, "context_tier": t, "owner": owner, **_EMPTY}
+        for p, m, t in groups
+    ]
+    conn.execute(insert_fn(RunSummary).on_conflict_do_nothing(), new_rows)
+    locked = conn.execute(
+        select(*_COLS)
+        .where(RunSummary.run_id == run_id)
+        .order_by(RunSummary.provider, RunSummary.model, RunSummary.context_tier)
+        .with_for_update()
+    ).all()
+    current = {(r.provider, r.model, r.context_tier): r for r in locked}
+    updates = []
+    for key, part in groups.items():
+        row = current[key]
+        values = _merged(row, part)
+        values.update(k_run_id=run_id, k_provider=key[0], k_model=key[1], k_context_tier=key[2])
+        updates.append(values)
+    conn.execute(_UPDATE, updates)
+
+
+def _merged(row: Any, part: Partial) -> dict[str, Any]:
+    categories = dict(row.error_categories or {})
+    for cat, n in part.error_categories.items():
+        categories[cat] = categories.get(cat, 0) + n
+    total = row.total_cost_usd
+    if part.total_cost_usd is not None:
+        total = (total or 0.0) + part.total_cost_usd
+    values: dict[str, Any] = {
+        "requests": row.requests + part.requests,
+        "ok": row.ok + part.ok,
+        "errors": row.errors + part.errors,
+        "error_categories": categories,
+        "total_cost_usd": total,
+        "priced_cost_usd": row.priced_cost_usd + part.priced_cost_usd,
+        "priced_output_tokens": row.priced_output_tokens + part.priced_output_tokens,
+    }
+    for metric in SKETCHED:
+        name = f"{metric}_sketch"
+        merged = Sketch.merge([getattr(row, name), Sketch.of(part.values[metric])])
+        values[name] = None if merged is None else merged.to_bytes()
+    return values
+
+
+def summaries_select(
+    run_ids: Sequence[str] | None = None,
+    *,
+    owner_filter: Any = None,
+    since: datetime | None = None,
+    context_tier: int | None = None,
+) -> Select[Any]:
+    """Summary rows of benchmark runs, with their run's ``created_at``: of ``run_ids``, or
+    of the runs ``owner_filter`` (a condition on ``runs``) admits; all filters optional."""
+    stmt = select(*_COLS, Run.created_at).join(Run, Run.run_id == RunSummary.run_id)
+    stmt = stmt.where(func.coalesce(Run.kind, "bench") == "bench")
+    if run_ids is not None:
+        stmt = stmt.where(RunSummary.run_id.in_(list(run_ids)))
+    if owner_filter is not None:
+        stmt = stmt.where(owner_filter)
+    if since is not None:
+        stmt = stmt.where(Run.created_at >= since)
+    if context_tier is not None:
+        stmt = stmt.where(RunSummary.context_tier == context_tier)
+    return stmt
