@@ -74,6 +74,46 @@ def decode_times(blob: bytes | memoryview | None) -> np.ndarray:
     return us / 1000.0
 
 
+def decode_many(
+    blobs: Sequence[bytes | memoryview | None],
+) -> tuple[list[list[float]], list[list[float]]]:
+    """``times_and_gaps`` of many rows at once: the common two-byte-gap form is decoded in
+    a few numpy calls over all rows together (a run of 10,000 records in milliseconds)."""
+    import numpy as np
+
+    times: list[list[float]] = [[] for _ in blobs]
+    gaps: list[list[float]] = [[] for _ in blobs]
+    small = [i for i, b in enumerate(blobs) if b and b[0] == _SMALL]
+    for i, b in enumerate(blobs):
+        if b and b[0] != _SMALL:
+            times[i], gaps[i] = times_and_gaps(b)
+    if not small:
+        return times, gaps
+    parts = [bytes(blobs[i]) for i in small]  # type: ignore[arg-type]
+    firsts = np.array([_I32.unpack_from(p, 1)[0] for p in parts], dtype=np.int64)
+    sizes = np.array([(len(p) - 5) // 2 for p in parts], dtype=np.int64)
+    flat_gaps = np.frombuffer(b"".join(p[5:] for p in parts), dtype="<u2").astype(np.int64)
+    # per row: first, then first + the running sum of its gaps (a segmented cumsum)
+    starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
+    running = np.cumsum(flat_gaps)
+    before = np.concatenate(([0], running))[starts]
+    offsets = running - np.repeat(before, sizes) + np.repeat(firsts, sizes)
+    flat_times = np.empty(len(parts) + flat_gaps.size, dtype=np.int64)
+    row_starts = starts + np.arange(len(parts))  # where each row's first time goes
+    flat_times[row_starts] = firsts
+    mask = np.ones(flat_times.size, dtype=bool)
+    mask[row_starts] = False
+    flat_times[mask] = offsets
+    ms = flat_times / 1000.0
+    flat_diff = np.diff(ms).tolist()  # across row boundaries too: those are skipped below
+    flat_ms = ms.tolist()
+    ends = (row_starts + sizes + 1).tolist()
+    for i, start, end in zip(small, row_starts.tolist(), ends, strict=True):
+        times[i] = flat_ms[start:end]
+        gaps[i] = flat_diff[start : end - 1]
+    return times, gaps
+
+
 def times_and_gaps(blob: bytes | memoryview | None) -> tuple[list[float], list[float]]:
     """``chunk_times_ms`` and ``itl_ms`` (the gaps between them) as lists, from the bytes."""
     import numpy as np
@@ -109,6 +149,6 @@ def encode_kinds(kinds: str | None) -> str:
 
 def decode_kinds(stored: str | None) -> str:
     """The ``chunk_kinds`` text of ``encode_kinds``' form (plain text passes through)."""
-    if not stored or not any(ch.isdigit() for ch in stored):
+    if not stored or stored.isalpha():
         return stored or ""
     return "".join(letter * int(count) for letter, count in _RUN.findall(stored))

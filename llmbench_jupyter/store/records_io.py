@@ -22,7 +22,13 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
 from llmbench_jupyter.core.records import RECORD_FIELDS, RequestRecord
-from llmbench_jupyter.store.codec import decode_kinds, encode_kinds, encode_times, times_and_gaps
+from llmbench_jupyter.store.codec import (
+    decode_kinds,
+    decode_many,
+    encode_kinds,
+    encode_times,
+    times_and_gaps,
+)
 from llmbench_jupyter.store.models import Request
 
 if TYPE_CHECKING:
@@ -129,11 +135,13 @@ def iter_dicts(
 def rows_frame(rows: Sequence[Any]) -> pd.DataFrame:
     import pandas as pd
 
-    df = pd.DataFrame.from_records(rows, columns=list(STORED_FIELDS))
-    pairs = [times_and_gaps(blob) for blob in df["chunk_times_ms"]]
-    df["chunk_times_ms"] = [p[0] for p in pairs]
-    df["itl_ms"] = [p[1] for p in pairs]
-    df["chunk_kinds"] = [decode_kinds(k) for k in df["chunk_kinds"]]
+    columns = list(zip(*rows, strict=True)) if rows else [() for _ in STORED_FIELDS]
+    data: dict[str, list[Any]] = {
+        name: list(col) for name, col in zip(STORED_FIELDS, columns, strict=True)
+    }
+    data["chunk_times_ms"], data["itl_ms"] = decode_many(data["chunk_times_ms"])
+    data["chunk_kinds"] = [decode_kinds(k) for k in data["chunk_kinds"]]
+    df = pd.DataFrame({name: data[name] for name in RECORD_FIELDS})
     for name in ("is_warmup", "output_tokens_disagree"):  # SQLite returns 0/1
         df[name] = df[name].astype(bool)
     return df[list(RECORD_FIELDS)]
