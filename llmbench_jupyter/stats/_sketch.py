@@ -73,7 +73,7 @@ class Sketch:
         """The sketch of the finite values (None and NaN are skipped); None if none is left."""
         import numpy as np
 
-        x = np.fromiter((np.nan if v is None else v for v in values), dtype=float)
+        x = np.asarray(values if isinstance(values, list) else list(values), dtype=float)
         x = x[np.isfinite(x)]
         positive = x > _mapping().min_possible
         zeros = int(x.size - np.count_nonzero(positive))

@@ -26,7 +26,7 @@ import re
 import struct
 from array import array
 from collections.abc import Sequence
-from itertools import pairwise
+from itertools import chain, pairwise
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 _I32 = struct.Struct("<i")
 _I32_MIN, _I32_MAX = -(2**31), 2**31 - 1
 _SMALL, _MEDIUM, _WIDE = 1, 2, 3
+_SMALL_BYTE = bytes((_SMALL,))
 
 
 def encode_times(times_ms: Sequence[float] | None) -> bytes:
@@ -51,6 +52,40 @@ def encode_times(times_ms: Sequence[float] | None) -> bytes:
         if widest < 2**32:
             return bytes((_MEDIUM,)) + _I32.pack(first) + _little(array("I", gaps))
     return bytes((_WIDE,)) + _little(array("q", us))
+
+
+def encode_many(rows: Sequence[Sequence[float] | None]) -> list[bytes]:
+    """``encode_times`` of many records at once, the same bytes: rounding, gaps and the
+    range checks run in numpy over the whole batch (the writer's hot path)."""
+    import numpy as np
+
+    lens = np.fromiter((len(r) if r else 0 for r in rows), dtype=np.int64, count=len(rows))
+    total = int(lens.sum())
+    out = [b""] * len(rows)
+    if total == 0:
+        return out
+    flat = np.fromiter(chain.from_iterable(r for r in rows if r), dtype=float, count=total)
+    us = np.rint(flat * 1000.0).astype(np.int64)  # round half to even, like round()
+    ends = np.cumsum(lens)
+    starts = ends - lens
+    gaps = np.diff(us)  # gaps at a row's end cross into the next row: never read below
+    small = (us >= _I32_MIN) & (us <= _I32_MAX)
+    gap_ok = np.concatenate(((gaps >= 0) & (gaps < 2**16), [True]))
+    # a row is "small" when its first time fits int32 and each of its gaps fits uint16
+    bad = ~small
+    bad[:-1] |= ~gap_ok[:-1]
+    bad[ends[lens > 0] - 1] = ~small[ends[lens > 0] - 1]  # a row's last time has no gap
+    bad_rows = np.add.reduceat(bad.astype(np.int64), starts[lens > 0]) > 0
+    body = gaps.astype("<u2").tobytes()  # wrong values only where a row is not small
+    nonempty = np.flatnonzero(lens > 0).tolist()
+    first = us[starts[lens > 0]].tolist()
+    for k, i in enumerate(nonempty):
+        if bad_rows[k]:
+            out[i] = encode_times(rows[i])
+        else:
+            a = int(starts[i])
+            out[i] = _SMALL_BYTE + _I32.pack(first[k]) + body[2 * a : 2 * (a + int(lens[i]) - 1)]
+    return out
 
 
 def decode_times(blob: bytes | memoryview | None) -> np.ndarray:
@@ -137,6 +172,9 @@ def encode_kinds(kinds: str | None) -> str:
     """``chunk_kinds`` as letter-count runs, or as it is when that is not shorter."""
     if not kinds:
         return kinds or ""
+    if kinds.count(kinds[0]) == len(kinds):  # the usual case: one kind throughout
+        coded = f"{kinds[0]}{len(kinds)}"
+        return coded if len(coded) < len(kinds) else kinds
     runs: list[str] = []
     start = 0
     for i in range(1, len(kinds) + 1):

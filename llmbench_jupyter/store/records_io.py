@@ -26,7 +26,7 @@ from llmbench_jupyter.store.codec import (
     decode_kinds,
     decode_many,
     encode_kinds,
-    encode_times,
+    encode_many,
     times_and_gaps,
 )
 from llmbench_jupyter.store.models import Request
@@ -50,12 +50,14 @@ _SQLITE_INSERT = (
 )
 
 
-def record_row(record: RequestRecord) -> list[Any]:
-    """The ``requests`` row of a record, in ``STORED_FIELDS`` order."""
-    row = list(_get_fields(record))
-    row[_CHUNKS] = encode_times(row[_CHUNKS])
-    row[_KINDS] = encode_kinds(row[_KINDS])
-    return row
+def record_rows(records: Sequence[RequestRecord]) -> list[list[Any]]:
+    """The ``requests`` rows of records, in ``STORED_FIELDS`` order (chunk times of the
+    whole batch encoded at once)."""
+    rows = [list(_get_fields(record)) for record in records]
+    for row, blob in zip(rows, encode_many([row[_CHUNKS] for row in rows]), strict=True):
+        row[_CHUNKS] = blob
+        row[_KINDS] = encode_kinds(row[_KINDS])
+    return rows
 
 
 def set_owner(row: list[Any], owner: str) -> None:
@@ -67,7 +69,7 @@ def row_owner(row: Sequence[Any]) -> str:
 
 
 def insert_rows(conn: Connection, rows: list[list[Any]], *, rls: bool) -> None:
-    """Insert ``requests`` rows (``record_row``) in this connection's transaction."""
+    """Insert ``requests`` rows (``record_rows``) in this connection's transaction."""
     if not rows:
         return
     if conn.dialect.name == "postgresql":

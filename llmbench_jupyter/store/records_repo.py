@@ -109,9 +109,8 @@ class RecordsMixin:
         with self._tx("cannot save records") as conn:
             for run_id, recs in by_run.items():
                 owner = self._run_owner(conn, run_id)
-                rows = []
-                for rec in recs:
-                    row = records_io.record_row(rec)
+                rows = records_io.record_rows(recs)
+                for rec, row in zip(recs, rows, strict=True):
                     given = "" if rls else records_io.row_owner(row)  # RLS: the login role
                     if given and given != owner:
                         raise LLMBenchError(
@@ -119,7 +118,6 @@ class RecordsMixin:
                             f"{run_id} belongs to {owner!r}"
                         )
                     records_io.set_owner(row, owner)
-                    rows.append(row)
                 records_io.insert_rows(conn, rows, rls=rls)
                 n_err = sum(1 for rec in recs if rec.status != "ok")
                 conn.execute(

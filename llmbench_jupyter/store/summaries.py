@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import Select, bindparam, func, select, update
@@ -40,11 +41,13 @@ class Partial:
     total_cost_usd: float | None = None
     priced_cost_usd: float = 0.0
     priced_output_tokens: int = 0
-    values: dict[str, list[float]] = field(default_factory=lambda: {m: [] for m in SKETCHED})
+    samples: list[list[float | None]] = field(default_factory=lambda: [[] for _ in SKETCHED])
 
 
-def _known(value: Any) -> bool:
-    return value is not None and value == value  # not None, not NaN
+_INPUTS = attrgetter(
+    "is_warmup", "provider", "model", "context_tier", "status", "error_category", "cost_usd",
+    "output_tokens", *SKETCHED,
+)  # fmt: skip
 
 
 def partials(records: Iterable[Any]) -> dict[GroupKey, Partial]:
@@ -52,30 +55,28 @@ def partials(records: Iterable[Any]) -> dict[GroupKey, Partial]:
     target and tier, with the same definitions as ``stats.summarize``."""
     groups: dict[GroupKey, Partial] = {}
     for rec in records:
-        if rec.is_warmup:
+        warm, provider, model, tier, status, category, cost, tokens, *values = _INPUTS(rec)
+        if warm:
             continue
-        key = (rec.provider, rec.model, int(rec.context_tier))
+        key = (provider, model, int(tier))
         part = groups.get(key)
         if part is None:
             part = groups[key] = Partial()
         part.requests += 1
-        cost = rec.cost_usd
-        if _known(cost):
+        known_cost = cost is not None and cost == cost  # not None, not NaN
+        if known_cost:
             part.total_cost_usd = (part.total_cost_usd or 0.0) + float(cost)
-        if rec.status != "ok":
+        if status != "ok":
             part.errors += 1
-            cat = rec.error_category or "unknown"
+            cat = category or "unknown"
             part.error_categories[cat] = part.error_categories.get(cat, 0) + 1
             continue
         part.ok += 1
-        tokens = rec.output_tokens
-        if _known(cost) and _known(tokens):
+        if known_cost and tokens is not None and tokens == tokens:
             part.priced_cost_usd += float(cost)
             part.priced_output_tokens += int(tokens)
-        for metric in SKETCHED:
-            value = getattr(rec, metric)
-            if _known(value):
-                part.values[metric].append(float(value))
+        for sample, value in zip(part.samples, values, strict=True):
+            sample.append(value)  # None and NaN are dropped by the sketch
     return groups
 
 
@@ -141,9 +142,9 @@ def _merged(row: Any, part: Partial) -> dict[str, Any]:
         "priced_cost_usd": row.priced_cost_usd + part.priced_cost_usd,
         "priced_output_tokens": row.priced_output_tokens + part.priced_output_tokens,
     }
-    for metric in SKETCHED:
+    for metric, sample in zip(SKETCHED, part.samples, strict=True):
         name = f"{metric}_sketch"
-        merged = Sketch.merge([getattr(row, name), Sketch.of(part.values[metric])])
+        merged = Sketch.merge([getattr(row, name), Sketch.of(sample)])
         values[name] = None if merged is None else merged.to_bytes()
     return values
 
