@@ -1,0 +1,90 @@
+"""The quantile sketch behind history() and leaderboard(): its documented error bound."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from ddsketch import DDSketch
+
+from llmbench_jupyter.stats import RELATIVE_ACCURACY, Sketch, sketch_quantile
+
+QS = (0.0, 0.01, 0.25, 0.5, 0.9, 0.95, 0.99, 1.0)
+
+
+def _samples(seed: int) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return [
+        rng.lognormal(4, 1.5, int(rng.integers(1, 300))),  # latencies over decades
+        rng.uniform(20, 21, int(rng.integers(1, 300))),  # a tight cluster
+        np.repeat(rng.uniform(1, 1000), 7),  # ties
+        rng.integers(1, 50, 101).astype(float),  # integer-valued rates
+    ]
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_merged_percentiles_are_within_the_documented_bound(seed: int) -> None:
+    for sample in _samples(seed):
+        parts = np.array_split(sample, min(len(sample), 1 + seed % 5))
+        blobs = [Sketch.of(p.tolist()).to_bytes() for p in parts if len(p)]  # type: ignore[union-attr]
+        merged = Sketch.merge(blobs)
+        assert merged is not None and merged.n == len(sample)
+        for q in QS:
+            exact = float(np.percentile(sample, q * 100))
+            assert merged.quantile(q) == pytest.approx(exact, rel=RELATIVE_ACCURACY), q
+
+
+def test_the_bound_is_not_loose_by_much() -> None:
+    """The worst error over many samples comes close to α: the bound is the real one."""
+    worst = 0.0
+    for seed in range(20):
+        for sample in _samples(seed):
+            s = Sketch.of(sample.tolist())
+            assert s is not None
+            for q in QS:
+                exact = float(np.percentile(sample, q * 100))
+                worst = max(worst, abs(s.quantile(q) - exact) / exact)  # type: ignore[operator]
+    assert RELATIVE_ACCURACY / 2 < worst <= RELATIVE_ACCURACY
+
+
+def test_buckets_are_ddsketchs_and_so_is_the_lower_order_statistic() -> None:
+    rng = np.random.default_rng(7)
+    sample = rng.lognormal(3, 1, 1001)
+    ours = Sketch.of(sample.tolist())
+    reference = DDSketch(RELATIVE_ACCURACY)
+    for v in sample:
+        reference.add(float(v))
+    assert ours is not None
+    for q in (0.1, 0.5, 0.9):  # at q(n-1) integral both return the bucket value
+        rank = q * (len(sample) - 1)
+        assert rank == int(rank)
+        assert ours.quantile(q) == pytest.approx(reference.get_quantile_value(q), rel=1e-12)
+
+
+def test_merging_is_exact_whatever_the_order() -> None:
+    rng = np.random.default_rng(1)
+    parts = [rng.lognormal(2, 1, 50).tolist() for _ in range(6)]
+    one = Sketch.of([v for p in parts for v in p])
+    a = Sketch.merge([Sketch.of(p) for p in parts])
+    b = Sketch.merge([Sketch.merge([Sketch.of(p) for p in parts[3:]]), *map(Sketch.of, parts[:3])])
+    assert one is not None and a is not None and b is not None
+    for s in (a, b):
+        assert (s.min_key, s.counts.tolist(), s.zeros) == (one.min_key, one.counts.tolist(), 0)
+
+
+def test_missing_values_zeros_and_empty_sketches() -> None:
+    assert Sketch.of([]) is None and Sketch.of([None, float("nan")]) is None
+    s = Sketch.of([0.0, 0.0, 10.0, None, float("inf")])
+    assert s is not None and (s.n, s.zeros) == (3, 2)
+    assert s.quantile(0) == 0.0 and s.quantile(1) == pytest.approx(10, rel=RELATIVE_ACCURACY)
+    back = Sketch.from_bytes(s.to_bytes())
+    assert (back.min_key, back.counts.tolist(), back.zeros) == (s.min_key, s.counts.tolist(), 2)
+    assert sketch_quantile([], 0.5) is None and sketch_quantile([None, None], 0.5) is None
+    with pytest.raises(ValueError, match="within"):
+        s.quantile(1.5)
+    with pytest.raises(ValueError, match="unknown sketch format"):
+        Sketch.from_bytes(b"\x09" + s.to_bytes()[1:])
+
+
+def test_thirty_values_take_a_few_hundred_bytes() -> None:
+    s = Sketch.of([100 + i for i in range(30)])
+    assert s is not None and len(s.to_bytes()) < 4 * 40 + 16
