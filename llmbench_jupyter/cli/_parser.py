@@ -79,8 +79,15 @@ def build_parser() -> argparse.ArgumentParser:
     aud.add_argument("--all-owners", action="store_true", help="everyone's (hub admins)")
     exp = rsub.add_parser("export", help="export a run's per-request records (eval: case rows)")
     exp.add_argument("run_id", help="run id or a unique prefix")
-    exp.add_argument("--format", choices=("csv", "json", "jsonl"), default="csv")
-    exp.add_argument("--output", "-o", required=True, help="file to write")
+    exp.add_argument(
+        "--format",
+        choices=("csv", "json", "jsonl", "parquet"),  # store.export.FORMATS, without its imports
+        help="csv, json, jsonl or parquet (default: the --output extension if it is one of "
+        "these, else csv)",
+    )
+    exp.add_argument(
+        "--output", "-o", required=True, help="file to write (.csv, .json, .jsonl, .parquet)"
+    )
     exp.add_argument(
         "--include-warmup",
         action="store_true",

@@ -63,6 +63,11 @@ def cmd_results(args: argparse.Namespace) -> int:
         out.print(table)
         return 0
     run = store.get_run(args.run_id)
+    if args.action == "export" and args.format is None:
+        from llmbench_jupyter.store.export import FORMATS
+
+        ext = Path(args.output).suffix.lstrip(".").lower()
+        args.format = ext if ext in FORMATS else "csv"  # csv: what every other name got
     if args.action == "publish":
         store.publish(run["run_id"], published=not args.undo)
         state = "private again" if args.undo else "published: every hub user can read it"

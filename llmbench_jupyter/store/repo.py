@@ -24,6 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from llmbench_jupyter.core.errors import LLMBenchError, scrub
 from llmbench_jupyter.core.redact import redact_config
 from llmbench_jupyter.store import export as _export
+from llmbench_jupyter.store import records_io
 from llmbench_jupyter.store.db import (
     WRITE_TX,
     current_owner,
@@ -262,14 +263,14 @@ class Store(RecordsMixin, JobsMixin, EvalsMixin, SecurityMixin):
         fmt: str | None = None,
         include_warmup: bool = True,
     ) -> int:
-        """Write the run's records to ``path`` as csv, json or jsonl; returns rows written.
-
-        ``fmt`` defaults to the file extension. Field names are the store's column names.
-        """
-        path = Path(path)
-        fmt = (fmt or path.suffix.lstrip(".")).lower()
-        rows = [r.to_dict() for r in self.records(run_id, include_warmup=include_warmup)]
-        return _export.write(rows, path, fmt)
+        """Write the run's records to ``path`` as csv, json, jsonl or parquet (``fmt``, else
+        the file extension); returns rows written. Field names are the store's column names.
+        Rows stream from the database in batches: memory stays flat at any run size."""
+        fmt = (fmt or Path(path).suffix.lstrip(".")).lower()
+        with self._tx("cannot read records", write=False) as conn:
+            self._require_run(conn, run_id)
+            rows = records_io.iter_dicts(conn, records_io.records_select([run_id], include_warmup))
+            return _export.write_batches(rows, Path(path), fmt)
 
     def close(self) -> None:
         """Release the connections; the store cannot be used afterwards."""
