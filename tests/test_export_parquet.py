@@ -380,15 +380,17 @@ def test_the_export_help_names_every_format(capsys: pytest.CaptureFixture[str]) 
 
 
 # ---------------------------------------------------------------- constant memory
-N_BIG = 60_000
+N_BIG = 20_000
+BATCH = 1_000  # the exports' batch in this test: small, so the test is quick and telling
 
 _MEASURE = """
 import gc, json, sys, tracemalloc
 from pathlib import Path
 import pyarrow as pa
-from llmbench_jupyter.store import open_store
+from llmbench_jupyter.store import open_store, records_io
 
-url, big, small, out, fmt = sys.argv[1:]
+url, big, small, out, fmt, batch = sys.argv[1:]
+records_io.EXPORT_BATCH = int(batch)
 store = open_store(url)
 store.export(small, Path(out) / f"warm.{fmt}")  # imports, caches: not the export's memory
 gc.collect()
@@ -421,7 +423,7 @@ def _held_by_all_rows(store: Store, run_id: str) -> int:
 def test_exports_stream_a_big_run_in_constant_memory(
     local: tuple[Store, str], tmp_path: Path
 ) -> None:
-    """60,000 records to each format, each in its own process (tracemalloc for Python
+    """20,000 records to each format, each in its own process (tracemalloc for Python
     objects, Arrow's pool for Parquet buffers): the export's peak is a small fraction of
     what holding the run's rows takes, which is what exports did before."""
     (store, url), owner = local, _owner()
@@ -433,7 +435,7 @@ def test_exports_stream_a_big_run_in_constant_memory(
     out.mkdir()
     procs = {
         fmt: subprocess.Popen(
-            [sys.executable, "-c", _MEASURE, url, big, small, str(out), fmt],
+            [sys.executable, "-c", _MEASURE, url, big, small, str(out), fmt, str(BATCH)],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -463,7 +465,7 @@ def test_exports_stream_a_big_run_in_constant_memory(
 
     # and the files are whole
     meta = pq.ParquetFile(out / "big.parquet").metadata
-    assert (meta.num_rows, meta.num_row_groups) == (N_BIG, N_BIG // EXPORT_BATCH)
+    assert (meta.num_rows, meta.num_row_groups) == (N_BIG, N_BIG // BATCH)
     with (out / "big.jsonl").open(encoding="utf-8") as fh:
         assert sum(1 for _ in fh) == N_BIG
     with (out / "big.csv").open(encoding="utf-8") as fh:

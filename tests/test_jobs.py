@@ -336,7 +336,7 @@ def test_a_job_whose_row_cannot_be_written_fails_before_sending(
 
     async def main() -> Job:
         job = manager.submit(spec(sim, runs=3))
-        with pytest.raises(JobError, match="cannot create job .*disk I/O error"):
+        with pytest.raises(JobError, match=r"cannot create job .*disk I/O error"):
             await job
         return job
 

@@ -27,7 +27,6 @@ from llmbench_jupyter.store.codec import (
     decode_many,
     encode_kinds,
     encode_many,
-    times_and_gaps,
 )
 from llmbench_jupyter.store.models import Request
 
@@ -124,14 +123,30 @@ def iter_frames(conn: Connection, stmt: Select[Any], batch: int) -> Iterator[pd.
 
 
 def iter_dicts(
-    conn: Connection, stmt: Select[Any], batch: int = EXPORT_BATCH
+    conn: Connection, stmt: Select[Any], batch: int | None = None
 ) -> Iterator[list[dict[str, Any]]]:
-    """The rows of ``stmt`` as record dicts (``row_dict``), at most ``batch`` at a time,
-    streamed from the server: an export holds one batch (a Parquet row group), never the
-    whole run."""
-    result = conn.execution_options(stream_results=True, yield_per=batch).execute(stmt)
-    for part in result.partitions(batch):
-        yield [row_dict(row) for row in part]
+    """The rows of ``stmt`` as record dicts (``rows_dicts``), at most ``batch`` (default
+    ``EXPORT_BATCH``) at a time, streamed from the server: an export holds one batch (a
+    Parquet row group), never the whole run."""
+    size = batch or EXPORT_BATCH
+    result = conn.execution_options(stream_results=True, yield_per=size).execute(stmt)
+    for part in result.partitions(size):
+        yield rows_dicts(part)
+
+
+def rows_dicts(rows: Sequence[Any]) -> list[dict[str, Any]]:
+    """Record dicts (``RECORD_FIELDS`` order) of ``requests`` rows, chunk times of the
+    whole batch decoded at once."""
+    times, gaps = decode_many([row[_CHUNKS] for row in rows])
+    out = []
+    for row, t, g in zip(rows, times, gaps, strict=True):
+        values = dict(zip(STORED_FIELDS, row, strict=True))
+        values["chunk_times_ms"], values["itl_ms"] = t, g
+        values["chunk_kinds"] = decode_kinds(values["chunk_kinds"])
+        values["is_warmup"] = bool(values["is_warmup"])
+        values["output_tokens_disagree"] = bool(values["output_tokens_disagree"])
+        out.append({name: values[name] for name in RECORD_FIELDS})
+    return out
 
 
 def rows_frame(rows: Sequence[Any]) -> pd.DataFrame:
@@ -147,18 +162,3 @@ def rows_frame(rows: Sequence[Any]) -> pd.DataFrame:
     for name in ("is_warmup", "output_tokens_disagree"):  # SQLite returns 0/1
         df[name] = df[name].astype(bool)
     return df[list(RECORD_FIELDS)]
-
-
-def row_record(row: Sequence[Any]) -> RequestRecord:
-    """The RequestRecord of one ``requests`` row (``records_select`` column order)."""
-    values = dict(zip(STORED_FIELDS, row, strict=True))
-    values["chunk_times_ms"], values["itl_ms"] = times_and_gaps(values["chunk_times_ms"])
-    values["chunk_kinds"] = decode_kinds(values["chunk_kinds"])
-    values["is_warmup"] = bool(values["is_warmup"])
-    values["output_tokens_disagree"] = bool(values["output_tokens_disagree"])
-    return RequestRecord(**values)
-
-
-def row_dict(row: Sequence[Any]) -> dict[str, Any]:
-    """One ``requests`` row as a dict with ``RECORD_FIELDS`` in order (exports)."""
-    return row_record(row).to_dict()

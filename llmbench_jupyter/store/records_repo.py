@@ -48,7 +48,7 @@ class RecordsMixin:
         with self._tx("cannot read records", write=False) as conn:
             self._require_run(conn, run_id)
             rows = conn.execute(records_io.records_select([run_id], include_warmup)).all()
-        return [records_io.row_record(row) for row in rows]
+        return [RequestRecord(**values) for values in records_io.rows_dicts(rows)]
 
     def records_df(self, run_ids: str | Sequence[str], include_warmup: bool = True) -> pd.DataFrame:
         """Records of one or more runs (each in send order), straight from the driver's
