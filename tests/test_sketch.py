@@ -88,3 +88,18 @@ def test_missing_values_zeros_and_empty_sketches() -> None:
 def test_thirty_values_take_a_few_hundred_bytes() -> None:
     s = Sketch.of([100 + i for i in range(30)])
     assert s is not None and len(s.to_bytes()) < 4 * 40 + 16
+
+
+def test_the_stored_form_is_small_for_few_values_and_for_many() -> None:
+    few = Sketch.of([12.0, 480.0, 9000.0])  # three values over three decades
+    assert few is not None and len(few.to_bytes()) <= 10 + 3 * 6
+    many = Sketch.of(np.random.default_rng(0).lognormal(4, 0.3, 100_000).tolist())
+    assert many is not None and len(many.to_bytes()) <= 10 + 2 * many.counts.size
+    heavy = Sketch(5, np.array([70_000, 0, 3], dtype=np.int64), zeros=1)  # > uint16 counts
+    for s in (few, many, heavy):
+        back = Sketch.from_bytes(s.to_bytes())
+        assert (back.min_key, back.counts.tolist(), back.zeros) == (
+            s.min_key,
+            s.counts.tolist(),
+            s.zeros,
+        )

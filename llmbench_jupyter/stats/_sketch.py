@@ -14,9 +14,11 @@ statistics, so the result is within ``α`` of the exact percentile of the pooled
 (docs/metrics.md, "Percentiles across runs"). Values ≤ 0 (never expected for timings and
 rates) are counted in a zero bucket that stands for 0 exactly.
 
-The stored form is a few bytes of header plus one little-endian uint32 count per bucket
-from the lowest used key to the highest, so a merge of thousands of sketches is a handful
-of numpy calls.
+The stored form is a 10-byte header and the counts in whichever layout is smallest: one
+uint16 or uint32 count per bucket from the lowest used key to the highest (dense: many
+values), or (offset, count) pairs of the used buckets only (sparse: a handful of values
+spread over decades). Either is decoded with a couple of numpy calls, so a merge of
+thousands of sketches stays cheap.
 """
 
 from __future__ import annotations
@@ -32,8 +34,9 @@ if TYPE_CHECKING:
 
 #: α: every bucket value is within this relative error of the values it counts.
 RELATIVE_ACCURACY = 0.005
-_HEADER = struct.Struct("<BiI")  # format version, lowest key, zero count
-_VERSION = 1
+_HEADER = struct.Struct("<BBiI")  # format version, layout, lowest key, zero count
+_VERSION = 2
+_DENSE16, _DENSE32, _SPARSE = 0, 1, 2
 
 
 @lru_cache(maxsize=1)
@@ -87,19 +90,35 @@ class Sketch:
     def to_bytes(self) -> bytes:
         import numpy as np
 
-        if self.counts.size and self.counts.max() > np.iinfo(np.uint32).max:
+        counts = self.counts
+        if counts.size and counts.max() > np.iinfo(np.uint32).max:
             raise OverflowError("a sketch bucket holds more than 2^32 values")
-        header = _HEADER.pack(_VERSION, self.min_key, self.zeros)
-        return header + self.counts.astype("<u4").tobytes()
+        used = np.flatnonzero(counts)
+        wide = counts.size and counts.max() > np.iinfo(np.uint16).max
+        dense_size = counts.size * (4 if wide else 2)
+        if used.size * 6 < dense_size and counts.size < 2**16:  # (uint16 offset, uint32 count)
+            body = used.astype("<u2").tobytes() + counts[used].astype("<u4").tobytes()
+            return _HEADER.pack(_VERSION, _SPARSE, self.min_key, self.zeros) + body
+        layout, dtype = (_DENSE32, "<u4") if wide else (_DENSE16, "<u2")
+        header = _HEADER.pack(_VERSION, layout, self.min_key, self.zeros)
+        return header + counts.astype(dtype).tobytes()
 
     @classmethod
     def from_bytes(cls, blob: bytes) -> Sketch:
         import numpy as np
 
-        version, min_key, zeros = _HEADER.unpack_from(blob)
-        if version != _VERSION:
-            raise ValueError(f"unknown sketch format version {version}")
-        counts = np.frombuffer(blob, dtype="<u4", offset=_HEADER.size).astype(np.int64)
+        version, layout, min_key, zeros = _HEADER.unpack_from(blob)
+        if version != _VERSION or layout not in (_DENSE16, _DENSE32, _SPARSE):
+            raise ValueError(f"unknown sketch format {version}.{layout}")
+        if layout == _SPARSE:
+            n = (len(blob) - _HEADER.size) // 6
+            used = np.frombuffer(blob, dtype="<u2", count=n, offset=_HEADER.size)
+            found = np.frombuffer(blob, dtype="<u4", count=n, offset=_HEADER.size + 2 * n)
+            counts = np.zeros(int(used[-1]) + 1 if n else 0, dtype=np.int64)
+            counts[used] = found
+        else:
+            dtype = "<u2" if layout == _DENSE16 else "<u4"
+            counts = np.frombuffer(blob, dtype=dtype, offset=_HEADER.size).astype(np.int64)
         return cls(min_key, counts, zeros)
 
     # -------------------------------------------------------------- merging

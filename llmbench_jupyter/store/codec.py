@@ -26,7 +26,7 @@ import re
 import struct
 from array import array
 from collections.abc import Sequence
-from itertools import chain, pairwise
+from itertools import chain, groupby, pairwise
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -175,13 +175,7 @@ def encode_kinds(kinds: str | None) -> str:
     if kinds.count(kinds[0]) == len(kinds):  # the usual case: one kind throughout
         coded = f"{kinds[0]}{len(kinds)}"
         return coded if len(coded) < len(kinds) else kinds
-    runs: list[str] = []
-    start = 0
-    for i in range(1, len(kinds) + 1):
-        if i == len(kinds) or kinds[i] != kinds[start]:
-            runs.append(f"{kinds[start]}{i - start}")
-            start = i
-    coded = "".join(runs)
+    coded = "".join(f"{kind}{len(list(run))}" for kind, run in groupby(kinds))
     return coded if len(coded) < len(kinds) else kinds
 
 

@@ -150,6 +150,7 @@ def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
     try:
         cur.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cur.execute("PRAGMA page_size = 16384")
         cur.execute("PRAGMA journal_mode = WAL")
         # WAL + NORMAL survives a process crash (what a killed kernel is); only a
         # power cut can lose the last commits, and per-request commits stay cheap.
