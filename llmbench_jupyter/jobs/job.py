@@ -97,14 +97,11 @@ class Job(Generic[R]):
     def done(self) -> bool:
         return self._state in FINAL_STATES
 
-    def _check(self, to: str) -> None:
-        if to not in TRANSITIONS.get(self._state, frozenset()):
-            raise JobError(f"job {self.id[:8]}: cannot go from {self._state} to {to}")
-
     def _transition(self, to: str, **fields: Any) -> concurrent.futures.Future[Any] | None:
         """Change state now; the job row follows on the manager's journal thread, in order
         (the loop never waits on the database). Returns that write, or None without a store."""
-        self._check(to)
+        if to not in TRANSITIONS.get(self._state, frozenset()):
+            raise JobError(f"job {self.id[:8]}: cannot go from {self._state} to {to}")
         store = self.manager.store
         write = None
         if store is not None:

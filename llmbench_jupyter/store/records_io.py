@@ -7,8 +7,9 @@ positional rows (``Connection.exec_driver_sql``);
 PostgreSQL through ``COPY`` (or pipelined INSERTs when row-level security is on: PostgreSQL
 refuses ``COPY FROM`` into a table with policies).
 
-Reads: the driver's rows go straight into a DataFrame; the chunk times are decoded once
-per row and ``itl_ms`` rebuilt from them (it is their gaps by definition).
+Reads: the driver's rows go straight into columns (or record dicts, for exports and
+``Store.records``); the chunk times of the whole batch are decoded together and ``itl_ms``
+rebuilt from them (it is their gaps by definition).
 """
 
 from __future__ import annotations
@@ -113,13 +114,6 @@ def read_frame(conn: Connection, stmt: Select[Any]) -> pd.DataFrame:
     """The rows of ``stmt`` (``records_select``) as a DataFrame with ``RECORD_FIELDS``."""
     result = conn.execute(stmt)
     return rows_frame(result.fetchall())
-
-
-def iter_frames(conn: Connection, stmt: Select[Any], batch: int) -> Iterator[pd.DataFrame]:
-    """``read_frame`` in DataFrames of at most ``batch`` rows, streamed from the server."""
-    result = conn.execution_options(stream_results=True, yield_per=batch).execute(stmt)
-    for part in result.partitions(batch):
-        yield rows_frame(part)
 
 
 def iter_dicts(

@@ -44,10 +44,12 @@ class Partial:
     samples: list[list[float | None]] = field(default_factory=lambda: [[] for _ in SKETCHED])
 
 
-_INPUTS = attrgetter(
+#: The record fields a summary is made of, in the order ``partials`` reads them.
+INPUT_FIELDS = (
     "is_warmup", "provider", "model", "context_tier", "status", "error_category", "cost_usd",
     "output_tokens", *SKETCHED,
 )  # fmt: skip
+_INPUTS = attrgetter(*INPUT_FIELDS)
 
 
 def partials(records: Iterable[Any]) -> dict[GroupKey, Partial]:

@@ -29,10 +29,6 @@ branch_labels = None
 depends_on = None
 
 _BATCH = 5000
-_SUMMARY_INPUTS = (
-    "is_warmup", "provider", "model", "context_tier", "status", "error_category",
-    "cost_usd", "output_tokens", "ttft_ms", "e2e_ms", "tpot_ms", "decode_tps",
-)  # fmt: skip
 
 
 def upgrade() -> None:
@@ -117,28 +113,20 @@ def _times(raw: Any) -> list[float]:
 
 
 def _backfill_summaries() -> None:
-    from llmbench_jupyter.store.summaries import fold, partials
+    from llmbench_jupyter.store.summaries import INPUT_FIELDS, fold, partials
 
     conn = op.get_bind()
     runs = sa.table("runs", sa.column("run_id"), sa.column("owner"), sa.column("kind"))
-    requests = sa.table("requests", sa.column("run_id"), *map(sa.column, _SUMMARY_INPUTS))
+    requests = sa.table("requests", sa.column("run_id"), *map(sa.column, INPUT_FIELDS))
     is_bench = sa.func.coalesce(runs.c.kind, "bench") == "bench"
     bench = conn.execute(sa.select(runs.c.run_id, runs.c.owner).where(is_bench)).all()
     for run_id, owner in bench:
-        rows = conn.execute(
-            sa.select(*(requests.c[name] for name in _SUMMARY_INPUTS)).where(
+        rows = conn.execute(  # rows read by attribute; SQLite's 0/1 is_warmup tests alike
+            sa.select(*(requests.c[name] for name in INPUT_FIELDS)).where(
                 requests.c.run_id == run_id
             )
         ).all()
-        fold(conn, run_id, owner, partials(_Row(r) for r in rows))
-
-
-class _Row:
-    """A raw row with attribute access and SQLite's 0/1 booleans made bool."""
-
-    def __init__(self, row: Any) -> None:
-        for name, value in zip(_SUMMARY_INPUTS, row, strict=True):
-            setattr(self, name, bool(value) if name == "is_warmup" else value)
+        fold(conn, run_id, owner, partials(rows))
 
 
 def downgrade() -> None:
