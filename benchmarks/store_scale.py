@@ -39,7 +39,7 @@ from llmbench_jupyter.store import Store
 from llmbench_jupyter.store.codec import encode_times
 from llmbench_jupyter.store.db import current_owner
 from llmbench_jupyter.store.models import Run
-from llmbench_jupyter.store.records_io import STORED_FIELDS, record_rows
+from llmbench_jupyter.store.records_io import ROW_COLUMNS, record_rows
 from llmbench_jupyter.store.writer import StoreWriter
 
 PG_HOST = "host=127.0.0.1 port=5432 user=postgres"
@@ -144,8 +144,8 @@ class SQLite:
         self.plain.execute("PRAGMA journal_mode = WAL")
         self.plain.execute("PRAGMA synchronous = NORMAL")
         self.plain.execute(ddl.replace("requests", "plain_requests", 1))  # FKs are off here
-        marks = ", ".join("?" * len(STORED_FIELDS))
-        self.sql = f"INSERT INTO plain_requests ({', '.join(STORED_FIELDS)}) VALUES ({marks})"
+        marks = ", ".join("?" * len(ROW_COLUMNS))
+        self.sql = f"INSERT INTO plain_requests ({', '.join(ROW_COLUMNS)}) VALUES ({marks})"
 
     def insert_plain(self, rows: list[tuple[Any, ...]]) -> None:
         assert self.plain is not None
@@ -182,9 +182,11 @@ class Postgres:
         return psycopg.connect(f"{PG_HOST} dbname={self.db}", autocommit=True)
 
     def open_plain(self, conn: Any) -> None:  # requests' columns and key, no other index
-        conn.execute("CREATE TABLE plain_requests (LIKE requests, PRIMARY KEY (request_id))")
+        conn.execute(
+            "CREATE TABLE plain_requests (LIKE requests INCLUDING IDENTITY, PRIMARY KEY (seq))"
+        )
         self.plain = self.connect()
-        self.sql = f"COPY plain_requests ({', '.join(STORED_FIELDS)}) FROM STDIN"
+        self.sql = f"COPY plain_requests ({', '.join(ROW_COLUMNS)}) FROM STDIN"
 
     def insert_plain(self, rows: list[tuple[Any, ...]]) -> None:
         assert self.plain is not None
@@ -193,7 +195,7 @@ class Postgres:
                 copy.write_row(row)
 
     def sizes(self, conn: Any) -> dict[str, int]:
-        names = ("requests", "run_summaries", "runs", "plain_requests")
+        names = ("requests", "request_labels", "run_summaries", "runs", "plain_requests")
         sql = "SELECT " + ", ".join(f"pg_total_relation_size('{n}')" for n in names)
         out = dict(zip(names, conn.execute(sql).fetchone(), strict=True))
         return out | {"plain": out.pop("plain_requests")}
@@ -277,11 +279,6 @@ def fmt(v: float, unit: str) -> str:
 
 
 # ----------------------------------------------------------------------------- phases
-def store_rows(batch: list[RequestRecord]) -> list[tuple[Any, ...]]:
-    """The ``requests`` rows the store itself builds, as driver parameters."""
-    return [tuple(row) for row in record_rows(batch)]
-
-
 def ingest(store: Store | None, be: Any, batch: list[Any], clock: dict[str, float]) -> None:
     """``batch`` through ``add_records``, then the same rows (``records_io.record_rows``,
     the store's own row builder) through the bare driver into the plain table."""
@@ -289,7 +286,7 @@ def ingest(store: Store | None, be: Any, batch: list[Any], clock: dict[str, floa
     if store is not None:
         store.add_records(batch)
     t1 = time.perf_counter()
-    rows = store_rows(batch)
+    rows = [tuple(row) for row in record_rows(batch, {})[0]]  # as the store builds them
     t2 = time.perf_counter()
     be.insert_plain(rows)
     for key, spent in (("store", t1 - t), ("rows", t2 - t1), ("driver", time.perf_counter() - t2)):
@@ -343,7 +340,7 @@ def scale(make: Callable[[str], Any], n: int, args: argparse.Namespace, table: T
 
 def sizes(be: Any, conn: Any, n: int, sample: list[RequestRecord], table: Table) -> None:
     s = be.sizes(conn)
-    total = s["file"] if be.name == "sqlite" else s["requests"] + s["run_summaries"] + s["runs"]
+    total = s["file"] if be.name == "sqlite" else sum(v for k, v in s.items() if k != "plain")
     table.add(f"[{n:,}] size, bytes per record", total / n, "B", 500, s["plain"] / n, "≤")
     table.add(f"[{n:,}] size, 1M records (×{1e6 / n:g})", total * 1e6 / n / 2**20, "MB", 600,
               s["plain"] * 1e6 / n / 2**20, "≤")  # fmt: skip
@@ -353,20 +350,21 @@ def sizes(be: Any, conn: Any, n: int, sample: list[RequestRecord], table: Table)
     blob = statistics.mean(len(encode_times(r.chunk_times_ms)) for r in ok)
     as_json = statistics.mean(len(json.dumps([r.chunk_times_ms, r.itl_ms])) for r in ok)
     raw = statistics.mean(sum(len(v) if isinstance(v, str | bytes) else 8 * (v is not None)
-                              for v in store_rows([r])[0]) for r in ok)  # fmt: skip
-    print(f"  sizes: {parts}\n  a successful record: {len(STORED_FIELDS)} columns, {raw:.0f} "
+                              for v in record_rows([r], {})[0][0]) for r in ok)  # fmt: skip
+    print(f"  sizes: {parts}\n  a successful record: {len(ROW_COLUMNS)} columns, {raw:.0f} "
           f"bytes of values (numbers as 8): output_text {text:.0f} chars, request_id 32, "
           f"response_id 33, started_at 32, run_id 32, {CHUNKS} chunk times in {blob:.0f} bytes "
           f"(as JSON with itl_ms: {as_json:.0f})")  # fmt: skip
 
 
 def queries(conn: Any, store: Store, n: int, reps: int, table: Table) -> None:
-    agg = ("count(*), sum(CASE WHEN status = 'ok' THEN 1 ELSE 0 END), avg(ttft_ms), avg(tpot_ms),"
-           " avg(decode_tps), sum(cost_usd) FROM requests WHERE NOT is_warmup")  # fmt: skip
+    agg = ("count(*), sum(CASE WHEN status = 'ok' THEN 1 ELSE 0 END), avg(ttft_ms), avg(e2e_ms),"
+           " avg(output_tokens), sum(cost_usd) FROM requests r JOIN request_labels l"
+           " ON l.run_id = r.run_id AND l.label = r.label WHERE NOT is_warmup")  # fmt: skip
     key = "provider, model, context_tier"
     by_target = f"SELECT {key}, {agg} GROUP BY {key}"
     newest = "SELECT run_id FROM runs ORDER BY created_at DESC LIMIT 50"
-    by_run = f"SELECT run_id, {agg} AND run_id IN ({newest}) GROUP BY run_id"
+    by_run = f"SELECT r.run_id, {agg} AND r.run_id IN ({newest}) GROUP BY r.run_id"
     calls = {  # name: (the store's call, the raw SQL over records it stands against)
         "leaderboard()": (lambda: leaderboard(store=store), by_target),
         "leaderboard(by='ttft_ms')": (lambda: leaderboard(by="ttft_ms", store=store), by_target),

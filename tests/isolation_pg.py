@@ -116,6 +116,10 @@ def _bob_rows_intact(seeded: Seeded) -> None:
         summarized = su.execute(
             "SELECT sum(requests) FROM run_summaries WHERE owner = %s", (seeded.hub.role("bob"),)
         ).fetchone()
+        models = su.execute(
+            "SELECT DISTINCT model FROM request_labels WHERE owner = %s", (seeded.hub.role("bob"),)
+        ).fetchall()
     assert runs == [(seeded.runs["b_priv"], "b-priv", False), (seeded.runs["b_pub"], "b-pub", True)]
     assert n_requests == (6,)
     assert summarized == (6,)  # bob's summaries still agree with his records
+    assert "pwned" not in {m for (m,) in models}  # nor were his records relabelled

@@ -41,7 +41,7 @@ def test_alice_reads_her_rows_and_published_ones_only(
     r = seeded.runs
     visible = {r["a_priv"], r["a_pub"], r["b_pub"]}
     assert _ids(alice, "SELECT run_id FROM runs") == visible
-    for child in ("requests", "eval_results", "judgements"):
+    for child in ("requests", "request_labels", "eval_results", "judgements"):
         assert _ids(alice, f"SELECT DISTINCT run_id FROM {child}") == visible, child
     # summaries exist for the benchmark runs only (the seed's runs have records)
     bench = {
@@ -136,6 +136,10 @@ def test_update_and_delete_of_bobs_rows_touch_nothing(
             == 0
         )
         assert alice.execute("DELETE FROM run_summaries WHERE run_id = %s", (run,)).rowcount == 0
+        # nor relabel his records (which would rename his models for every reader)
+        relabel = "UPDATE request_labels SET model = 'pwned' WHERE run_id = %s"
+        assert alice.execute(relabel, (run,)).rowcount == 0
+        assert alice.execute("DELETE FROM request_labels WHERE run_id = %s", (run,)).rowcount == 0
     _bob_rows_intact(seeded)
 
 
@@ -185,6 +189,15 @@ def test_child_rows_cannot_be_attached_to_someone_elses_run(
         "INSERT INTO run_summaries (run_id, provider, model, context_tier, owner, requests, "
         "ok, errors, error_categories, priced_cost_usd, priced_output_tokens) "
         "VALUES (%s, 'fake', 'fake', 0, %s, 100, 100, 0, '{}', 0, 0)",
+        b_pub,
+        me,
+    )
+    # nor add a label to it (a request row of his run could then read as another model)
+    _denied(
+        alice,
+        "INSERT INTO request_labels (run_id, label, owner, provider, model, api_model, "
+        "transport, context_tier, concurrency, time_origin, status) "
+        "VALUES (%s, 99, %s, 'fake', 'fake', 'fake', 'x', 0, 1, 'sent', 'ok')",
         b_pub,
         me,
     )

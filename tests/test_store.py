@@ -23,8 +23,8 @@ from alembic.runtime.migration import MigrationContext
 from llmbench_jupyter.core.errors import LLMBenchError
 from llmbench_jupyter.core.records import LIST_FIELDS, RECORD_FIELDS, RequestRecord
 from llmbench_jupyter.store import Store, current_owner, default_db_url, open_store
-from llmbench_jupyter.store.models import RUN_COLUMNS, Base, Request, Run
-from llmbench_jupyter.store.records_io import STORED_FIELDS
+from llmbench_jupyter.store.models import RUN_COLUMNS, Base, Run
+from llmbench_jupyter.store.records_io import LABEL_FIELDS, ROW_COLUMNS
 
 
 @pytest.fixture
@@ -155,16 +155,21 @@ def test_migrations_match_models(store: Store, db_url: str) -> None:
 
 
 def test_request_columns_are_record_fields(store: Store, db_url: str) -> None:
-    # every field is a column under its own name, except itl_ms: the gaps between the
-    # chunk times by definition, rebuilt from them on read
-    assert set(RECORD_FIELDS) - set(STORED_FIELDS) == {"itl_ms"}
-    assert set(Request.__table__.columns.keys()) == set(STORED_FIELDS)
+    # every field is a column under its own name, of the request row or of its run's
+    # labels, except itl_ms: the gaps between the chunk times by definition, rebuilt on read
+    row_fields = set(ROW_COLUMNS) & set(RECORD_FIELDS)
+    assert set(RECORD_FIELDS) - row_fields - set(LABEL_FIELDS) == {"itl_ms"}
+    assert not row_fields & set(LABEL_FIELDS)
+    assert set(ROW_COLUMNS) - set(RECORD_FIELDS) == {"label", "started_us", "rates_derived"}
     engine = sa.create_engine(db_url)
     try:
-        reflected = {c["name"] for c in sa.inspect(engine).get_columns("requests")}
+        inspector = sa.inspect(engine)
+        reflected = {c["name"] for c in inspector.get_columns("requests")}
+        labels = {c["name"] for c in inspector.get_columns("request_labels")}
     finally:
         engine.dispose()
-    assert reflected == set(STORED_FIELDS)
+    assert reflected == {"seq", *ROW_COLUMNS}
+    assert labels == {"run_id", "label", "owner", *LABEL_FIELDS}
 
 
 def test_reopening_is_idempotent_and_cached(db_url: str) -> None:
@@ -287,8 +292,9 @@ def test_add_records_is_all_or_nothing(store: Store, owner: str) -> None:
 
     store.add_records([a])
     c = _sparse_record(run_id, owner)
-    with pytest.raises(LLMBenchError):
-        store.add_records([c, dataclasses.replace(b, request_id=a.request_id)])
+    stray = dataclasses.replace(b, run_id="no-such-run")  # fails after c's rows went in
+    with pytest.raises(LLMBenchError, match="no run 'no-such-run'"):
+        store.add_records([c, stray])
     assert [r.request_id for r in store.records(run_id)] == [a.request_id]
     run = store.get_run(run_id, owner=owner)
     assert (run["n_requests"], run["n_errors"]) == (1, 1)

@@ -50,7 +50,9 @@ def _check_summaries_agree(store: Store, run_id: str) -> int:
                 "SELECT provider, model, context_tier, count(*) AS requests, "
                 "sum(CASE WHEN status = 'ok' THEN 1 ELSE 0 END) AS ok, "
                 "sum(CASE WHEN status = 'ok' AND ttft_ms IS NOT NULL THEN 1 ELSE 0 END) AS timed "
-                "FROM requests WHERE run_id = :r AND NOT is_warmup "
+                "FROM requests r JOIN request_labels l "
+                "ON l.run_id = r.run_id AND l.label = r.label "
+                "WHERE r.run_id = :r AND NOT is_warmup "
                 "GROUP BY provider, model, context_tier"
             ),
             {"r": run_id},

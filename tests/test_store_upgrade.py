@@ -120,7 +120,7 @@ def _check_upgraded(url: str) -> None:
     try:
         with store._engine.connect() as conn:
             assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == (
-                "0006"
+                "0007"
             )
         old = _old_records()
         bench_runs = [r for r in OLD["runs"] if r["kind"] == "bench"]

@@ -171,14 +171,26 @@ def _invalid_note(source: str | None) -> str:
 
 
 def _derive_rates(record: RequestRecord) -> None:
-    n, ttft, e2e = record.output_tokens, record.ttft_ms, record.e2e_ms
+    record.tpot_ms, record.decode_tps, record.total_tps, record.prefill_tps = rates(
+        record.output_tokens, record.ttft_ms, record.e2e_ms, record.input_tokens
+    )
+
+
+def rates(
+    output_tokens: int | None, ttft_ms: float | None, e2e_ms: float | None, input_tokens: int | None
+) -> tuple[float | None, float | None, float | None, float | None]:
+    """``(tpot_ms, decode_tps, total_tps, prefill_tps)`` from the measured counts and
+    times: the one definition of each rate (the store rebuilds them with it on read)."""
+    n, ttft, e2e = output_tokens, ttft_ms, e2e_ms
     if n is None or ttft is None or e2e is None:
-        return
+        return None, None, None, None
+    tpot = decode = total = prefill = None
     decode_ms = e2e - ttft
     if n > 1 and decode_ms > 0:
-        record.tpot_ms = decode_ms / (n - 1)
-        record.decode_tps = (n - 1) / decode_ms * 1000.0
+        tpot = decode_ms / (n - 1)
+        decode = (n - 1) / decode_ms * 1000.0
     if e2e > 0:
-        record.total_tps = n / e2e * 1000.0
-    if record.input_tokens is not None and ttft > 0:
-        record.prefill_tps = record.input_tokens / ttft * 1000.0
+        total = n / e2e * 1000.0
+    if input_tokens is not None and ttft > 0:
+        prefill = input_tokens / ttft * 1000.0
+    return tpot, decode, total, prefill

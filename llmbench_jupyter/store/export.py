@@ -35,7 +35,7 @@ from sqlalchemy import JSON, Boolean, Float, Integer, String
 from llmbench_jupyter.core.errors import LLMBenchError
 from llmbench_jupyter.core.private_files import write_atomic
 from llmbench_jupyter.core.records import LIST_FIELDS, RECORD_FIELDS
-from llmbench_jupyter.store.models import EvalResult, Request
+from llmbench_jupyter.store.models import EvalResult, Request, RequestLabel
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -174,10 +174,13 @@ def _json_text(value: Any) -> str | None:
 
 @cache
 def _store_columns() -> dict[str, Any]:
-    """The store's column types by name: ``requests`` and ``eval_results`` columns."""
+    """The store's column types by name: record fields (``requests`` and
+    ``request_labels`` columns) and ``eval_results`` columns."""
     kinds: dict[str, Any] = {}
-    for table in (Request, EvalResult):
+    for table in (Request, RequestLabel, EvalResult):
         for column in table.__table__.columns:
+            if table is not EvalResult and column.name not in RECORD_FIELDS:
+                continue
             kind = kinds.setdefault(column.name, column.type)
             assert type(kind) is type(column.type), f"{column.name}: two types in the store"
     return kinds

@@ -22,6 +22,8 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Identity,
+    Integer,
     LargeBinary,
     MetaData,
     String,
@@ -98,73 +100,96 @@ class Run(Base):
 
 
 class Request(Base):
-    """One request's record; columns mirror ``RequestRecord`` field for field, except
-    ``itl_ms``, which is derived from ``chunk_times_ms`` on read (``STORED_FIELDS``).
+    """One request's record, in the narrowest form that reads back exactly.
 
-    ``chunk_times_ms`` holds the bytes of ``store.codec.encode_times`` (integer
-    microseconds), not JSON: that is most of what makes a record small and quick to read.
+    What a record holds once per run is not repeated per row: the target, tier and the
+    outcome's labels (provider, model, status, finish reason...) are a ``label`` number
+    into ``request_labels``. ``started_at`` is integer microseconds (``started_us``) and
+    the text only when it would not read back the same from them. The rates (tpot,
+    decode, total, prefill) are ``NULL`` with ``rates_derived`` when they are what
+    ``core.measure.rates`` gives for the row's counts and times, which the engine's
+    records always are. ``chunk_times_ms`` holds ``store.codec`` bytes (integer
+    microseconds) and ``itl_ms`` is not stored: it is their gaps. The columns run from
+    8-byte to 1-byte to variable width, so PostgreSQL pads none of them.
+
+    ``seq`` (insertion order) is the key: a run's rows sit together, and no index on a
+    random text id is kept (it cost ~45 bytes a record). ``store.records_io`` maps
+    between these rows and ``RequestRecord``.
     """
 
     __tablename__ = "requests"
 
-    # identity and provenance
-    request_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seq: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), Identity(), primary_key=True
+    )
+    send_mono_ns: Mapped[int] = mapped_column(BigInteger)
+    started_us: Mapped[int | None] = mapped_column(BigInteger)
+    scheduled_ms: Mapped[float | None] = mapped_column(Float)
+    send_lag_ms: Mapped[float] = mapped_column(Float)
+    ttft_ms: Mapped[float | None] = mapped_column(Float)
+    ttfat_ms: Mapped[float | None] = mapped_column(Float)
+    e2e_ms: Mapped[float | None] = mapped_column(Float)
+    tpot_ms: Mapped[float | None] = mapped_column(Float)
+    decode_tps: Mapped[float | None] = mapped_column(Float)
+    total_tps: Mapped[float | None] = mapped_column(Float)
+    prefill_tps: Mapped[float | None] = mapped_column(Float)
+    cost_usd: Mapped[float | None] = mapped_column(Float)
+    label: Mapped[int] = mapped_column()
+    run_index: Mapped[int] = mapped_column()
+    n_chunks: Mapped[int] = mapped_column()
+    output_tokens: Mapped[int | None] = mapped_column()
+    output_tokens_usage: Mapped[int | None] = mapped_column()
+    output_tokens_tokenizer: Mapped[int | None] = mapped_column()
+    output_tokens_chunks: Mapped[int | None] = mapped_column()
+    reasoning_tokens: Mapped[int | None] = mapped_column()
+    input_tokens: Mapped[int | None] = mapped_column()
+    padding_tokens: Mapped[int | None] = mapped_column()
+    http_status: Mapped[int | None] = mapped_column()
+    is_warmup: Mapped[bool] = mapped_column(Boolean)
+    output_tokens_disagree: Mapped[bool] = mapped_column(Boolean)
+    rates_derived: Mapped[bool] = mapped_column(Boolean)
     run_id: Mapped[str] = mapped_column(
         String(64), ForeignKey("runs.run_id", ondelete="CASCADE"), index=True
     )
-    # not indexed: records are always found by run; row-level security checks the owner
-    # of each row found (an index cost 14 bytes a record and served no query)
+    # not indexed: row-level security checks the owner of each row found by run
+    owner: Mapped[str] = mapped_column(String)
+    request_id: Mapped[str] = mapped_column(String(64))
+    response_id: Mapped[str | None] = mapped_column(String)
+    started_at: Mapped[str | None] = mapped_column(String)  # only when not from started_us
+    chunk_times_ms: Mapped[bytes] = mapped_column(LargeBinary)
+    chunk_kinds: Mapped[str] = mapped_column(Text)  # store.codec.encode_kinds
+    error_message: Mapped[str | None] = mapped_column(Text)
+    output_text: Mapped[str | None] = mapped_column(Text)
+
+
+class RequestLabel(Base):
+    """The values a run's records share, once per distinct combination: a request row's
+    ``label`` is the number of its combination within its run. A run has a few dozen
+    (targets × tiers × outcomes); hostile endpoints inventing finish reasons make more,
+    never wrong ones."""
+
+    __tablename__ = "request_labels"
+
+    run_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("runs.run_id", ondelete="CASCADE"), primary_key=True
+    )
+    label: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     owner: Mapped[str] = mapped_column(String)
     provider: Mapped[str] = mapped_column(String)
     model: Mapped[str] = mapped_column(String)
     api_model: Mapped[str] = mapped_column(String)
     transport: Mapped[str] = mapped_column(String)
-    response_id: Mapped[str | None] = mapped_column(String)
-    # workload position
     context_tier: Mapped[int] = mapped_column()
-    run_index: Mapped[int] = mapped_column()
-    is_warmup: Mapped[bool] = mapped_column(Boolean)
     concurrency: Mapped[int] = mapped_column()
     rate_rps: Mapped[float | None] = mapped_column(Float)
-    scheduled_ms: Mapped[float | None] = mapped_column(Float)
-    send_lag_ms: Mapped[float] = mapped_column(Float)
     time_origin: Mapped[str] = mapped_column(String)
-    started_at: Mapped[str] = mapped_column(String)  # ISO 8601 text, as in the record
-    send_mono_ns: Mapped[int] = mapped_column(BigInteger)
-    # timings
-    ttft_ms: Mapped[float | None] = mapped_column(Float)
-    ttfat_ms: Mapped[float | None] = mapped_column(Float)
-    e2e_ms: Mapped[float | None] = mapped_column(Float)
-    tpot_ms: Mapped[float | None] = mapped_column(Float)
-    chunk_times_ms: Mapped[bytes] = mapped_column(LargeBinary)
-    chunk_kinds: Mapped[str] = mapped_column(Text)  # store.codec.encode_kinds
-    n_chunks: Mapped[int] = mapped_column()
-    # tokens
-    output_tokens: Mapped[int | None] = mapped_column()
-    output_tokens_source: Mapped[str | None] = mapped_column(String)
-    output_tokens_usage: Mapped[int | None] = mapped_column()
-    output_tokens_tokenizer: Mapped[int | None] = mapped_column()
-    output_tokens_chunks: Mapped[int | None] = mapped_column()
-    output_tokens_disagree: Mapped[bool] = mapped_column(Boolean)
-    reasoning_tokens: Mapped[int | None] = mapped_column()
-    input_tokens: Mapped[int | None] = mapped_column()
-    input_tokens_source: Mapped[str | None] = mapped_column(String)
-    padding_tokens: Mapped[int | None] = mapped_column()
     tokenizer: Mapped[str | None] = mapped_column(String)
-    # rates
-    decode_tps: Mapped[float | None] = mapped_column(Float)
-    total_tps: Mapped[float | None] = mapped_column(Float)
-    prefill_tps: Mapped[float | None] = mapped_column(Float)
-    # cost
-    cost_usd: Mapped[float | None] = mapped_column(Float)
-    cost_source: Mapped[str | None] = mapped_column(String)
-    # outcome
     status: Mapped[str] = mapped_column(String)
     error_category: Mapped[str | None] = mapped_column(String)
-    error_message: Mapped[str | None] = mapped_column(Text)
-    http_status: Mapped[int | None] = mapped_column()
     finish_reason: Mapped[str | None] = mapped_column(String)
-    output_text: Mapped[str | None] = mapped_column(Text)
+    output_tokens_source: Mapped[str | None] = mapped_column(String)
+    input_tokens_source: Mapped[str | None] = mapped_column(String)
+    cost_source: Mapped[str | None] = mapped_column(String)
 
 
 class RunSummary(Base):

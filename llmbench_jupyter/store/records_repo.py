@@ -7,17 +7,18 @@ from the driver's rows straight to records or columns (``store.records_io``).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection
 
 from llmbench_jupyter.core.errors import LLMBenchError
 from llmbench_jupyter.core.records import RequestRecord
 from llmbench_jupyter.store import records_io, summaries
-from llmbench_jupyter.store.models import Run
+from llmbench_jupyter.store.models import RequestLabel, Run
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -32,6 +33,7 @@ class RecordsMixin:
     _owner: Callable[..., str]
     _require_run: Callable[..., str]
     _owners: dict[str, str]
+    _labels: dict[str, records_io.Labels]
     login_role: str | None
     url: str
 
@@ -48,7 +50,8 @@ class RecordsMixin:
         with self._tx("cannot read records", write=False) as conn:
             self._require_run(conn, run_id)
             rows = conn.execute(records_io.records_select([run_id], include_warmup)).all()
-        return [RequestRecord(**values) for values in records_io.rows_dicts(rows)]
+            labels = records_io.read_labels(conn, [run_id])
+        return [RequestRecord(**values) for values in records_io.rows_dicts(rows, labels)]
 
     def records_df(self, run_ids: str | Sequence[str], include_warmup: bool = True) -> pd.DataFrame:
         """Records of one or more runs (each in send order), straight from the driver's
@@ -57,7 +60,7 @@ class RecordsMixin:
         with self._tx("cannot read records", write=False) as conn:
             for run_id in ids:
                 self._require_run(conn, run_id)
-            frame = records_io.read_frame(conn, records_io.records_select(ids, include_warmup))
+            frame = records_io.read_frame(conn, ids, include_warmup)
         if len(ids) > 1:  # in the order asked for, each run in send order
             order = {rid: i for i, rid in enumerate(ids)}
             frame = frame.sort_values("run_id", key=lambda c: c.map(order), kind="stable")
@@ -105,11 +108,26 @@ class RecordsMixin:
             _check_id("request_id", rec.request_id)
             _check_id("run_id", rec.run_id)
             by_run.setdefault(rec.run_id, []).append(rec)
+        ids = [rec.request_id for rec in records]
+        if len(set(ids)) != len(ids):  # the engine's ids are uuids: only a caller's mistake
+            twice = next(i for i, n in Counter(ids).items() if n > 1)
+            raise LLMBenchError(f"cannot save records: request_id {twice!r} appears twice")
         rls = self.login_role is not None
+        known: dict[str, records_io.Labels] = {}
         with self._tx("cannot save records") as conn:
             for run_id, recs in by_run.items():
                 owner = self._run_owner(conn, run_id)
-                rows = records_io.record_rows(recs)
+                n_err = sum(1 for rec in recs if rec.status != "ok")
+                # first: the run's row lock orders writers of one run (label numbers)
+                conn.execute(
+                    update(Run)
+                    .where(Run.run_id == run_id)
+                    .values(n_requests=Run.n_requests + len(recs), n_errors=Run.n_errors + n_err)
+                )
+                labels = dict(self._labels.get(run_id) or {})
+                if not labels or any(records_io.label_key(r) not in labels for r in recs):
+                    labels = records_io.run_labels(conn, run_id)  # others may have added some
+                rows, new = records_io.record_rows(recs, labels)
                 for rec, row in zip(recs, rows, strict=True):
                     given = "" if rls else records_io.row_owner(row)  # RLS: the login role
                     if given and given != owner:
@@ -118,14 +136,14 @@ class RecordsMixin:
                             f"{run_id} belongs to {owner!r}"
                         )
                     records_io.set_owner(row, owner)
+                if new:
+                    conn.execute(insert(RequestLabel), records_io.label_rows(run_id, owner, new))
                 records_io.insert_rows(conn, rows, rls=rls)
-                n_err = sum(1 for rec in recs if rec.status != "ok")
-                conn.execute(
-                    update(Run)
-                    .where(Run.run_id == run_id)
-                    .values(n_requests=Run.n_requests + len(rows), n_errors=Run.n_errors + n_err)
-                )
                 summaries.fold(conn, run_id, owner, summaries.partials(recs))
+                known[run_id] = labels
+        if len(self._labels) > 1000:  # long-lived kernels: keep the cache small
+            self._labels.clear()
+        self._labels.update(known)  # only what was committed
 
     def _run_owner(self, conn: Connection, run_id: str) -> str:
         owner = self._owners.get(run_id)

@@ -65,6 +65,7 @@ class Store(RecordsMixin, JobsMixin, EvalsMixin, SecurityMixin):
         self._url: URL = parsed
         self.url: str = mask_url(parsed)
         self._owners: dict[str, str] = {}  # run_id -> owner; owners never change
+        self._labels: dict[str, records_io.Labels] = {}  # run_id -> its committed labels
         try:
             self._engine: Engine = make_engine(parsed)
         except (SQLAlchemyError, OSError, ImportError) as exc:
@@ -255,6 +256,7 @@ class Store(RecordsMixin, JobsMixin, EvalsMixin, SecurityMixin):
         if not deleted:
             raise LLMBenchError(f"delete_run: no run {run_id!r} in {self.url}")
         self._owners.pop(run_id, None)
+        self._labels.pop(run_id, None)
 
     def export(
         self,
@@ -269,7 +271,8 @@ class Store(RecordsMixin, JobsMixin, EvalsMixin, SecurityMixin):
         fmt = (fmt or Path(path).suffix.lstrip(".")).lower()
         with self._tx("cannot read records", write=False) as conn:
             self._require_run(conn, run_id)
-            rows = records_io.iter_dicts(conn, records_io.records_select([run_id], include_warmup))
+            stmt = records_io.records_select([run_id], include_warmup)
+            rows = records_io.iter_dicts(conn, stmt, [run_id])
             return _export.write_batches(rows, Path(path), fmt)
 
     def close(self) -> None:
