@@ -202,3 +202,43 @@ def test_the_fixture_is_what_the_docstring_says() -> None:
     assert any(r.is_warmup for r in records) and any(r.status != "ok" for r in records)
     assert {r.context_tier for r in records} == {0, 1000}
     assert any(r.concurrency > 1 for r in records) and OLD["eval_results"]
+
+
+def _round_trip_0006(url: str) -> None:
+    """0007 undone and redone: every record the same afterwards."""
+    store = Store(url)
+    runs = [r["run_id"] for r in OLD["runs"] if r["kind"] == "bench"]
+    before = {run: store.records(run) for run in runs}
+    store.close()
+    from llmbench_jupyter.store import close_all
+
+    close_all()
+    engine = sa.create_engine(parse_url(url))
+    try:
+        with engine.begin() as conn:
+            cfg = alembic_config(engine.url)
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "0006")
+        with engine.connect() as conn:  # the wide rows are back, one per record
+            wide = conn.execute(sa.text("SELECT count(*), count(DISTINCT provider) FROM requests"))
+            assert tuple(wide.one()) == (
+                len(OLD["requests"]),
+                len({r["provider"] for r in OLD["requests"]}),
+            )
+            assert not sa.inspect(conn).has_table("request_labels")
+    finally:
+        engine.dispose()
+    store = Store(url)  # upgrades again
+    try:
+        assert {run: store.records(run) for run in runs} == before
+    finally:
+        store.close()
+
+
+def test_a_sqlite_store_goes_back_to_0006_and_up_again_unchanged(sqlite_0005: str) -> None:
+    _round_trip_0006(sqlite_0005)
+
+
+@pytest.mark.postgres
+def test_a_postgresql_store_goes_back_to_0006_and_up_again_unchanged(pg_0005: str) -> None:
+    _round_trip_0006(pg_0005)

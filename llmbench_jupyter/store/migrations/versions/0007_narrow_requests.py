@@ -195,8 +195,10 @@ def downgrade() -> None:
         "output_tokens_disagree": sa.Boolean(),
         "send_mono_ns": sa.BigInteger(),
     }
-    ints = {"context_tier", "run_index", "concurrency", "n_chunks", "http_status"}
-    ints |= {n for n in _OLD if n.endswith("_tokens") or n.startswith("output_tokens_")}
+    ints = {"context_tier", "run_index", "concurrency", "n_chunks", "http_status",
+            "output_tokens", "output_tokens_usage", "output_tokens_tokenizer",
+            "output_tokens_chunks", "reasoning_tokens", "input_tokens",
+            "padding_tokens"}  # fmt: skip
     floats = {"rate_rps", "scheduled_ms", "send_lag_ms", "ttft_ms", "ttfat_ms", "e2e_ms",
               "tpot_ms", "decode_tps", "total_tps", "prefill_tps", "cost_usd"}  # fmt: skip
     nullable = {"response_id", "rate_rps", "scheduled_ms", "error_category", "error_message",
