@@ -92,7 +92,7 @@ def test_thirty_values_take_a_few_hundred_bytes() -> None:
 
 def test_the_stored_form_is_small_for_few_values_and_for_many() -> None:
     few = Sketch.of([12.0, 480.0, 9000.0])  # three values over three decades
-    assert few is not None and len(few.to_bytes()) <= 10 + 3 * 6
+    assert few is not None and len(few.to_bytes()) <= 10 + 3 * 3
     many = Sketch.of(np.random.default_rng(0).lognormal(4, 0.3, 100_000).tolist())
     assert many is not None and len(many.to_bytes()) <= 10 + 2 * many.counts.size
     heavy = Sketch(5, np.array([70_000, 0, 3], dtype=np.int64), zeros=1)  # > uint16 counts
@@ -103,3 +103,27 @@ def test_the_stored_form_is_small_for_few_values_and_for_many() -> None:
             s.counts.tolist(),
             s.zeros,
         )
+
+
+def test_counts_take_the_narrowest_width_and_earlier_layouts_still_read() -> None:
+    import struct
+
+    few = Sketch.of([12.0, 480.0, 9000.0])
+    assert few is not None and len(few.to_bytes()) == 10 + 3 * 3  # uint16 offset, uint8 count
+    run = Sketch.of(np.random.default_rng(1).lognormal(5.4, 0.5, 300).tolist())
+    assert run is not None and len(run.to_bytes()) <= 10 + run.counts.size  # a byte a bucket
+    # sketches written before the uint8 layouts (codes 0-2) read back the same
+    counts = np.array([3, 0, 70_000, 1], dtype=np.int64)
+    head = struct.pack("<BBiI", 2, 0, -7, 4)
+    old = {
+        0: head[:1] + b"\x00" + head[2:] + np.array([3, 0, 7, 1], "<u2").tobytes(),
+        1: head[:1] + b"\x01" + head[2:] + counts.astype("<u4").tobytes(),
+        2: head[:1] + b"\x02" + head[2:] + np.array([0, 2, 3], "<u2").tobytes()
+        + np.array([3, 70_000, 1], "<u4").tobytes(),
+    }  # fmt: skip
+    want = {0: [3, 0, 7, 1], 1: counts.tolist(), 2: counts.tolist()}
+    for code, blob in old.items():
+        back = Sketch.from_bytes(blob)
+        assert (back.min_key, back.counts.tolist(), back.zeros) == (-7, want[code], 4)
+        again = Sketch.from_bytes(back.to_bytes())
+        assert again.counts.tolist() == want[code]

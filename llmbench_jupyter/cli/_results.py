@@ -80,14 +80,17 @@ def cmd_results(args: argparse.Namespace) -> int:
             out.print(table)
         return 0
     if run["kind"] == "eval":
-        from llmbench_jupyter.analysis.eval_history import load_eval
+        from llmbench_jupyter.analysis.eval_history import run_from_row
         from llmbench_jupyter.analysis.eval_result import ROW_COLUMNS, case_row
-        from llmbench_jupyter.store.export import write
+        from llmbench_jupyter.store.export import write_batches
 
-        evald = load_eval(run["run_id"], store, owner=run["owner"])
-        rows = [case_row(r, evald.run_id) for r in evald.runs]
+        rid = run["run_id"]  # streamed: one batch of case rows in memory at a time
+        batches = (
+            [case_row(run_from_row(row), rid) for row in part]
+            for part in store.iter_eval_results(rid)
+        )
         nested = ("score", "calls", "transcript", "final_state")
-        n = write(rows, Path(args.output), args.format, ROW_COLUMNS, nested)
+        n = write_batches(batches, Path(args.output), args.format, ROW_COLUMNS, nested)
         out.print(f"wrote {n} case rows of eval run {run['run_id']} to {args.output} "
                   f"({args.format})", markup=False, highlight=False)  # fmt: skip
         return 0

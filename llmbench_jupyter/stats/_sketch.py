@@ -15,10 +15,11 @@ statistics, so the result is within ``α`` of the exact percentile of the pooled
 rates) are counted in a zero bucket that stands for 0 exactly.
 
 The stored form is a 10-byte header and the counts in whichever layout is smallest: one
-uint16 or uint32 count per bucket from the lowest used key to the highest (dense: many
-values), or (offset, count) pairs of the used buckets only (sparse: a handful of values
-spread over decades). Either is decoded with a couple of numpy calls, so a merge of
-thousands of sketches stays cheap.
+count per bucket from the lowest used key to the highest (dense: many values), or
+(uint16 offset, count) pairs of the used buckets only (sparse: a few values spread over
+decades); counts take the narrowest of uint8, uint16 and uint32 that holds them (a run's
+summary of a few hundred requests needs one byte per bucket). Either is decoded with a
+couple of numpy calls, so a merge of thousands of sketches stays cheap.
 """
 
 from __future__ import annotations
@@ -36,7 +37,10 @@ if TYPE_CHECKING:
 RELATIVE_ACCURACY = 0.005
 _HEADER = struct.Struct("<BBiI")  # format version, layout, lowest key, zero count
 _VERSION = 2
-_DENSE16, _DENSE32, _SPARSE = 0, 1, 2
+#: layout code: (sparse, count dtype); codes 0-2 are the first ones written, still read
+_LAYOUTS = {0: (False, "<u2"), 1: (False, "<u4"), 2: (True, "<u4"), 3: (False, "u1"),
+            4: (True, "u1"), 5: (True, "<u2")}  # fmt: skip
+_CODES = {kind: code for code, kind in _LAYOUTS.items()}
 
 
 @lru_cache(maxsize=1)
@@ -91,16 +95,15 @@ class Sketch:
         import numpy as np
 
         counts = self.counts
-        if counts.size and counts.max() > np.iinfo(np.uint32).max:
+        top = int(counts.max()) if counts.size else 0
+        if top > np.iinfo(np.uint32).max:
             raise OverflowError("a sketch bucket holds more than 2^32 values")
+        dtype, width = ("u1", 1) if top < 2**8 else ("<u2", 2) if top < 2**16 else ("<u4", 4)
         used = np.flatnonzero(counts)
-        wide = counts.size and counts.max() > np.iinfo(np.uint16).max
-        dense_size = counts.size * (4 if wide else 2)
-        if used.size * 6 < dense_size and counts.size < 2**16:  # (uint16 offset, uint32 count)
-            body = used.astype("<u2").tobytes() + counts[used].astype("<u4").tobytes()
-            return _HEADER.pack(_VERSION, _SPARSE, self.min_key, self.zeros) + body
-        layout, dtype = (_DENSE32, "<u4") if wide else (_DENSE16, "<u2")
-        header = _HEADER.pack(_VERSION, layout, self.min_key, self.zeros)
+        sparse = used.size * (2 + width) < counts.size * width and counts.size <= 2**16
+        header = _HEADER.pack(_VERSION, _CODES[(sparse, dtype)], self.min_key, self.zeros)
+        if sparse:
+            return header + used.astype("<u2").tobytes() + counts[used].astype(dtype).tobytes()
         return header + counts.astype(dtype).tobytes()
 
     @classmethod
@@ -108,16 +111,16 @@ class Sketch:
         import numpy as np
 
         version, layout, min_key, zeros = _HEADER.unpack_from(blob)
-        if version != _VERSION or layout not in (_DENSE16, _DENSE32, _SPARSE):
+        if version != _VERSION or layout not in _LAYOUTS:
             raise ValueError(f"unknown sketch format {version}.{layout}")
-        if layout == _SPARSE:
-            n = (len(blob) - _HEADER.size) // 6
+        sparse, dtype = _LAYOUTS[layout]
+        if sparse:
+            n = (len(blob) - _HEADER.size) // (2 + np.dtype(dtype).itemsize)
             used = np.frombuffer(blob, dtype="<u2", count=n, offset=_HEADER.size)
-            found = np.frombuffer(blob, dtype="<u4", count=n, offset=_HEADER.size + 2 * n)
+            found = np.frombuffer(blob, dtype=dtype, count=n, offset=_HEADER.size + 2 * n)
             counts = np.zeros(int(used[-1]) + 1 if n else 0, dtype=np.int64)
             counts[used] = found
         else:
-            dtype = "<u2" if layout == _DENSE16 else "<u4"
             counts = np.frombuffer(blob, dtype=dtype, offset=_HEADER.size).astype(np.int64)
         return cls(min_key, counts, zeros)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +19,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from llmbench_jupyter.core.errors import LLMBenchError
+from llmbench_jupyter.store import records_io
 from llmbench_jupyter.store.models import (
     EVAL_RESULT_COLUMNS,
     JUDGEMENT_COLUMNS,
@@ -140,6 +141,20 @@ class EvalsMixin:
         with self._tx("cannot read eval results", write=False) as conn:
             self._require_run(conn, run_id)
             return [{c: r[c] for c in EVAL_RESULT_COLUMNS} for r in conn.execute(stmt).mappings()]
+
+    def iter_eval_results(
+        self, run_id: str, batch: int = records_io.EXPORT_BATCH
+    ) -> Iterator[list[dict[str, Any]]]:
+        """The run's case results in completion order, ``batch`` at a time, streamed from
+        the server: an export of a big eval run holds one batch, never the whole run."""
+        stmt = (
+            select(EvalResult.__table__).where(EvalResult.run_id == run_id).order_by(EvalResult.seq)
+        )
+        with self._tx("cannot read eval results", write=False) as conn:
+            self._require_run(conn, run_id)
+            result = conn.execution_options(stream_results=True, yield_per=batch).execute(stmt)
+            for part in result.mappings().partitions(batch):
+                yield [{c: r[c] for c in EVAL_RESULT_COLUMNS} for r in part]
 
     def eval_results_df(self, run_ids: str | Sequence[str]) -> pd.DataFrame:
         """Case results of one or more runs; columns are the ``eval_results`` columns."""
