@@ -23,7 +23,6 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -87,7 +86,7 @@ def run_records(rng: np.random.Generator, pool: list[str], run_id: str, r: int, 
     err = (rng.random(n) < 0.03).tolist()
     which = rng.integers(0, len(ERRORS), n).tolist()
     texts_at = rng.integers(0, len(pool), n).tolist()
-    ids = rng.bytes(16 * n).hex()
+    ids = rng.bytes(8 * n).hex()  # 16 hex digits, as core.records.new_id makes them
     resp = rng.bytes(12 * n).hex()
     times_l, gaps_l = times.tolist(), np.diff(times, axis=1).tolist()
     api = "aiohttp-anthropic" if prov == "anthropic" else "aiohttp-openai"
@@ -97,7 +96,7 @@ def run_records(rng: np.random.Generator, pool: list[str], run_id: str, r: int, 
         model, tier = (models[i % len(models)], 0) if warm else cells[i % len(cells)]
         sent = t0 + timedelta(hours=r, milliseconds=10 * i)
         rec = RequestRecord(
-            request_id=ids[32 * i : 32 * i + 32], run_id=run_id, provider=prov, model=model,
+            request_id=ids[16 * i : 16 * i + 16], run_id=run_id, provider=prov, model=model,
             api_model=model, transport=api, context_tier=tier, run_index=i, is_warmup=warm,
             concurrency=8, started_at=sent.isoformat(timespec="microseconds"),
             send_mono_ns=1_000_000_000_000 + r * 3_600_000_000_000 + i * 10_000_000,
@@ -352,8 +351,9 @@ def sizes(be: Any, conn: Any, n: int, sample: list[RequestRecord], table: Table)
     raw = statistics.mean(sum(len(v) if isinstance(v, str | bytes) else 8 * (v is not None)
                               for v in record_rows([r], {})[0][0]) for r in ok)  # fmt: skip
     print(f"  sizes: {parts}\n  a successful record: {len(ROW_COLUMNS)} columns, {raw:.0f} "
-          f"bytes of values (numbers as 8): output_text {text:.0f} chars, request_id 32, "
-          f"response_id 33, started_at 32, run_id 32, {CHUNKS} chunk times in {blob:.0f} bytes "
+          f"bytes of values (numbers as 8): output_text {text:.0f} chars, request_id "
+          f"{len(ok[0].request_id)}, response_id 33, run_id {len(ok[0].run_id)}, started_at as "
+          f"an integer, {CHUNKS} chunk times in {blob:.0f} bytes "
           f"(as JSON with itl_ms: {as_json:.0f})")  # fmt: skip
 
 
@@ -427,7 +427,7 @@ def small_runs(make: Callable[[str], Any], args: argparse.Namespace, table: Tabl
         table.add("one 10k-record run: Store.records_df", df_ms, "ms", 300, raw_ms)
 
         owner, n_runs = current_owner(), args.runs
-        ids = [uuid.UUID(bytes=rng.bytes(16)).hex for _ in range(n_runs)]
+        ids = [rng.bytes(8).hex() for _ in range(n_runs)]
         spec = {"targets": [{"provider": "openai", "model": "gpt-4o-mini"}]}
         runs = [{"run_id": run_id, "owner": owner, "kind": "bench", "name": f"small-{i}",
                  "status": "done", "created_at": t0 + timedelta(minutes=i),

@@ -11,7 +11,6 @@ every row this store writes is owned by that login role (``Store.login_role``).
 from __future__ import annotations
 
 import threading
-import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,6 +21,7 @@ from sqlalchemy.engine import URL, Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from llmbench_jupyter.core.errors import LLMBenchError, scrub
+from llmbench_jupyter.core.records import new_id
 from llmbench_jupyter.core.redact import redact_config
 from llmbench_jupyter.store import export as _export
 from llmbench_jupyter.store import records_io
@@ -111,8 +111,9 @@ class Store(RecordsMixin, JobsMixin, EvalsMixin, SecurityMixin):
         host: Mapping[str, Any],
         run_id: str | None = None,
     ) -> str:
-        """Insert a new run in status ``running`` and return its id (uuid4 hex by default)."""
-        run_id = run_id or uuid.uuid4().hex
+        """Insert a new run in status ``running`` and return its id (``core.records.new_id``
+        by default)."""
+        run_id = run_id or new_id()
         _check_id("run_id", run_id)
         owner = self._owner(owner, write=True)
         for label, value in (

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,7 +22,7 @@ from llmbench_jupyter.core.errors import CLIENT, scrub
 from llmbench_jupyter.core.measure import fill_record
 from llmbench_jupyter.core.overhead import OverheadMonitor
 from llmbench_jupyter.core.pricing import Price
-from llmbench_jupyter.core.records import RequestRecord
+from llmbench_jupyter.core.records import RequestRecord, new_id
 from llmbench_jupyter.core.targets import join_url
 from llmbench_jupyter.core.workload.prepare import Prepared, prepare
 from llmbench_jupyter.core.workload.result import WorkloadResult
@@ -215,7 +214,7 @@ class _RequestContext:
             secrets=target.secrets(),
         )
         record = RequestRecord(
-            request_id=uuid.uuid4().hex,
+            request_id=new_id(),
             run_id=runner.run_id,
             owner=runner.owner,
             provider=target.provider,
@@ -283,7 +282,7 @@ async def arun(
 
     if on_start is not None:
         on_start(len(phases) * (spec.runs + spec.warmup))
-    runner = _Runner(spec, run_id or uuid.uuid4().hex, owner, emit)
+    runner = _Runner(spec, run_id or new_id(), owner, emit)
     monitor = OverheadMonitor()
     try:
         runner.prepared = await asyncio.to_thread(prepare, spec, phases)
