@@ -21,6 +21,7 @@ import aiohttp
 
 from llmbench_jupyter.core import errors
 from llmbench_jupyter.core.errors import LLMBenchError, RequestFailed, scrub
+from llmbench_jupyter.core.params import for_target
 from llmbench_jupyter.core.targets import Target
 from llmbench_jupyter.core.transports.http import MALFORMED_EVENT
 from llmbench_jupyter.evals.chat import chat_completion, first_message, require_openai
@@ -88,6 +89,11 @@ async def run_case(
     error: str | None = None
     category: str | None = None
     world = build(case.mock_tools, case.initial_state, mock_classes) if case.mock_tools else None
+    # through the registry: what this target takes (no temperature for a reasoning model,
+    # skip_params honoured); the payload is the same for every round
+    sampling = for_target(
+        target, {"tool_choice": "auto", "temperature": 0}, has_tools=bool(offered)
+    ).payload
     started = time.perf_counter()
     try:
         for round_no in range(max(1, case.max_rounds)):
@@ -95,11 +101,8 @@ async def run_case(
                 "model": target.api_model,
                 "messages": messages,
                 "tools": offered,
-                "tool_choice": "auto",
-                "temperature": 0,
+                **sampling,
             }
-            if "temperature" in target.skip_params:
-                payload.pop("temperature")
             body = await chat_completion(session, target, payload, timeout_s)
             message = first_message(body)
             got = _calls_in(body)
@@ -176,6 +179,10 @@ async def run_suite(
     for case in suite.cases:  # fail before sending anything if a mock class is unknown
         if case.mock_tools:
             build(case.mock_tools, case.initial_state, mock_classes)
+    # the parameter registry may import litellm (seconds, once): ask it off the event loop
+    await asyncio.to_thread(
+        lambda: [for_target(t, {"temperature": 0}) for t in targets if t.kind == "openai"]
+    )
     work = [(t, c, a) for t in targets for a in range(k) for c in suite.cases]
     results: list[CaseRun] = []
     slots = asyncio.Semaphore(concurrency)

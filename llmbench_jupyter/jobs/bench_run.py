@@ -65,7 +65,7 @@ async def _run_stored(
     run_id: str | None = None
     if save:  # the event loop never waits on the database (opening may even migrate it)
         store = store or await asyncio.to_thread(open_store)
-        described = describe_run(spec, *plan(spec))
+        described = await asyncio.to_thread(describe_run, spec, *plan(spec))  # may load litellm
         run_id = await asyncio.to_thread(
             lambda: store.create_run(
                 owner=owner,

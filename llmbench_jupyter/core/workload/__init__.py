@@ -10,6 +10,7 @@ from llmbench_jupyter.core.workload.spec import (
     describe_run,
     max_tokens_for,
     plan,
+    request_params,
 )
 
 __all__ = [
@@ -25,4 +26,5 @@ __all__ = [
     "max_tokens_for",
     "plan",
     "prepare",
+    "request_params",
 ]

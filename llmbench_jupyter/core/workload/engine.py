@@ -12,7 +12,7 @@ import asyncio
 import random
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from time import perf_counter_ns
 from typing import Any
@@ -32,6 +32,7 @@ from llmbench_jupyter.core.workload.spec import (
     describe_run,
     max_tokens_for,
     plan,
+    request_params,
 )
 
 #: Where completed records go, in completion order (a list's append, a store writer's put).
@@ -105,6 +106,13 @@ class _Runner:
         ctx = _RequestContext(
             self, phase, transport, stream_fn, session, prep.tokenizer, prep.price
         )
+        resolved = request_params(spec, phase.target)  # cached since describe_run
+        if resolved is not None:
+            ctx.extra_params = resolved.payload
+        else:  # kind litellm: litellm renames parameters itself
+            skip = phase.target.skip_params
+            ctx.max_tokens = None if "max_tokens" in skip else max_tokens_for(spec, phase.target)
+            ctx.temperature = None if "temperature" in skip else spec.temperature
         warm = prompts[: spec.warmup]
         measured = prompts[spec.warmup :]
         if warm:
@@ -184,6 +192,11 @@ class _RequestContext:
     session: Any
     tokenizer: Any
     price: Price | None
+    # what goes in the request body besides model and messages: for the lean transports the
+    # registry's payload in wire names (extra_params), for litellm the two canonical fields
+    max_tokens: int | None = None
+    temperature: float | None = None
+    extra_params: dict[str, Any] = field(default_factory=dict)
 
     async def request(
         self,
@@ -203,8 +216,9 @@ class _RequestContext:
             url=join_url(target.api_base, transports.endpoint_path(target.kind)),
             api_model=target.api_model,
             messages=messages,
-            max_tokens=None if "max_tokens" in target.skip_params else max_tokens_for(spec, target),
-            temperature=None if "temperature" in target.skip_params else spec.temperature,
+            max_tokens=self.max_tokens,
+            temperature=self.temperature,
+            extra_params=self.extra_params,
             headers=dict(target.headers),
             api_key=target.api_key,
             timeout_s=target.timeout_s or spec.timeout_s,
@@ -272,7 +286,9 @@ async def arun(
     """
     spec.validate()
     phases, skipped = plan(spec)
-    described = describe_run(spec, phases, skipped)
+    # resolves every target's parameters (refusing bad ones before anything is sent); may
+    # import litellm once, so off the event loop
+    described = await asyncio.to_thread(describe_run, spec, phases, skipped)
     records: list[RequestRecord] = []
 
     def emit(record: RequestRecord) -> None:

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from llmbench_jupyter.core.errors import LLMBenchError
+from llmbench_jupyter.core.params import API_KINDS, Resolved, for_target
 from llmbench_jupyter.core.targets import Target
 
 DEFAULT_PROMPT = "Write a short paragraph about the history of the printing press."
@@ -103,13 +104,38 @@ def max_tokens_for(spec: BenchSpec, target: Target) -> int:
 def describe_run(
     spec: BenchSpec, phases: list[Phase], skipped: list[dict[str, Any]]
 ) -> dict[str, Any]:
-    """The spec as stored with a run: every field, plus the plan it expanded to."""
+    """The spec as stored with a run: every field, plus the plan it expanded to and, per
+    target, the request parameters sent (with every one dropped or renamed, and why).
+
+    Raises :class:`~llmbench_jupyter.core.errors.InputError` for a value a target refuses
+    (e.g. temperature above 1 for Claude), before anything is sent. May import litellm
+    (seconds, once): call it off the event loop.
+    """
     described = spec.describe()
+    params: dict[str, Any] = {}
+    for target in spec.targets:
+        resolved = request_params(spec, target)
+        if resolved is not None and target.key not in params:
+            params[target.key] = resolved.describe()
     described["plan"] = {
         "phases": [
             {"provider": p.target.provider, "model": p.target.model, "context_tier": p.tier}
             for p in phases
         ],
         "skipped": skipped,
+        "params": params,
     }
     return described
+
+
+def request_params(spec: BenchSpec, target: Target) -> Resolved | None:
+    """max_tokens and temperature for ``target`` through the parameter registry
+    (:mod:`llmbench_jupyter.core.params`): renamed, dropped with a reason, or refused.
+
+    None for ``kind: litellm`` targets, which translate parameter names themselves.
+    """
+    if target.kind not in API_KINDS:
+        return None
+    return for_target(
+        target, {"max_tokens": max_tokens_for(spec, target), "temperature": spec.temperature}
+    )

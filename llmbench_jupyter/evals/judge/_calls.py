@@ -14,6 +14,7 @@ from typing import Any
 import aiohttp
 
 from llmbench_jupyter.core.errors import LLMBenchError, scrub
+from llmbench_jupyter.core.params import for_target
 from llmbench_jupyter.core.targets import Target
 from llmbench_jupyter.evals.chat import chat_completion, require_openai
 from llmbench_jupyter.evals.judge._prompts import (
@@ -46,10 +47,9 @@ async def _ask(
     payload: dict[str, Any] = {
         "model": judge.api_model or judge.model,
         "messages": messages,
-        "temperature": 0,
+        # through the registry: a reasoning judge takes no temperature, skip_params honoured
+        **for_target(judge, {"temperature": 0}).payload,
     }
-    if "temperature" in judge.skip_params:
-        payload.pop("temperature")
     out = Judgement(
         kind, judge.key, case_id, "api_error", messages, None, None, None, None, subject
     )
