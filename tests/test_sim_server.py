@@ -176,8 +176,10 @@ def test_require_key() -> None:
             assert resp.status == 401
         async with s.post(url, json=payload, headers={"Authorization": f"Bearer {key}"}) as r:
             assert r.status == 200
-        async with s.post(
-            srv.base_url + "/messages", json=payload, headers={"x-api-key": key}
+        async with s.post(  # the Messages API requires max_tokens
+            srv.base_url + "/messages",
+            json={**payload, "max_tokens": 16},
+            headers={"x-api-key": key},
         ) as resp:
             assert resp.status == 200
 

@@ -19,6 +19,7 @@ from aiohttp import web
 
 from llmbench_jupyter.sim.anthropic_wire import AnthropicStream, message_body
 from llmbench_jupyter.sim.openai_wire import DONE, OpenAIStream, completion_body, usage_dict
+from llmbench_jupyter.sim.params import anthropic_violation, openai_violation
 from llmbench_jupyter.sim.plan import Plan, Schedule
 from llmbench_jupyter.sim.rules import Conversation, find_rule
 from llmbench_jupyter.sim.scenarios import Fault, Scenario, ScenarioError
@@ -57,11 +58,13 @@ class RequestError(Exception):
         message: str,
         code: str | None = None,
         headers: dict[str, str] | None = None,
+        param: str | None = None,
     ):
         super().__init__(message)
         self.status = status
         self.code = code
         self.headers = headers or {}
+        self.param = param
 
 
 def error_response(protocol: str, exc: RequestError) -> web.Response:
@@ -74,7 +77,7 @@ def error_response(protocol: str, exc: RequestError) -> web.Response:
         etype = {401: "invalid_request_error", 429: "rate_limit_error", 500: "server_error"}.get(
             exc.status, "invalid_request_error"
         )
-        body = {"error": {"message": str(exc), "type": etype, "param": None, "code": exc.code}}
+        body = {"error": {"message": str(exc), "type": etype, "param": exc.param, "code": exc.code}}
     return web.json_response(body, status=exc.status, headers=exc.headers)
 
 
@@ -170,6 +173,13 @@ async def parse_job(srv: SimServer, request: web.Request, protocol: str, arrived
             f"{', '.join(srv.model_names())}, or sim:key=val,...",
             "model_not_found",
         )
+    violation = (
+        openai_violation(body, scenario.params == "reasoning")
+        if protocol == OPENAI
+        else anthropic_violation(body)
+    )
+    if violation is not None:
+        raise RequestError(400, violation.message, violation.code, param=violation.param)
     if protocol == OPENAI:
         max_tokens = _int_param(body, "max_completion_tokens")
         if max_tokens is None:

@@ -13,6 +13,7 @@ from llmbench_jupyter.core.errors import LLMBenchError
 from llmbench_jupyter.sim.hostile import HOSTILE_KINDS
 
 FAULT_KINDS = ("429", "500", "401", "cut", "malformed", "stall")
+PARAM_RULES = ("chat", "reasoning")
 _POSITIONAL_FAULTS = ("cut", "malformed", "stall")
 
 
@@ -62,6 +63,8 @@ def parse_fault(text: str) -> Fault:
 class Scenario:
     """How a simulated model answers: timings in milliseconds, lengths in tokens.
 
+    ``params`` picks the request-parameter rules (:mod:`llmbench_jupyter.sim.params`):
+    ``chat``, or ``reasoning`` for OpenAI's reasoning-model rules on the OpenAI wire.
     ``role_first`` sends a content-free role chunk at request arrival, before TTFT: the
     trap a client must not count as its first token. ``jitter`` is a fraction of TTFT and
     ITL drawn from a per-request seeded RNG, so runs with the same seed are reproducible.
@@ -79,6 +82,7 @@ class Scenario:
     fault_rate: float = 1.0
     stall_s: float = 30.0
     hostile: str | None = None  # one of sim.hostile.HOSTILE_KINDS
+    params: str = "chat"  # which request parameters it takes: PARAM_RULES, sim.params
 
     def __post_init__(self) -> None:
         checks = [
@@ -95,6 +99,7 @@ class Scenario:
                 self.hostile is None or self.hostile in HOSTILE_KINDS,
                 f"hostile must be one of {', '.join(HOSTILE_KINDS)}",
             ),
+            (self.params in PARAM_RULES, f"params must be one of {', '.join(PARAM_RULES)}"),
         ]
         for ok, message in checks:
             if not ok:
@@ -114,7 +119,8 @@ BUILTIN_SCENARIOS: dict[str, Scenario] = {
     "sim-slow": Scenario(ttft_ms=350, itl_ms=30, tokens_per_chunk=1, output_tokens=64,
                          jitter=0.1, prefill_ms_per_1k_tokens=150),
     "sim-reasoning": Scenario(ttft_ms=200, itl_ms=8, tokens_per_chunk=1, output_tokens=96,
-                              reasoning_tokens=48, jitter=0.1, prefill_ms_per_1k_tokens=40),
+                              reasoning_tokens=48, jitter=0.1, prefill_ms_per_1k_tokens=40,
+                              params="reasoning"),
 }
 # fmt: on
 
@@ -132,6 +138,7 @@ _KEYS: dict[str, tuple[str, type]] = {
     "fault_rate": ("fault_rate", float),
     "stall": ("stall_s", float),
     "hostile": ("hostile", str),
+    "params": ("params", str),
 }
 SPEC_PREFIX = "sim:"
 
@@ -158,7 +165,8 @@ def parse_model_spec(name: str, base: Scenario | None = None) -> Scenario:
 
     Keys: ttft, itl, prefill (ms); tpc, out, reason (tokens); role (0/1); jitter and
     fault_rate (fractions); fault; stall (seconds); hostile (see ``sim.hostile``). Unset
-    keys keep ``base`` (or defaults).
+    keys keep ``base`` (or defaults); params (chat or reasoning) picks the request-parameter
+    rules.
     """
     if not name.startswith(SPEC_PREFIX):
         raise ScenarioError(f"model spec {name!r} must start with {SPEC_PREFIX!r}")
