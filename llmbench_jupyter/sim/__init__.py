@@ -4,7 +4,9 @@ Serves OpenAI ``/v1/chat/completions`` and Anthropic ``/v1/messages`` (streamed 
 with per-model timing scenarios (TTFT, ITL, tokens per chunk, jitter, prefill cost,
 reasoning), injected faults, scripted responses, and a send-time log that is the ground
 truth for measuring a client's timing error. Models: ``sim-fast``, ``sim-medium``,
-``sim-slow``, ``sim-reasoning``, or any ``sim:ttft=50,itl=2,tpc=3,out=30,...``.
+``sim-slow``, ``sim-reasoning``, or any ``sim:ttft=50,itl=2,tpc=3,out=30,...``. Request
+parameters are checked like a strict provider's (:mod:`llmbench_jupyter.sim.params`):
+out-of-range or unsupported ones get a 400 naming them.
 
     async with SimServer(seed=0) as srv:
         ...  # point a client at srv.base_url

@@ -93,7 +93,8 @@ def _support(family: Family, model: str, use_litellm: bool) -> Support | None:
 def _source_note(family: Family, support: Support | None) -> Record:
     text = f"rules from the table row {family.label!r}"
     if support is None:
-        return Record("*", text + " (litellm not consulted for this provider)")
+        why = "for this provider" if family.litellm is None else "(use_litellm=False)"
+        return Record("*", f"{text}; litellm not consulted {why}")
     if support.params is None:
         return Record("*", text + f" only: {support.why}")
     return Record("*", text + f", narrowed by {support.why}")
