@@ -47,9 +47,10 @@ async def _ask(
     payload: dict[str, Any] = {
         "model": judge.api_model or judge.model,
         "messages": messages,
-        # through the registry: a reasoning judge takes no temperature, skip_params honoured
-        **for_target(judge, {"temperature": 0}).payload,
     }
+    # through the registry: a reasoning judge takes no temperature, skip_params honoured;
+    # in a thread, since its first call may import litellm (seconds: never on the loop)
+    payload.update((await asyncio.to_thread(for_target, judge, {"temperature": 0})).payload)
     out = Judgement(
         kind, judge.key, case_id, "api_error", messages, None, None, None, None, subject
     )
