@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -215,3 +216,63 @@ def test_rules_from_yaml_file_and_errors_name_file_and_rule(tmp_path: Path) -> N
         load_rules(tmp_path / "missing.yaml")
     with pytest.raises(RulesError, match="rules list, rule 0"):
         SimServer(rules=[{"match": "["}])
+
+
+# --- rules that depend on how the model is asked -------------------------------------------
+ASKED = [
+    {"match": "(?i)weather in", "system": "metric units", "params": {"temperature": [0, 0.3]},
+     "tool_calls": [{"name": "get_weather", "arguments": {"city": "Paris", "unit": "celsius"}}]},
+    {"match": "(?i)weather in",
+     "tool_calls": [{"name": "get_weather", "arguments": {"city": "Paris", "unit": "fahrenheit"}}]},
+]  # fmt: skip
+TOOLS = [
+    {"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}
+]
+
+
+def test_answers_depend_on_the_system_prompt_and_the_temperature() -> None:
+    async def unit(srv: SimServer, s: aiohttp.ClientSession, system: str | None,
+                   role: str = "system", **params: Any) -> str:  # fmt: skip
+        msgs = [{"role": role, "content": system}] if system else []
+        msgs.append({"role": "user", "content": "Weather in Paris?"})
+        payload = {"model": "sim-fast", "messages": msgs, "tools": TOOLS, **params}
+        async with s.post(srv.base_url + "/chat/completions", json=payload) as resp:
+            assert resp.status == 200, await resp.text()
+            call = (await resp.json())["choices"][0]["message"]["tool_calls"][0]
+        return str(json.loads(call["function"]["arguments"])["unit"])
+
+    async def body(srv: SimServer, s: aiohttp.ClientSession) -> None:
+        rule = "Always answer in metric units."
+        assert await unit(srv, s, rule, temperature=0.2) == "celsius"
+        assert await unit(srv, s, rule, temperature=0.3) == "celsius"  # bounds included
+        assert await unit(srv, s, rule, role="developer", temperature=0) == "celsius"
+        assert await unit(srv, s, rule, temperature=0.31) == "fahrenheit"
+        assert await unit(srv, s, rule) == "fahrenheit"  # not sent: not met
+        assert await unit(srv, s, None, temperature=0.2) == "fahrenheit"
+        assert await unit(srv, s, "Be brief.", temperature=0.2) == "fahrenheit"
+        # the Anthropic wire reads its top-level system prompt
+        for system, want in (("Use metric units.", "celsius"), ("Be brief.", "fahrenheit")):
+            tool = {"name": "get_weather", "input_schema": {"type": "object"}}
+            ask = [{"role": "user", "content": "Weather in Rome?"}]
+            payload = {"model": "sim-fast", "max_tokens": 64, "system": system,
+                       "temperature": 0.1, "messages": ask, "tools": [tool]}  # fmt: skip
+            async with s.post(srv.base_url + "/messages", json=payload) as resp:
+                assert resp.status == 200, await resp.text()
+                blocks = (await resp.json())["content"]
+            assert [b["input"]["unit"] for b in blocks if b["type"] == "tool_use"] == [want]
+
+    run(body, rules=ASKED)
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        (["temperature"], "'params' must be a mapping"),
+        ({"temperature": [0.5, 0.1]}, "low <= high"),
+        ({"temperature": [0, 1, 2]}, "must be [low, high]"),
+        ({"temperature": {"max": 1}}, "must be a value or [low, high]"),
+    ],
+)
+def test_bad_params_conditions_name_the_rule(params: Any, message: str) -> None:
+    with pytest.raises(RulesError, match=r"rules list, rule 0: .*" + re.escape(message)):
+        load_rules([{"match": "x", "params": params, "content": "y"}])

@@ -142,7 +142,13 @@ def _conversation(protocol: str, body: dict[str, Any], model: str) -> tuple[Conv
     if messages and (messages[-1].get("role") == "tool" or _is_tool_result(messages[-1])):
         tool_result = content_text(messages[-1].get("content"))
     prompt = "\n".join(t for t in texts if t)
-    return Conversation(model=model, last_user=last_user, tool_result=tool_result), prompt
+    system = [content_text(body.get("system"))] if protocol == ANTHROPIC else []
+    system += [
+        content_text(m.get("content")) for m in messages if m.get("role") in ("system", "developer")
+    ]
+    params = {k: v for k, v in body.items() if isinstance(v, str | int | float | bool)}
+    conv = Conversation(model, last_user, tool_result, "\n".join(t for t in system if t), params)
+    return conv, prompt
 
 
 def _is_tool_result(message: dict[str, Any]) -> bool:

@@ -10,6 +10,18 @@ A rules file is a YAML or JSON list. Each rule::
 A rule with ``tool_result: <regex>`` instead applies only when the conversation ends
 with a tool result (matched against its text), so multi-turn tool chains can end.
 First matching rule wins; without a match the sim generates filler text.
+
+Two more conditions make answers depend on how the model is asked, deterministically, so
+a tuner has a known optimum to find::
+
+    - match: "weather in"
+      system: "metric units"           # regex searched in the system prompt
+      params: {temperature: [0, 0.3]}  # [low, high] inclusive, or one exact value
+      tool_calls: [{name: get_weather, arguments: {city: Paris, unit: celsius}}]
+    - match: "weather in"              # asked any other way: the wrong unit
+      tool_calls: [{name: get_weather, arguments: {city: Paris, unit: fahrenheit}}]
+
+A request that does not send a parameter named in ``params`` does not meet it.
 """
 
 from __future__ import annotations
@@ -22,7 +34,8 @@ from typing import Any
 
 from llmbench_jupyter.core.errors import LLMBenchError
 
-_KEYS = {"match", "model", "tool_result", "content", "reasoning", "tool_calls"}
+_KEYS = {"match", "model", "tool_result", "system", "params", "content", "reasoning",
+         "tool_calls"}  # fmt: skip
 
 
 class RulesError(LLMBenchError):
@@ -40,6 +53,8 @@ class Rule:
     match: re.Pattern[str] | None
     model: re.Pattern[str] | None = None
     tool_result: re.Pattern[str] | None = None
+    system: re.Pattern[str] | None = None
+    params: tuple[tuple[str, Any], ...] = ()  # (name, exact value or (low, high))
     content: str | None = None
     reasoning: str | None = None
     tool_calls: tuple[ToolCallSpec, ...] = field(default_factory=tuple)
@@ -47,11 +62,14 @@ class Rule:
 
 @dataclass(frozen=True)
 class Conversation:
-    """What rules look at: the last user text and, if the chat ends with one, a tool result."""
+    """What rules look at: the last user text and, if the chat ends with one, a tool
+    result; the system prompt and the request's top-level parameters."""
 
     model: str
     last_user: str
     tool_result: str | None  # text of the trailing tool result(s), None if the user spoke last
+    system: str = ""
+    params: dict[str, Any] = field(default_factory=dict)
 
 
 def _compile(where: str, key: str, value: Any) -> re.Pattern[str] | None:
@@ -86,6 +104,45 @@ def _tool_calls(where: str, value: Any) -> tuple[ToolCallSpec, ...]:
     return tuple(calls)
 
 
+def _params(where: str, value: Any) -> tuple[tuple[str, Any], ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, dict) or not value:
+        raise RulesError(
+            f"{where}: 'params' must be a mapping of parameter to value or [low, high]"
+        )
+    out: list[tuple[str, Any]] = []
+    for name, want in value.items():
+        if isinstance(want, list):
+            if len(want) != 2 or not all(_number(x) for x in want) or want[0] > want[1]:
+                raise RulesError(
+                    f"{where}: params.{name} must be [low, high] numbers with low <= high, "
+                    f"got {want!r}"
+                )
+            want = (float(want[0]), float(want[1]))
+        elif not isinstance(want, str | int | float | bool):
+            raise RulesError(f"{where}: params.{name} must be a value or [low, high], got {want!r}")
+        out.append((str(name), want))
+    return tuple(out)
+
+
+def _number(x: Any) -> bool:
+    return isinstance(x, int | float) and not isinstance(x, bool)
+
+
+def _meets(params: tuple[tuple[str, Any], ...], sent: dict[str, Any]) -> bool:
+    for name, want in params:
+        if name not in sent:
+            return False
+        got = sent[name]
+        if isinstance(want, tuple):
+            if not _number(got) or not want[0] <= got <= want[1]:
+                return False
+        elif got != want or isinstance(got, bool) != isinstance(want, bool):
+            return False
+    return True
+
+
 def _parse_rule(where: str, raw: Any) -> Rule:
     if not isinstance(raw, dict):
         raise RulesError(f"{where}: expected a mapping, got {type(raw).__name__}")
@@ -101,6 +158,8 @@ def _parse_rule(where: str, raw: Any) -> Rule:
         match=_compile(where, "match", raw.get("match")),
         model=_compile(where, "model", raw.get("model")),
         tool_result=_compile(where, "tool_result", raw.get("tool_result")),
+        system=_compile(where, "system", raw.get("system")),
+        params=_params(where, raw.get("params")),
         content=raw.get("content"),
         reasoning=raw.get("reasoning"),
         tool_calls=_tool_calls(where, raw.get("tool_calls")),
@@ -148,6 +207,10 @@ def find_rule(rules: list[Rule], conv: Conversation) -> Rule | None:
         elif rule.tool_result is not None:
             continue
         if rule.match is not None and not rule.match.search(conv.last_user):
+            continue
+        if rule.system is not None and not rule.system.search(conv.system):
+            continue
+        if not _meets(rule.params, conv.params):
             continue
         return rule
     return None
