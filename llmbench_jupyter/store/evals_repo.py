@@ -135,12 +135,7 @@ class EvalsMixin:
 
     def eval_results(self, run_id: str) -> list[dict[str, Any]]:
         """The run's case results in completion order."""
-        stmt = (
-            select(EvalResult.__table__).where(EvalResult.run_id == run_id).order_by(EvalResult.seq)
-        )
-        with self._tx("cannot read eval results", write=False) as conn:
-            self._require_run(conn, run_id)
-            return [{c: r[c] for c in EVAL_RESULT_COLUMNS} for r in conn.execute(stmt).mappings()]
+        return [row for part in self.iter_eval_results(run_id) for row in part]
 
     def iter_eval_results(
         self, run_id: str, batch: int = records_io.EXPORT_BATCH

@@ -137,11 +137,13 @@ def started_us(texts: Sequence[str | None]) -> tuple[list[int | None], list[str 
             us.append(None)
             continue
         us.append(None if when.tzinfo is None else (when - _EPOCH) // _ONE_US)
-    back = format_started(us)
-    kept = [
-        None if u is not None and b == t else t for u, b, t in zip(us, back, texts, strict=True)
-    ]
-    return [u if k is None else None for u, k in zip(us, kept, strict=True)], kept
+    stored: list[int | None] = []
+    kept: list[str | None] = []
+    for micros, back, text in zip(us, format_started(us), texts, strict=True):
+        same = micros is not None and back == text
+        stored.append(micros if same else None)
+        kept.append(None if same else text)
+    return stored, kept
 
 
 def format_started(us: Sequence[int | None]) -> list[str | None]:

@@ -120,14 +120,18 @@ def _new_tables() -> None:
     op.create_index("ix_requests_run_id", "requests", ["run_id"])
 
 
+def _set_aside(conn: sa.Connection, name: str) -> None:
+    """Rename ``requests`` to ``name``, freeing its index and key names for the new table."""
+    op.drop_index("ix_requests_run_id", table_name="requests")
+    op.rename_table("requests", name)
+    if conn.dialect.name == "postgresql":
+        op.execute(f"ALTER TABLE {name} DROP CONSTRAINT pk_requests")
+        op.execute(f"ALTER TABLE {name} DROP CONSTRAINT fk_requests_run_id_runs")
+
+
 def upgrade() -> None:
     conn = op.get_bind()
-    # the old table steps aside, its index and key names freed for the new one
-    op.drop_index("ix_requests_run_id", table_name="requests")
-    op.rename_table("requests", "requests_0006")
-    if conn.dialect.name == "postgresql":
-        op.execute("ALTER TABLE requests_0006 DROP CONSTRAINT pk_requests")
-        op.execute("ALTER TABLE requests_0006 DROP CONSTRAINT fk_requests_run_id_runs")
+    _set_aside(conn, "requests_0006")
     _new_tables()
     _copy_rows(conn)
     op.drop_table("requests_0006")
@@ -181,11 +185,7 @@ def downgrade() -> None:
     from llmbench_jupyter.store.codec import encode_kinds, encode_times
 
     conn = op.get_bind()
-    op.drop_index("ix_requests_run_id", table_name="requests")
-    op.rename_table("requests", "requests_0007")
-    if conn.dialect.name == "postgresql":
-        op.execute("ALTER TABLE requests_0007 DROP CONSTRAINT pk_requests")
-        op.execute("ALTER TABLE requests_0007 DROP CONSTRAINT fk_requests_run_id_runs")
+    _set_aside(conn, "requests_0007")
     wide: dict[str, sa.types.TypeEngine[Any]] = {
         "chunk_times_ms": sa.LargeBinary(),
         "chunk_kinds": sa.Text(),
