@@ -152,11 +152,13 @@ def test_writers_of_one_run_through_two_stores_share_its_labels(db_url: str) -> 
         a.add_records(sent[-1:])
         sent.append(_engine_like(run_id, 3, model="second"))
         b.add_records(sent[-1:])
+        sent.append(_engine_like(run_id, 5, model="second"))  # a lacks this summary row
+        a.add_records(sent[-1:])
         got = a.records(run_id)
-        assert [r.model for r in got] == ["first", "second", "third", "second"]
+        assert [r.model for r in got] == ["first", "second", "third", "second", "second"]
         assert got == [dataclasses.replace(r, owner=got[0].owner) for r in sent]
         summary = {(s["model"], s["requests"]) for s in a.summary_rows([run_id])}
-        assert summary == {("first", 1), ("second", 2), ("third", 1)}
+        assert summary == {("first", 1), ("second", 3), ("third", 1)}
     finally:
         a.close()
         b.close()

@@ -27,7 +27,9 @@ from datetime import UTC, datetime, timedelta
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, delete, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
@@ -116,6 +118,28 @@ def label_rows(
         }
         for label, key in new
     ]
+
+
+def add_labels(
+    conn: Connection, run_id: str, owner: str, new: Sequence[tuple[int, tuple[Any, ...]]]
+) -> bool:
+    """Insert ``record_rows``' new combinations unless one of their numbers is taken.
+
+    A writer numbers new combinations after the highest one it knows; numbers are dense,
+    so if another writer added any since, the first new number is taken. Then nothing of
+    this batch is kept (the caller rereads the run's labels, still holding the run's row
+    lock, and numbers again), and this returns False. Saves reading the labels on every
+    batch of a run this store writes alone.
+    """
+    insert_fn = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    rows = label_rows(run_id, owner, new)
+    stmt = insert_fn(RequestLabel).on_conflict_do_nothing().returning(RequestLabel.label)
+    kept = list(conn.execute(stmt, rows).scalars())  # one statement ("insertmanyvalues")
+    if len(kept) == len(rows):
+        return True
+    mine = (RequestLabel.run_id == run_id) & RequestLabel.label.in_(kept)
+    conn.execute(delete(RequestLabel).where(mine))
+    return False
 
 
 def set_owner(row: list[Any], owner: str) -> None:

@@ -12,13 +12,13 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.engine import Connection
 
 from llmbench_jupyter.core.errors import LLMBenchError
 from llmbench_jupyter.core.records import RequestRecord
 from llmbench_jupyter.store import records_io, summaries
-from llmbench_jupyter.store.models import RequestLabel, Run
+from llmbench_jupyter.store.models import Run
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -34,6 +34,7 @@ class RecordsMixin:
     _require_run: Callable[..., str]
     _owners: dict[str, str]
     _labels: dict[str, records_io.Labels]
+    _summed: dict[str, set[summaries.GroupKey]]
     login_role: str | None
     url: str
 
@@ -114,6 +115,7 @@ class RecordsMixin:
             raise LLMBenchError(f"cannot save records: request_id {twice!r} appears twice")
         rls = self.login_role is not None
         known: dict[str, records_io.Labels] = {}
+        summed: dict[str, set[summaries.GroupKey]] = {}
         with self._tx("cannot save records") as conn:
             for run_id, recs in by_run.items():
                 owner = self._run_owner(conn, run_id)
@@ -124,10 +126,14 @@ class RecordsMixin:
                     .where(Run.run_id == run_id)
                     .values(n_requests=Run.n_requests + len(recs), n_errors=Run.n_errors + n_err)
                 )
-                labels = dict(self._labels.get(run_id) or {})
-                if not labels or any(records_io.label_key(r) not in labels for r in recs):
-                    labels = records_io.run_labels(conn, run_id)  # others may have added some
+                cached = self._labels.get(run_id)  # {} for a run this store created
+                labels = records_io.run_labels(conn, run_id) if cached is None else dict(cached)
                 rows, new = records_io.record_rows(recs, labels)
+                if new and not records_io.add_labels(conn, run_id, owner, new):
+                    labels = records_io.run_labels(conn, run_id)  # another writer added some
+                    rows, new = records_io.record_rows(recs, labels)
+                    if new and not records_io.add_labels(conn, run_id, owner, new):
+                        raise LLMBenchError(f"cannot save records: labels of run {run_id} moved")
                 for rec, row in zip(recs, rows, strict=True):
                     given = "" if rls else records_io.row_owner(row)  # RLS: the login role
                     if given and given != owner:
@@ -136,14 +142,16 @@ class RecordsMixin:
                             f"{run_id} belongs to {owner!r}"
                         )
                     records_io.set_owner(row, owner)
-                if new:
-                    conn.execute(insert(RequestLabel), records_io.label_rows(run_id, owner, new))
                 records_io.insert_rows(conn, rows, rls=rls)
-                summaries.fold(conn, run_id, owner, summaries.partials(recs))
+                groups = summaries.partials(recs)
+                had = self._summed.get(run_id, set())
+                summed[run_id] = had | summaries.fold(conn, run_id, owner, groups, had)
                 known[run_id] = labels
-        if len(self._labels) > 1000:  # long-lived kernels: keep the cache small
+        if len(self._labels) > 1000:  # long-lived kernels: keep the caches small
             self._labels.clear()
+            self._summed.clear()
         self._labels.update(known)  # only what was committed
+        self._summed.update(summed)
 
     def _run_owner(self, conn: Connection, run_id: str) -> str:
         owner = self._owners.get(run_id)

@@ -24,7 +24,7 @@ from llmbench_jupyter.core.errors import LLMBenchError, scrub
 from llmbench_jupyter.core.records import new_id
 from llmbench_jupyter.core.redact import redact_config
 from llmbench_jupyter.store import export as _export
-from llmbench_jupyter.store import records_io
+from llmbench_jupyter.store import records_io, summaries
 from llmbench_jupyter.store.db import (
     WRITE_TX,
     current_owner,
@@ -65,7 +65,10 @@ class Store(RecordsMixin, JobsMixin, EvalsMixin, SecurityMixin):
         self._url: URL = parsed
         self.url: str = mask_url(parsed)
         self._owners: dict[str, str] = {}  # run_id -> owner; owners never change
-        self._labels: dict[str, records_io.Labels] = {}  # run_id -> its committed labels
+        # What this store knows a run has committed: its labels (all of them: a writer
+        # whose numbers are taken rereads), and summary rows that exist (maybe more do)
+        self._labels: dict[str, records_io.Labels] = {}
+        self._summed: dict[str, set[summaries.GroupKey]] = {}
         try:
             self._engine: Engine = make_engine(parsed)
         except (SQLAlchemyError, OSError, ImportError) as exc:
@@ -146,6 +149,7 @@ class Store(RecordsMixin, JobsMixin, EvalsMixin, SecurityMixin):
         with self._tx("cannot create run") as conn:
             conn.execute(insert(Run), [row])
         self._owners[run_id] = owner
+        self._labels[run_id], self._summed[run_id] = {}, set()  # a new run has none yet
         return run_id
 
     def finish_run(
@@ -258,6 +262,7 @@ class Store(RecordsMixin, JobsMixin, EvalsMixin, SecurityMixin):
             raise LLMBenchError(f"delete_run: no run {run_id!r} in {self.url}")
         self._owners.pop(run_id, None)
         self._labels.pop(run_id, None)
+        self._summed.pop(run_id, None)
 
     def export(
         self,

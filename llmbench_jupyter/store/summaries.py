@@ -11,9 +11,11 @@ transactions take the write lock up front), so concurrent writers add up exactly
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import datetime
 from operator import attrgetter
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import Select, bindparam, func, select, update
@@ -82,8 +84,11 @@ def partials(records: Iterable[Any]) -> dict[GroupKey, Partial]:
     return groups
 
 
-_EMPTY = {"requests": 0, "ok": 0, "errors": 0, "error_categories": {}, "priced_cost_usd": 0.0,
-          "priced_output_tokens": 0}  # fmt: skip
+#: A summary row before any record: what a new group's values are merged into.
+_NONE = SimpleNamespace(
+    requests=0, ok=0, errors=0, error_categories={}, total_cost_usd=None, priced_cost_usd=0.0,
+    priced_output_tokens=0, **{f"{m}_sketch": None for m in SKETCHED},
+)  # fmt: skip
 _MERGED = ("requests", "ok", "errors", "error_categories", "total_cost_usd", "priced_cost_usd",
            "priced_output_tokens", *(f"{m}_sketch" for m in SKETCHED))  # fmt: skip
 _UPDATE = (
@@ -97,35 +102,59 @@ _UPDATE = (
     .values({name: bindparam(name) for name in _MERGED})
 )
 
+#: Insert whole new rows, unless another writer created them: (SQLite, PostgreSQL).
+_INSERT = tuple(
+    fn(RunSummary)
+    .on_conflict_do_nothing()
+    .returning(RunSummary.provider, RunSummary.model, RunSummary.context_tier)
+    for fn in (sqlite_insert, pg_insert)
+)
 
-def fold(conn: Connection, run_id: str, owner: str, groups: Mapping[GroupKey, Partial]) -> None:
-    """Add ``groups`` to the run's summary rows in this connection's transaction.
 
-    Three statements whatever the number of groups: create missing rows, read and lock
-    the run's rows (in primary-key order, so two writers never deadlock), write them back.
+def fold(
+    conn: Connection,
+    run_id: str,
+    owner: str,
+    groups: Mapping[GroupKey, Partial],
+    existing: AbstractSet[GroupKey] = frozenset(),
+) -> set[GroupKey]:
+    """Add ``groups`` to the run's summary rows in this connection's transaction, and
+    return their keys (all of which now have a row).
+
+    Groups not in ``existing`` (rows this store knows were committed) are first inserted
+    whole, and those another writer had already created then merged like the rest: read
+    and lock the run's rows (in primary-key order, so two writers never deadlock), write
+    them back. A new run's first batch costs one statement, a later one two.
     """
     if not groups:
-        return
-    insert_fn = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-    new_rows = [
-        {"run_id": run_id, "provider": p, "model": m, "context_tier": t, "owner": owner, **_EMPTY}
-        for p, m, t in groups
-    ]
-    conn.execute(insert_fn(RunSummary).on_conflict_do_nothing(), new_rows)
-    locked = conn.execute(
-        select(*_COLS)
-        .where(RunSummary.run_id == run_id)
-        .order_by(RunSummary.provider, RunSummary.model, RunSummary.context_tier)
-        .with_for_update()
-    ).all()
-    current = {(r.provider, r.model, r.context_tier): r for r in locked}
-    updates = []
-    for key, part in groups.items():
-        row = current[key]
-        values = _merged(row, part)
-        values.update(k_run_id=run_id, k_provider=key[0], k_model=key[1], k_context_tier=key[2])
-        updates.append(values)
-    conn.execute(_UPDATE, updates)
+        return set()
+    made_here: set[GroupKey] = set()
+    fresh = [key for key in groups if key not in existing]
+    if fresh:
+        rows = [_key_values(run_id, key) | _merged(_NONE, groups[key]) | {"owner": owner}
+                for key in fresh]  # fmt: skip
+        made = conn.execute(_INSERT[conn.dialect.name == "postgresql"], rows)
+        made_here.update((p, m, t) for p, m, t in made)
+    rest = {key: part for key, part in groups.items() if key not in made_here}
+    if rest:
+        locked = conn.execute(
+            select(*_COLS)
+            .where(RunSummary.run_id == run_id)
+            .order_by(RunSummary.provider, RunSummary.model, RunSummary.context_tier)
+            .with_for_update()
+        ).all()
+        current = {(r.provider, r.model, r.context_tier): r for r in locked}
+        updates = []
+        for key, part in rest.items():
+            values = _merged(current[key], part)
+            values.update({f"k_{k}": v for k, v in _key_values(run_id, key).items()})
+            updates.append(values)
+        conn.execute(_UPDATE, updates)
+    return set(groups)
+
+
+def _key_values(run_id: str, key: GroupKey) -> dict[str, Any]:
+    return {"run_id": run_id, "provider": key[0], "model": key[1], "context_tier": key[2]}
 
 
 def _merged(row: Any, part: Partial) -> dict[str, Any]:
