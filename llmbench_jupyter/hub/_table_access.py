@@ -1,8 +1,9 @@
 """Who may touch which table: ownership, grants and row-level security policies.
 
 Tables are taken from ``store.models.Base.metadata``: any table with an ``owner`` column
-gets row-level security, and any table with a foreign key to ``runs.run_id`` gets the
-"published run" read policy and may only reference its writer's own runs.
+gets row-level security, and a row of a table with a foreign key to another owned table
+(``runs``, ``tune_studies``) may only reference its writer's own parent row. Tables with
+a foreign key to ``runs.run_id`` also get the "published run" read policy.
 """
 
 from __future__ import annotations
@@ -93,6 +94,15 @@ def _run_fk_column(table: Table) -> str | None:
     return None
 
 
+def _owned_parents(table: Table) -> list[tuple[str, str, str]]:
+    """(parent table, its key column, our column) of each foreign key to an owned table."""
+    return sorted(
+        (str(fk.column.table.name), str(fk.column.name), str(fk.parent.name))
+        for fk in table.foreign_keys
+        if "owner" in fk.column.table.columns and fk.column.table is not table
+    )
+
+
 def _apply_policies(conn: psycopg.Connection[Any], roles: Roles) -> None:
     me = sql.SQL("(session_user)::text")
     is_admin = sql.SQL("(SELECT pg_has_role(session_user, {}, 'MEMBER'))").format(
@@ -112,15 +122,23 @@ def _apply_policies(conn: psycopg.Connection[Any], roles: Roles) -> None:
         conn.execute(sql.SQL("ALTER TABLE public.{} ENABLE ROW LEVEL SECURITY").format(t))
         conn.execute(sql.SQL("ALTER TABLE public.{} FORCE ROW LEVEL SECURITY").format(t))
         own = sql.SQL("{}.owner = {}").format(t, me)
-        check = own
-        fk = _run_fk_column(table)
-        if fk is not None:
-            # A child row may only hang off its writer's own run: otherwise anyone could
-            # add rows to someone else's (published) run.
+        check: sql.Composable = own
+        for parent, key, column in _owned_parents(table):
+            # A child row may only hang off its writer's own parent: otherwise anyone could
+            # add rows to someone else's (published) run or to their tuning study. Foreign
+            # key checks bypass row-level security, so the policy has to say it.
             check = sql.SQL(
-                "{own} AND EXISTS (SELECT 1 FROM public.runs r "
-                "WHERE r.run_id = {t}.{fk} AND r.owner = {me})"
-            ).format(own=own, t=t, fk=sql.Identifier(fk), me=me)
+                "{check} AND EXISTS (SELECT 1 FROM public.{parent} p "
+                "WHERE p.{key} = {t}.{column} AND p.owner = {me})"
+            ).format(
+                check=check,
+                parent=sql.Identifier(parent),
+                key=sql.Identifier(key),
+                t=t,
+                column=sql.Identifier(column),
+                me=me,
+            )
+        fk = _run_fk_column(table)
         policies = [
             sql.SQL(
                 "CREATE POLICY {prefix_own} ON public.{t} FOR ALL TO {user} "

@@ -23,6 +23,7 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     Identity,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -350,6 +351,70 @@ class ApiKeyRow(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+class TuneStudy(Base):
+    """One parameter or prompt tuning search: what it optimises and how far it got.
+
+    ``spec`` is whatever the tuner needs to resume the search after an interruption;
+    the store keeps it opaque (redacted like a run's spec). Its trials are in
+    ``tune_trials``.
+    """
+
+    __tablename__ = "tune_studies"
+    __table_args__ = (Index("ix_tune_studies_owner_name", "owner", "name"),)
+
+    study_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    owner: Mapped[str] = mapped_column(String, index=True)
+    name: Mapped[str] = mapped_column(String)
+    kind: Mapped[str] = mapped_column(String)  # params | prompt
+    target: Mapped[str] = mapped_column(String)  # "provider/model"
+    suite: Mapped[str | None] = mapped_column(String)
+    directions: Mapped[list[str]] = mapped_column(JSON)  # maximize | minimize, per objective
+    objectives: Mapped[list[str]] = mapped_column(JSON)
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String)
+    stop_reason: Mapped[str | None] = mapped_column(Text)
+    spent: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class TuneTrial(Base):
+    """One trial of a study: the parameters (or prompt) tried and what they scored.
+
+    Enough of Optuna's trial is kept (``params``, ``distributions``, ``system_attrs``,
+    ``intermediate``) to rebuild it when a search resumes. ``intermediate`` maps the
+    step (as a string: JSON keys are strings) to its reported value.
+    """
+
+    __tablename__ = "tune_trials"
+
+    study_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("tune_studies.study_id", ondelete="CASCADE"), primary_key=True
+    )
+    number: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    # not indexed: row-level security checks the owner of each row found by study
+    owner: Mapped[str] = mapped_column(String)
+    state: Mapped[str] = mapped_column(String)  # running | complete | pruned | fail
+    params: Mapped[dict[str, Any]] = mapped_column(JSON)
+    distributions: Mapped[dict[str, Any]] = mapped_column(JSON)
+    system_attrs: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    values: Mapped[list[float] | None] = mapped_column(JSON)
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    case_scores: Mapped[dict[str, float]] = mapped_column(JSON, default=dict)
+    intermediate: Mapped[dict[str, float]] = mapped_column(JSON, default=dict)
+    planned_requests: Mapped[int] = mapped_column(default=0)
+    n_requests: Mapped[int] = mapped_column(default=0)
+    cost_usd: Mapped[float] = mapped_column(Float, default=0.0)
+    prompt: Mapped[str | None] = mapped_column(Text)
+    prompt_parent: Mapped[int | None] = mapped_column()  # the trial whose prompt it varies
+    prompt_origin: Mapped[str | None] = mapped_column(String)
+    resolved: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # registry decisions
+    error: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
 #: Column names of ``runs`` in table order: the keys of every run dict.
 RUN_COLUMNS: tuple[str, ...] = tuple(c.name for c in Run.__table__.columns)
 #: Column names of ``run_summaries``.
@@ -364,3 +429,8 @@ JUDGEMENT_COLUMNS: tuple[str, ...] = tuple(c.name for c in JudgementRow.__table_
 SUITE_COLUMNS: tuple[str, ...] = tuple(c.name for c in SuiteRow.__table__.columns)
 #: Column names of ``audit_log``: the keys of every audit entry dict.
 AUDIT_COLUMNS: tuple[str, ...] = tuple(c.name for c in AuditRow.__table__.columns)
+
+#: Column names of ``tune_studies``: the keys of every study dict.
+STUDY_COLUMNS: tuple[str, ...] = tuple(c.name for c in TuneStudy.__table__.columns)
+#: Column names of ``tune_trials``: the keys of every trial dict.
+TRIAL_COLUMNS: tuple[str, ...] = tuple(c.name for c in TuneTrial.__table__.columns)

@@ -43,6 +43,7 @@ from llmbench_jupyter.store.jobs_repo import JobsMixin
 from llmbench_jupyter.store.models import RUN_COLUMNS, Run
 from llmbench_jupyter.store.records_repo import RecordsMixin, _check_id
 from llmbench_jupyter.store.security_repo import SecurityMixin
+from llmbench_jupyter.store.tuning_repo import TuningMixin
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -53,7 +54,7 @@ _SECRET_KEYS = frozenset({"api_key"})
 _RUN_COLS = tuple(Run.__table__.columns)
 
 
-class Store(RecordsMixin, JobsMixin, EvalsMixin, SecurityMixin):
+class Store(RecordsMixin, JobsMixin, EvalsMixin, SecurityMixin, TuningMixin):
     """A results store on one database. Thread-safe; each call is its own transaction.
 
     With ``$LLMBENCH_DB_MIGRATE=0`` the store never migrates: it checks that the schema
