@@ -3,10 +3,11 @@
 The public API is this small set of names, imported lazily, so ``import llmbench_jupyter``
 stays cheap and never pulls in litellm, pandas or plotly until a feature needs them:
 
-- run: :func:`bench`, :func:`evaluate` (both return a running ``Job``), :func:`target`,
-  :class:`BenchSpec` with :func:`arun` for scripts, :func:`load_config`;
+- run: :func:`bench`, :func:`evaluate`, :func:`tune` (each returns a running ``Job``),
+  :func:`target`, :class:`BenchSpec` with :func:`arun` for scripts, :func:`load_config`;
 - results: :func:`load`, :func:`history`, :func:`leaderboard`, :func:`load_eval`,
-  :func:`eval_history`, :func:`publish`, :func:`audit_log`, :func:`export_html`;
+  :func:`eval_history`, :func:`load_tune`, :func:`publish`, :func:`audit_log`,
+  :func:`export_html`;
 - suites: :func:`load_suite` (more in :mod:`llmbench_jupyter.evals`);
 - your API keys: :mod:`keys` (``keys.set``, ``keys.list``, ``keys.delete``);
 - errors: every error this package raises on purpose is an :class:`LLMBenchError`.
@@ -27,6 +28,7 @@ _EXPORTS = {
     # run a job
     "bench": "kernel.api",
     "evaluate": "kernel.api",
+    "tune": "kernel.api",
     "target": "kernel.api",
     "BenchSpec": "core.workload",
     "arun": "jobs.bench_run",
@@ -38,6 +40,7 @@ _EXPORTS = {
     "publish": "analysis.results",
     "audit_log": "analysis.results",
     "load_eval": "analysis.eval_history",
+    "load_tune": "analysis.tune_result",
     "eval_history": "analysis.eval_history",
     "export_html": "analysis.report",
     "load_suite": "evals.suites",

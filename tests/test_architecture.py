@@ -125,6 +125,8 @@ PUBLIC = {
     "export_html",
     "load_suite",
     "keys",
+    "tune",
+    "load_tune",
 }
 
 
@@ -179,6 +181,10 @@ INTERNAL_EXCEPTIONS = {
     "magic that raised it",
     "llmbench_jupyter.store.evals_repo._VersionTaken": "a concurrent save took a suite "
     "version; save_suite catches it and reads again",
+    "llmbench_jupyter.evals.runner.StopSending": "a tuner's budget stops a case before a "
+    "request; the trial runner catches it and ends the trial",
+    "llmbench_jupyter.jobs.tune.trial._Pruned": "the pruner stopped a trial; caught by the "
+    "trial runner that raised it",
 }
 
 

@@ -79,18 +79,9 @@ def fill_record(
 
     _count_tokens(record, result, tokenizer, answer + tool_text, reasoning, prompt_text)
     _derive_rates(record)
-    if (
-        price is not None
-        and price.input_per_mtok is not None
-        and price.output_per_mtok is not None
-        and record.output_tokens is not None
-        and record.input_tokens is not None
-    ):
-        record.cost_usd = (
-            record.input_tokens * price.input_per_mtok
-            + record.output_tokens * price.output_per_mtok
-        ) / 1e6
-        record.cost_source = price.source
+    cost = None if price is None else price.cost(record.input_tokens, record.output_tokens)
+    if price is not None and cost is not None:
+        record.cost_usd, record.cost_source = cost, price.source
 
     if result.error_category is None and not times:
         result.fail(

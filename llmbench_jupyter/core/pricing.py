@@ -35,6 +35,17 @@ class Price:
     output_per_mtok: float | None
     source: str  # override | litellm | override+litellm
 
+    def cost(self, input_tokens: int | None, output_tokens: int | None) -> float | None:
+        """USD for one request's tokens; None unless both sides and both counts are known."""
+        if (
+            self.input_per_mtok is None
+            or self.output_per_mtok is None
+            or input_tokens is None
+            or output_tokens is None
+        ):
+            return None
+        return (input_tokens * self.input_per_mtok + output_tokens * self.output_per_mtok) / 1e6
+
 
 @cache
 def litellm_price_map() -> dict[str, Any]:

@@ -13,15 +13,15 @@ import asyncio
 import json
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 
 from llmbench_jupyter.core import errors
 from llmbench_jupyter.core.errors import LLMBenchError, RequestFailed, scrub
-from llmbench_jupyter.core.params import for_target
+from llmbench_jupyter.core.params import Resolved, for_target
 from llmbench_jupyter.core.targets import Target
 from llmbench_jupyter.core.transports.http import MALFORMED_EVENT
 from llmbench_jupyter.evals.chat import chat_completion, first_message, require_openai
@@ -29,6 +29,20 @@ from llmbench_jupyter.evals.mocks import MockTools, build
 from llmbench_jupyter.evals.model import Case, ParsedCall, Suite
 from llmbench_jupyter.evals.parsing import parse_tool_calls
 from llmbench_jupyter.evals.scoring import CaseScore, score_case
+
+
+class StopSending(Exception):
+    """Raised by a :class:`RequestMeter` to stop before a request; never caught here."""
+
+
+class RequestMeter(Protocol):
+    """Budget accounting around each request of a case (see ``jobs.tune.budget``)."""
+
+    def reserve(self, payload: dict[str, Any]) -> Any:
+        """Book the most this request can cost, or raise :class:`StopSending`."""
+
+    def settle(self, ticket: Any, body: dict[str, Any] | None) -> None:
+        """Replace the booking with what the response says it cost (None: it failed)."""
 
 
 @dataclass
@@ -48,6 +62,11 @@ class CaseRun:
     final_state: dict[str, Any] | None = None
     #: Why the request failed (``core.errors`` categories), None when it did not.
     error_category: str | None = None
+    #: Requests sent (one per round) and the tokens their ``usage`` reported, summed
+    #: (None when a response did not report them): what budgets and costs count.
+    requests: int = 0
+    input_tokens: int | None = None
+    output_tokens: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -73,17 +92,24 @@ async def run_case(
     mode: str = "default",
     timeout_s: float = 60.0,
     mock_classes: dict[str, type[MockTools]] | None = None,
+    params: Mapping[str, Any] | None = None,
+    system_prompt: str | None = None,
+    meter: RequestMeter | None = None,
 ) -> CaseRun:
     """Send one case (all its rounds) and score what the model called.
 
     With ``case.mock_tools`` the calls run against a fresh stateful mock instance (see
     :mod:`.mocks`); otherwise the case's static ``mock_responses`` answer them.
+    ``params`` (canonical names, e.g. a tuner's trial) override the defaults
+    ``tool_choice: auto, temperature: 0``; ``system_prompt`` replaces the target's.
+    A ``meter`` is asked before every request and told what it cost (budgets).
     """
     require_openai(target, "tool evals")
     offered = [t for t in suite.tools if case.tools is None or t["function"]["name"] in case.tools]
     messages: list[dict[str, Any]] = [dict(m) for m in case.messages]
-    if target.system_prompt and not any(m.get("role") == "system" for m in messages):
-        messages.insert(0, {"role": "system", "content": target.system_prompt})
+    system = system_prompt if system_prompt is not None else target.system_prompt
+    if system and not any(m.get("role") == "system" for m in messages):
+        messages.insert(0, {"role": "system", "content": system})
     calls: list[ParsedCall] = []
     used: Counter[str] = Counter()
     error: str | None = None
@@ -91,10 +117,10 @@ async def run_case(
     world = build(case.mock_tools, case.initial_state, mock_classes) if case.mock_tools else None
     # through the registry: what this target takes (no temperature for a reasoning model,
     # skip_params honoured); the payload is the same for every round
-    sampling = for_target(
-        target, {"tool_choice": "auto", "temperature": 0}, has_tools=bool(offered)
-    ).payload
+    sampling = resolve_eval_params(target, params, has_tools=bool(offered)).payload
     started = time.perf_counter()
+    sent = 0
+    tokens: list[int | None] = [0, 0]
     try:
         for round_no in range(max(1, case.max_rounds)):
             payload = {
@@ -103,7 +129,15 @@ async def run_case(
                 "tools": offered,
                 **sampling,
             }
-            body = await chat_completion(session, target, payload, timeout_s)
+            ticket = meter.reserve(payload) if meter is not None else None  # may stop here
+            sent += 1
+            body = None
+            try:
+                body = await chat_completion(session, target, payload, timeout_s)
+            finally:
+                if meter is not None:
+                    meter.settle(ticket, body)
+            tokens = _add_usage(tokens, body)
             message = first_message(body)
             got = _calls_in(body)
             calls += got
@@ -147,7 +181,40 @@ async def run_case(
         error=error,
         final_state=final_state,
         error_category=category,
+        requests=sent,
+        input_tokens=tokens[0] if sent and error is None else None,
+        output_tokens=tokens[1] if sent and error is None else None,
     )
+
+
+#: Prefix of a provider-specific parameter sent as is (``extra.<wire name>``), unchecked.
+EXTRA = "extra."
+
+
+def resolve_eval_params(
+    target: Target, params: Mapping[str, Any] | None, *, has_tools: bool = True
+) -> Resolved:
+    """What an eval sends: ``tool_choice: auto`` and ``temperature: 0`` (deterministic,
+    tools optional) unless ``params`` override them, through the parameter registry."""
+    given = {"tool_choice": "auto", "temperature": 0}
+    extra = {}
+    for name, value in (params or {}).items():
+        if name.startswith(EXTRA):
+            extra[name[len(EXTRA) :]] = value
+        else:
+            given[name] = value
+    return for_target(target, given, has_tools=has_tools, passthrough=extra or None)
+
+
+def _add_usage(tokens: list[int | None], body: dict[str, Any]) -> list[int | None]:
+    usage = body.get("usage") if isinstance(body, dict) else None
+    got = [None, None]
+    if isinstance(usage, dict):
+        got = [usage.get("prompt_tokens"), usage.get("completion_tokens")]
+    return [
+        a + b if isinstance(a, int) and isinstance(b, int) and not isinstance(b, bool) else None
+        for a, b in zip(tokens, got, strict=True)
+    ]
 
 
 def _calls_in(body: dict[str, Any]) -> list[ParsedCall]:

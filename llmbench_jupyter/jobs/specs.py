@@ -126,10 +126,10 @@ def resolve_suite(suite: Any) -> tuple[Any, str | None]:
     The shipped example suite comes with the simulated endpoint's scripted answers, so a
     simulated model gives a realistic mix of right and wrong calls.
     """
-    from llmbench_jupyter.evals.suites import example_files, load_suite
+    from llmbench_jupyter.evals.suites import EXAMPLES, example_files, load_suite
 
-    if isinstance(suite, str) and suite == "example":
-        path, rules = example_files()
+    if isinstance(suite, str) and suite in EXAMPLES:
+        path, rules = example_files(suite)
         return load_suite(path), rules
     if suite is None:
         raise LLMBenchError("give a suite: 'example', a YAML/JSON file, a mapping or a Suite")

@@ -15,6 +15,7 @@ from llmbench_jupyter.jobs import Job, get_manager
 if TYPE_CHECKING:
     from llmbench_jupyter.analysis.bench_result import BenchResult
     from llmbench_jupyter.analysis.eval_result import EvalResult
+    from llmbench_jupyter.analysis.tune_result import TuneResult
     from llmbench_jupyter.core.targets import Target
 
 
@@ -98,6 +99,45 @@ def evaluate(
     work = EvalWork(
         spec, save=save and manager.store is not None, config_snapshot=snapshot, sim_url=sim_url
     )
+    job = manager.submit(work)
+    if display if display is not None else in_kernel():
+        from llmbench_jupyter.kernel.show import show_job
+
+        show_job(job)
+    return job
+
+
+def tune(
+    suite: Any = "example",
+    model: str | Sequence[str] | None = None,
+    *,
+    space: dict[str, Any] | None = None,
+    provider: str | Sequence[str] | None = None,
+    save: bool = True,
+    sim_url: str | None = None,
+    display: bool | None = None,
+    **options: Any,
+) -> Job[TuneResult]:
+    """Start a parameter search over an eval suite for one model; returns the running Job.
+
+    ``space``: ``{parameter: (low, high) | [choices] | {"low", "high", "step", "log"}}``
+    in canonical names (``temperature``, ``top_p``, ``top_k``, ``max_tokens``,
+    ``tool_choice``, ``parallel_tool_calls``, ``reasoning_effort``, ``seed``; provider
+    extras as ``"extra.<name>"``), checked against what the model accepts. Options:
+    ``objectives`` (``pass_rate``, ``latency_ms``, ``cost_usd``; several give a Pareto
+    front), ``sampler`` (``tpe``, ``random``, ``grid``, ``nsga2``), ``seed``, ``budget``
+    (``{"trials", "requests", "dollars", "minutes"}``, never exceeded), ``holdout``
+    (share of cases kept for the final paired test, default 0.3), ``prune``,
+    ``baseline`` (parameters of trial 0; default: as configured), ``system_prompt``,
+    ``name`` and ``resume=True`` (continue the search of that name), plus the eval's
+    ``concurrency``, ``timeout``, ``mode``, ``sim_rules``, ``config``, ``api_base``,
+    ``api_key``. The job's result is a ``TuneResult``.
+    """
+    from llmbench_jupyter.jobs.tune import TuneWork, build_tune_spec
+
+    spec, _snapshot = build_tune_spec(suite, model, provider=provider, space=space, **options)
+    manager = get_manager()
+    work = TuneWork(spec, save=save and manager.store is not None, sim_url=sim_url)
     job = manager.submit(work)
     if display if display is not None else in_kernel():
         from llmbench_jupyter.kernel.show import show_job

@@ -28,6 +28,7 @@ from llmbench_jupyter.stats._proportions import (
     pairwise_summary,
     proportion,
     repeat_rates,
+    sign_test_worse,
     wilson_interval,
 )
 from llmbench_jupyter.stats._sketch import RELATIVE_ACCURACY, Sketch, sketch_quantile
@@ -56,6 +57,7 @@ __all__ = [
     "pairwise_summary",
     "proportion",
     "repeat_rates",
+    "sign_test_worse",
     "sketch_quantile",
     "summarize",
     "wilson_interval",

@@ -200,6 +200,21 @@ def mcnemar(a: Mapping[str, bool], b: Mapping[str, bool], alpha: float = 0.05) -
     }
 
 
+def sign_test_worse(wins: int, losses: int) -> float:
+    """One-sided exact p-value that a paired run is worse: P(X <= wins) for
+    X ~ Binomial(wins + losses, 1/2), over the discordant pairs only (McNemar's exact test,
+    one side). 1.0 when there is no discordant pair."""
+    for label, value in (("wins", wins), ("losses", losses)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise StatsInputError(
+                f"sign_test_worse: {label} must be an integer >= 0, got {value!r}"
+            )
+    n = wins + losses
+    if n == 0:
+        return 1.0
+    return min(1.0, sum(math.comb(n, i) for i in range(wins + 1)) / 2**n)
+
+
 PAIR_WINNERS = ("first", "second", "tie", "invalid")
 
 

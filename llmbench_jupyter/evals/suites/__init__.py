@@ -7,6 +7,7 @@ expected. The shipped example suite lives in ``evals/data``.
 
 from llmbench_jupyter.evals.suites._errors import SuiteError
 from llmbench_jupyter.evals.suites._files import (
+    EXAMPLES,
     dump_suite,
     example_files,
     load_suite,
@@ -16,6 +17,7 @@ from llmbench_jupyter.evals.suites._files import (
 from llmbench_jupyter.evals.suites._schemas import check_tools
 
 __all__ = [
+    "EXAMPLES",
     "SuiteError",
     "check_tools",
     "dump_suite",

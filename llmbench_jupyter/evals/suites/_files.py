@@ -92,9 +92,18 @@ def suite_hash(suite: Suite) -> str:
     return hashlib.sha256(canon.encode("utf-8")).hexdigest()
 
 
-def example_files() -> tuple[str, str]:
-    """Paths of the shipped example suite and of the sim rules that answer it."""
+#: Shipped suites by name: (suite file, the sim rules that answer it). ``tuning-example``
+#: has a known optimum for parameter searches.
+EXAMPLES = {
+    "example": ("example_suite.yaml", "example_sim_rules.yaml"),
+    "tuning-example": ("tuning_suite.yaml", "tuning_sim_rules.yaml"),
+}
+
+
+def example_files(name: str = "example") -> tuple[str, str]:
+    """Paths of a shipped example suite and of the sim rules that answer it."""
     from importlib.resources import files
 
     data = files("llmbench_jupyter.evals") / "data"
-    return str(data / "example_suite.yaml"), str(data / "example_sim_rules.yaml")
+    suite, rules = EXAMPLES[name]
+    return str(data / suite), str(data / rules)

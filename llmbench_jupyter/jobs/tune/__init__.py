@@ -1,0 +1,68 @@
+"""Parameter tuning as job work: a search over an eval suite, within budget, persisted.
+
+``build_tune_spec`` resolves the user's options (the same model and suite options as an
+eval) into a validated :class:`TuneSpec`; :class:`TuneWork` runs it as a background job.
+See docs/tuning.md for what is searched and how the result is tested.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from llmbench_jupyter.core.errors import InputError
+from llmbench_jupyter.jobs.tune.budget import Budget
+from llmbench_jupyter.jobs.tune.objectives import OBJECTIVES
+from llmbench_jupyter.jobs.tune.search import SAMPLERS
+from llmbench_jupyter.jobs.tune.spec import TuneSpec
+from llmbench_jupyter.jobs.tune.work import TuneWork
+
+#: Options of :func:`build_tune_spec` besides the eval's model and suite options.
+TUNE_OPTIONS = (
+    "space", "objectives", "sampler", "seed", "budget", "holdout", "prune", "baseline",
+    "system_prompt", "n_startup", "concurrency", "timeout", "mode", "name", "resume",
+    "sim_rules", "mock_tools", "config", "api_base", "api_key",
+)  # fmt: skip
+
+
+def build_tune_spec(
+    suite: Any = "example",
+    model: str | Sequence[str] | None = None,
+    *,
+    provider: str | Sequence[str] | None = None,
+    space: dict[str, Any] | None = None,
+    config: Any = None,
+    api_base: str | None = None,
+    api_key: str | None = None,
+    timeout: float = 60.0,
+    sim_rules: str | None = None,
+    mock_tools: dict[str, Any] | None = None,
+    **options: Any,
+) -> tuple[TuneSpec, dict[str, Any]]:
+    """A validated TuneSpec for one model, and the config snapshot."""
+    from llmbench_jupyter.jobs.specs import build_eval_spec
+
+    unknown = sorted(set(options) - set(TUNE_OPTIONS))
+    if unknown:
+        raise InputError(f"tune: unknown option(s) {unknown}; expected {', '.join(TUNE_OPTIONS)}")
+    if space is None:
+        raise InputError("tune: space= is required, e.g. {'temperature': (0.0, 1.0)}")
+    evaluated, snapshot = build_eval_spec(
+        suite=suite, model=model, provider=provider, config=config, api_base=api_base,
+        api_key=api_key, timeout=timeout, sim_rules=sim_rules, mock_tools=mock_tools,
+        concurrency=options.get("concurrency", 4),
+    )  # fmt: skip
+    if len(evaluated.targets) != 1:
+        keys = ", ".join(t.key for t in evaluated.targets)
+        raise InputError(f"tune: a search tunes one model; {len(evaluated.targets)} match ({keys})")
+    spec = TuneSpec(
+        suite=evaluated.suite, target=evaluated.targets[0], space=dict(space),
+        timeout_s=timeout, sim_rules=evaluated.sim_rules, mock_classes=evaluated.mock_classes,
+        **options,
+    )  # fmt: skip
+    spec.validate()
+    return spec, snapshot
+
+
+__all__ = ["OBJECTIVES", "SAMPLERS", "TUNE_OPTIONS", "Budget", "TuneSpec", "TuneWork",
+           "build_tune_spec"]  # fmt: skip

@@ -1,0 +1,237 @@
+"""A parameter search as background-job work: baseline, trials, held-out test.
+
+The order is fixed: the baseline (the parameters as configured, or ``baseline=``) is
+trial 0 and always runs first; then Optuna asks for trials until a budget or the grid
+says stop; then the best trial and the baseline are run once on the held-out cases the
+search never saw, and a paired McNemar test says whether the best is really better.
+Every trial is in the store before its first request and finished there after its last,
+so an interrupted search resumes where it stopped (``resume=True`` with its name).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+
+from llmbench_jupyter.analysis.tune_result import TuneResult
+from llmbench_jupyter.core.errors import LLMBenchError
+from llmbench_jupyter.core.pricing import price_for
+from llmbench_jupyter.evals.runner import CaseRun, resolve_eval_params
+from llmbench_jupyter.jobs.tune import search
+from llmbench_jupyter.jobs.tune.budget import Meter
+from llmbench_jupyter.jobs.tune.holdout import held_out_test
+from llmbench_jupyter.jobs.tune.objectives import trial_metrics
+from llmbench_jupyter.jobs.tune.rows import TrialBook
+from llmbench_jupyter.jobs.tune.spec import TuneSpec
+from llmbench_jupyter.jobs.tune.trial import PRUNED, STOPPED, run_trial
+
+if TYPE_CHECKING:
+    import optuna
+
+    from llmbench_jupyter.jobs import Job
+
+
+class TuneWork:
+    """Job work for one parameter search (see :class:`llmbench_jupyter.jobs.JobWork`)."""
+
+    kind = "tune"
+    unit = "trials"
+
+    def __init__(self, spec: TuneSpec, *, save: bool = True, sim_url: str | None = None) -> None:
+        spec.validate()
+        self.spec = spec
+        self.name = spec.name
+        self._save = save
+        self._sim_url = sim_url
+        self._described = spec.describe()
+        self.book: TrialBook | None = None
+        self.status = "running"
+        self.stop_reason: str | None = None
+        self.meter: Meter | None = None
+
+    def describe(self) -> dict[str, Any]:
+        return dict(self._described)
+
+    def secrets(self) -> tuple[str, ...]:
+        return self.spec.target.secrets()
+
+    def planned_requests(self) -> int:
+        """The request budget when there is one, else one trial's worth (hourly limits)."""
+        b = self.spec.budget
+        per_trial = sum(max(1, c.max_rounds) for c in self.spec.suite.cases)
+        return b.requests if b.requests is not None else per_trial * (b.trials or 1)
+
+    # -------------------------------------------------------------------- run
+    async def run(self, job: Job) -> TuneResult:
+        spec = self.spec
+        store = job.manager.store if self._save else None
+        self.book = book = await asyncio.to_thread(
+            TrialBook.open, store, spec, self._described, job.manager.owner
+        )
+        job._on_start(None, spec.budget.trials or 0)
+        train, held = spec.split()
+        t = spec.target
+        price = await asyncio.to_thread(
+            price_for,
+            t.provider,
+            t.api_model,
+            t.model,
+            t.input_cost_per_mtok,
+            t.output_cost_per_mtok,
+        )
+        # the registry may import litellm (seconds, once): off the event loop
+        await asyncio.to_thread(resolve_eval_params, t, spec.baseline)
+        self.meter = meter = Meter(
+            spec.budget, book.spent(), price, t.max_output_tokens, already_s=book.seconds()
+        )
+        meter.held_back = 2 * sum(max(1, c.max_rounds) for c in held)
+        per_trial = sum(max(1, c.max_rounds) for c in train)
+        study = search.make_study(
+            spec.sampler, spec.seed + len(book.rows), spec.directions, spec.built,
+            prune=spec.prune, n_startup=spec.n_startup, objective=spec.objectives[0],
+        )  # fmt: skip
+        search.replay(study, [r for r in book.rows if r["number"] > 0])
+        if spec.prune and spec.objectives[0] != "pass_rate":  # Wilcoxon: scipy, ~1 s to import
+            await asyncio.to_thread(importlib.import_module, "scipy.stats")
+        status = "failed"
+        try:
+            with contextlib.ExitStack() as stack:
+                target = await self._target_with_sim(stack)
+                async with aiohttp.ClientSession() as session:
+                    run = self._runner(session, target, train, meter, job)
+                    if not book.has(0):
+                        await run(0, dict(spec.baseline), None)
+                    while self.stop_reason is None:
+                        self.stop_reason = meter.room_for_trial(per_trial)
+                        if self.stop_reason is None:
+                            await self._one_trial(study, run)
+                    meter.held_back = 0
+                    if held and meter.stopped is None:
+                        result = await held_out_test(
+                            book, spec, session, target, held, meter, study
+                        )
+                        book.result["holdout"] = result
+            status = "done"
+        except asyncio.CancelledError:
+            status, self.stop_reason = "cancelled", self.stop_reason or "cancelled"
+            raise
+        finally:
+            self.status = status
+            book.spent_seconds = meter.elapsed_s()
+            await asyncio.shield(asyncio.to_thread(book.close, status, self.stop_reason, meter))
+            job._notify()
+        return self._result()
+
+    def _runner(self, session: aiohttp.ClientSession, target: Any, cases: list[Any],
+                meter: Meter, job: Job) -> Any:  # fmt: skip
+        """``run(number, params, optuna trial or None)``: one stored, metered trial."""
+        spec, book = self.spec, self.book
+        assert book is not None
+
+        async def run(number: int, params: dict[str, Any], trial: Any) -> Any:
+            resolved = resolve_eval_params(target, params).describe()
+            await asyncio.to_thread(book.start, number, params, trial, resolved,
+                                    sum(max(1, c.max_rounds) for c in cases))  # fmt: skip
+            objective = spec.chosen[0]
+            prune = None
+            if trial is not None and spec.prune and len(spec.chosen) == 1:
+
+                def prune(step: int, case: CaseRun) -> bool:
+                    value = objective.case_value(case, meter.price)
+                    if value is None:
+                        return False
+                    trial.report(value, step)
+                    return bool(trial.should_prune())
+
+            before = (meter.spent.requests, meter.spent.dollars)
+            out = await run_trial(
+                session, target, spec.suite, cases, params=params,
+                system_prompt=spec.system_prompt, meter=meter,
+                order_seed=spec.seed * 100_003 + number,
+                concurrency=spec.concurrency, timeout_s=spec.timeout_s, mode=spec.mode,
+                mock_classes=spec.mock_classes, on_case=lambda _r: job._notify(),
+                should_prune=prune,
+            )  # fmt: skip
+            metrics = trial_metrics(out.runs, meter.price)
+            used = (meter.spent.requests - before[0], meter.spent.dollars - before[1])
+            await asyncio.to_thread(book.finish, number, out, metrics, used, spec, meter.price)
+            meter.spent.trials += 1
+            job._on_record(book.row(number))
+            if out.state == STOPPED:
+                self.stop_reason = out.reason
+            return out, metrics
+
+        return run
+
+    async def _one_trial(self, study: optuna.Study, run: Any) -> None:
+        from optuna.trial import TrialState
+
+        spec = self.spec
+        trial = study.ask(spec.built.distributions)
+        out, metrics = await run(trial.number + 1, dict(trial.params), trial)
+        values = [metrics.get(o.name) for o in spec.chosen]
+        if out.state == PRUNED:
+            study.tell(trial, state=TrialState.PRUNED)
+        elif out.state == STOPPED or any(v is None for v in values):
+            study.tell(trial, state=TrialState.FAIL)
+        else:
+            study.tell(trial, values)
+        if spec.sampler == "grid" and _grid_done(study, spec.built.size()):
+            self.stop_reason = self.stop_reason or "every grid point was tried"
+
+    async def _target_with_sim(self, stack: contextlib.ExitStack) -> Any:
+        target = self.spec.target
+        if target.simulated and not self._sim_url:
+            from llmbench_jupyter.sim.process import sim_process
+
+            self._sim_url = await asyncio.to_thread(
+                stack.enter_context, sim_process(rules=self.spec.sim_rules)
+            )
+        return target.with_api_base(self._sim_url) if self._sim_url and target.simulated else target
+
+    # ------------------------------------------------------------------ result
+    def _result(self) -> TuneResult:
+        if self.book is None:
+            raise LLMBenchError("tune: the search did not start")
+        return self.book.result_object(self.status, self.stop_reason)
+
+    def partial(self, job: Job, status: str) -> TuneResult:
+        if self.book is None:
+            return TuneResult.empty(self.spec.name, status)
+        return self.book.result_object(status, self.stop_reason or status)
+
+    def failure(self, result: TuneResult) -> str | None:
+        if result.trials_df().empty or (result.trials_df()["state"] == "fail").all():
+            return "no trial finished: " + (self.stop_reason or "every trial failed")
+        return None
+
+    def snapshot(self, job: Job) -> dict[str, Any]:
+        book = self.book
+        rows = book.rows if book is not None else []
+        spent = self.meter.spent.describe() if self.meter is not None else {}
+        total = self.spec.budget.trials or max(len(rows), 1)
+        result = book.result_object(self.status, self.stop_reason) if book is not None else None
+        return {
+            "done": len(rows),
+            "total": max(total, len(rows)),
+            "errors": sum(1 for r in rows if r["state"] == "fail"),
+            "study_id": book.study_id if book is not None else None,
+            "objectives": self.spec.objectives,
+            "directions": self.spec.directions,
+            "sampler": self.spec.sampler,
+            "budget": self.spec.budget.describe(),
+            "spent": spent,
+            "stop_reason": self.stop_reason,
+            "best": result.best_summary() if result is not None else None,
+            "trials": result.table_rows() if result is not None else [],
+            "holdout": (book.result.get("holdout") if book is not None else None),
+        }
+
+
+def _grid_done(study: optuna.Study, size: int | None) -> bool:
+    seen = {t.system_attrs.get("grid_id") for t in study.get_trials(deepcopy=False)}
+    return size is not None and len(seen - {None}) >= size
