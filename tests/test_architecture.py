@@ -183,8 +183,6 @@ INTERNAL_EXCEPTIONS = {
     "version; save_suite catches it and reads again",
     "llmbench_jupyter.evals.runner.StopSending": "a tuner's budget stops a case before a "
     "request; the trial runner catches it and ends the trial",
-    "llmbench_jupyter.jobs.tune.trial._Pruned": "the pruner stopped a trial; caught by the "
-    "trial runner that raised it",
 }
 
 

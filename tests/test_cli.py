@@ -173,3 +173,26 @@ def test_api_keys_never_reach_output_or_the_store(sim: SimServer, tmp_path: Path
         assert secret.encode() not in db.read_bytes()
     finally:
         srv.stop_thread()
+
+
+def test_tune_prints_trials_best_and_held_out_verdict_and_resumes(tmp_path: Path) -> None:
+    db = tmp_path / "tune.db"
+    flags = ("tune", "-m", "sim-fast", "--space", "temperature=0.05,1.5", "--space",
+             "top_p=0.95", "--sampler", "grid", "--name", "cli-grid", "--no-prune")  # fmt: skip
+    first = llmbench(*flags, "--trials", "2", db=db)
+    assert first.returncode == 0, first.stderr
+    assert "0 (baseline)" in first.stdout and "best: trial" in first.stdout
+    assert "stopped: trial budget reached (2 of 2 trials)" in first.stderr
+    again = llmbench(*flags, "--trials", "5", "--resume", db=db)
+    assert again.returncode == 0, again.stderr
+    assert "stopped: every grid point was tried" in again.stderr
+    assert "held-out test: significant improvement" in again.stdout
+    search_id = first.stderr.split("stored as search ")[1].split()[0]
+    assert f"stored as search {search_id}" in again.stderr  # the same search, continued
+
+
+def test_tune_bad_space_is_a_clear_error(tmp_path: Path) -> None:
+    done = llmbench("tune", "-m", "sim-fast", "--space", "temprature=0..1", db=tmp_path / "x.db")
+    assert done.returncode == 2
+    assert "space['temprature']: unknown parameter" in done.stderr
+    assert "Traceback" not in done.stderr

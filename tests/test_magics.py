@@ -276,6 +276,39 @@ def test_eval_bad_input_is_a_usage_error(ip: InteractiveShell, text: str, expect
     assert expected in str(info.value)
 
 
+def test_tune_searches_with_cli_flags_and_load_tune_reads_it(ip: InteractiveShell) -> None:
+    import llmbench_jupyter as lj
+    from llmbench_jupyter.analysis.tune_result import TuneResult
+
+    job = line(
+        ip, "tune -m sim-fast --space temperature=0..1 --space top_p=0.5,0.95 --trials 3 "
+        "--name magic-tune -o tj",
+    )  # fmt: skip
+    assert isinstance(job, Job) and job.kind == "tune" and ip.user_ns["tj"] is job
+    result = job.wait(120)
+    assert isinstance(result, TuneResult) and len(result.trials) == 3
+    assert set(result.trials[1]["params"]) == {"temperature", "top_p"}
+    stored = lj.load_tune("magic-tune")
+    assert stored.study_id == result.study_id and stored.status == "done"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("tune -m sim-fast", "space= is required"),
+        ("tune -m sim-fast --space temperature", "expected NAME="),
+        ("tune -m sim-fast --space temperature=a..b", "a range needs two numbers"),
+        ("tune -m sim-fast --space temperature=0..1 --sampler grid", "needs a step"),
+        ("tune --space temperature=0..1", "a search tunes one model"),
+        ("tune -m sim-fast --space temperature=0..1 --db sqlite:///x.db", "not available"),
+    ],
+)
+def test_tune_bad_input_is_a_usage_error(ip: InteractiveShell, text: str, expected: str) -> None:
+    with pytest.raises(UsageError) as info:
+        line(ip, text)
+    assert expected in str(info.value)
+
+
 def test_publish_marks_a_run_and_is_audited(
     ip: InteractiveShell, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -141,13 +141,24 @@ def test_the_request_budget_is_never_exceeded_even_mid_trial(sim) -> None:  # ty
 
 
 def test_the_dollar_budget_is_never_exceeded(sim) -> None:  # type: ignore[no-untyped-def]
-    one_trial = tune(sim, budget={"trials": 1}, save=False).wait(300)
-    trial_cost = one_trial.trials[0]["cost_usd"]
+    """Each request is booked at its most (payload bytes as input tokens, max_tokens as
+    output) before it is sent, so the limit holds though the sim's answers cost less."""
+    space = {**SPACE, "max_tokens": [16, 32]}
+    capped = {"temperature": 0, "max_tokens": 16}
+    one = tune(sim, space=space, baseline=capped, budget={"trials": 1}, save=False).wait(300)
+    trial_cost = one.trials[0]["cost_usd"]
     assert trial_cost > 0  # sim-fast has a price in config.yaml
-    limit = trial_cost * 2.5
-    result = tune(sim, budget={"dollars": limit}, holdout=0, save=False).wait(300)
-    assert sum(r["cost_usd"] for r in result.trials) <= limit
+    limit = 0.0015
+    result = tune(sim, space=space, baseline=capped, budget={"dollars": limit}, holdout=0,
+                  concurrency=2, save=False).wait(300)  # fmt: skip
+    spent = sum(r["cost_usd"] for r in result.trials)
+    assert spent <= limit and len(result.trials) >= 2
     assert "dollar budget reached" in (result.stop_reason or "")
+
+
+def test_a_dollar_budget_without_a_price_or_an_output_cap_is_refused() -> None:
+    with pytest.raises(LLMBenchError, match="needs a cap on output tokens"):
+        build_tune_spec(TUNING_SUITE, "sim-fast", space=SPACE, budget={"dollars": 1.0})
 
 
 def test_the_time_budget_starts_nothing_after_its_deadline(sim) -> None:  # type: ignore[no-untyped-def]

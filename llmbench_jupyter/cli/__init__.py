@@ -3,7 +3,7 @@
 Nothing here measures or aggregates: numbers come from the engine (``core.workload``, run
 through ``jobs``) and ``stats``.
 Exit codes: 0 success, 1 every measured request failed, 2 bad input, 130 interrupted.
-One module per command (``_bench``, ``_eval``, ``_suite``, ``_sim``, ``_results``), the
+One module per command (``_bench``, ``_eval``, ``_tune``, ``_suite``, ``_sim``, ``_results``), the
 parser in ``_parser`` and the printed tables in ``_tables``; :func:`main` dispatches.
 """
 
@@ -19,6 +19,7 @@ from llmbench_jupyter.cli._results import cmd_results
 from llmbench_jupyter.cli._sim import cmd_sim
 from llmbench_jupyter.cli._suite import cmd_suite
 from llmbench_jupyter.cli._tables import eval_tables, summary_table
+from llmbench_jupyter.cli._tune import cmd_tune
 from llmbench_jupyter.core.errors import LLMBenchError, scrub
 from llmbench_jupyter.jobs.flags import (
     add_bench_arguments,
@@ -40,6 +41,7 @@ __all__ = [
     "cmd_results",
     "cmd_sim",
     "cmd_suite",
+    "cmd_tune",
     "eval_options",
     "eval_tables",
     "main",
@@ -62,6 +64,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_eval_compare(args)
         if args.command == "suite":
             return cmd_suite(args)
+        if args.command == "tune":
+            return cmd_tune(args)
         return cmd_results(args)
     except LLMBenchError as exc:
         print(f"error: {scrub(str(exc))}", file=sys.stderr)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 
 from llmbench_jupyter.jobs.flags import _positive_int, add_bench_arguments, add_eval_arguments
+from llmbench_jupyter.jobs.tune.flags import add_tune_arguments
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,6 +45,14 @@ def build_parser() -> argparse.ArgumentParser:
     cmp_.add_argument("--sim-rules", help="rules file when the judge is a simulated model")
     cmp_.add_argument("--config", help="config file")
     cmp_.add_argument("--db", help="store URL")
+
+    tp = sub.add_parser(
+        "tune",
+        help="search a model's request parameters on a suite",
+        description="Search request parameters (temperature, top_p, max_tokens...) with "
+        "Optuna: the baseline first, budgets never exceeded, a held-out paired test at the end.",
+    )
+    add_tune_arguments(tp)
 
     su = sub.add_parser("suite", help="import a tool-calling suite (file, BFCL, predecessor, MCP)")
     su.add_argument("source", help="file path; for MCP a server URL or command line")

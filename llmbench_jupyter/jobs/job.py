@@ -319,10 +319,13 @@ class Job(Generic[R]):
         return asyncio.wrap_future(self._done).__await__()
 
     def case_rows(self) -> list[dict[str, Any]]:
-        """An eval job's case table so far (expected vs actual calls, verdicts)."""
+        """An eval job's case table so far (expected vs actual calls, verdicts); a tune
+        job's trial table."""
         rows = getattr(self.work, "case_rows", None)
         if rows is None:
-            raise JobError(f"job {self.id[:8]} is a {self.kind} job; only eval jobs have case rows")
+            raise JobError(
+                f"job {self.id[:8]} is a {self.kind} job; only eval and tune jobs have rows"
+            )
         out: list[dict[str, Any]] = rows(self)
         return out
 

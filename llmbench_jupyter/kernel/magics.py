@@ -10,6 +10,7 @@ Subcommands::
 
     %llmbench bench [CLI bench flags]      start a benchmark job, show its widget
     %llmbench eval [CLI eval flags]        start a tool-calling eval job, show its widget
+    %llmbench tune [CLI tune flags]        start a parameter search, show its widget
     %llmbench jobs                         this session's jobs
     %llmbench cancel ID                    cancel a job (id or prefix)
     %llmbench results [ID]                 run history, or one stored run
@@ -36,7 +37,9 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class
 from llmbench_jupyter.core.errors import LLMBenchError, scrub
 from llmbench_jupyter.core.private_files import write_atomic
 
-SUBCOMMANDS = ("bench", "eval", "jobs", "cancel", "results", "leaderboard", "publish", "sim")
+SUBCOMMANDS = (
+    "bench", "eval", "tune", "jobs", "cancel", "results", "leaderboard", "publish", "sim"
+)  # fmt: skip
 #: Eval flags that only make sense for the CLI process, with what to do instead.
 _EVAL_NOT_IN_KERNEL = {
     "db": "the kernel's jobs use $LLMBENCH_DB_URL (set it before the kernel starts)",
@@ -124,7 +127,8 @@ def _sim_args(p: argparse.ArgumentParser) -> None:
 def _usage() -> str:
     return (
         "usage: %llmbench {" + ",".join(SUBCOMMANDS) + "} ...\n"
-        "  bench [CLI bench flags] | eval [CLI eval flags] | jobs | cancel ID | results [ID] | "
+        "  bench [CLI bench flags] | eval [CLI eval flags] | tune [CLI tune flags] | jobs | "
+        "cancel ID | results [ID] | "
         "leaderboard [--by ...] | publish ID [--undo] | sim start [--port N] | sim stop\n"
         "  -o NAME stores the value in the user namespace; %llmbench SUBCOMMAND -h for help"
     )
@@ -323,6 +327,28 @@ class LLMBenchMagics(Magics):
                 display=False,
                 **options,
             )
+        except LLMBenchError as exc:
+            parser.error(scrub(str(exc)))
+        if api.in_kernel():
+            from llmbench_jupyter.kernel import widget  # noqa: F401  (installs the hook that renders the Job)
+        return job, args.out_name, True
+
+    def _cmd_tune(self, argv: list[str]) -> tuple[Any, str | None, bool]:
+        from llmbench_jupyter.jobs.tune.flags import add_tune_arguments, tune_options
+        from llmbench_jupyter.kernel import api
+
+        parser = _Parser("%llmbench tune", conflict_handler="resolve")
+        add_tune_arguments(parser)
+        _add_out(parser)
+        args = parser.parse(argv)
+        if args.db:
+            parser.error(f"--db is not available in a notebook: {_EVAL_NOT_IN_KERNEL['db']}")
+        try:
+            options = tune_options(args)
+            job = api.tune(
+                options.pop("suite"), options.pop("model"), provider=options.pop("provider"),
+                space=options.pop("space"), save=not args.no_save, display=False, **options,
+            )  # fmt: skip
         except LLMBenchError as exc:
             parser.error(scrub(str(exc)))
         if api.in_kernel():

@@ -54,7 +54,10 @@ def build_tune_spec(
     )  # fmt: skip
     if len(evaluated.targets) != 1:
         keys = ", ".join(t.key for t in evaluated.targets)
-        raise InputError(f"tune: a search tunes one model; {len(evaluated.targets)} match ({keys})")
+        raise InputError(
+            f"tune: a search tunes one model; {len(evaluated.targets)} match ({keys}): name one "
+            "(model=..., --model)"
+        )
     spec = TuneSpec(
         suite=evaluated.suite, target=evaluated.targets[0], space=dict(space),
         timeout_s=timeout, sim_rules=evaluated.sim_rules, mock_classes=evaluated.mock_classes,

@@ -22,7 +22,8 @@ from llmbench_jupyter.core.errors import InputError
 from llmbench_jupyter.core.pricing import Price
 from llmbench_jupyter.evals.runner import StopSending
 
-#: Output tokens booked per request when neither the trial nor the target caps them.
+#: Output tokens booked per request when neither the trial nor the target caps them (a
+#: dollar budget refuses to start then: ``TuneSpec`` checks; this only bounds the rest).
 UNCAPPED_OUTPUT_TOKENS = 32_768
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from llmbench_jupyter.core.errors import InputError
+from llmbench_jupyter.core.pricing import price_for
 from llmbench_jupyter.core.targets import Target
 from llmbench_jupyter.evals.chat import require_openai
 from llmbench_jupyter.evals.mocks import MockTools
@@ -71,6 +72,8 @@ class TuneSpec:
             raise InputError(f"tune: concurrency must be an integer >= 1, got {self.concurrency!r}")
         if not isinstance(self.baseline, dict):
             raise InputError(f"tune: baseline must be a dict of parameters, got {self.baseline!r}")
+        if self.budget.dollars is not None:
+            self._check_dollars()
         if self.resume and not self.name:
             raise InputError("tune: resume=True needs the search's name (name=...)")
         train, _ = self.split()
@@ -78,6 +81,26 @@ class TuneSpec:
             raise InputError(
                 f"tune: holdout={self.holdout} leaves no case to search on "
                 f"({len(self.suite.cases)} cases)"
+            )
+
+    def _check_dollars(self) -> None:
+        """A dollar budget is kept by booking each request at its most before sending it,
+        which needs a price and a cap on output tokens."""
+        t = self.target
+        price = price_for(t.provider, t.api_model, t.model, t.input_cost_per_mtok,
+                          t.output_cost_per_mtok)  # fmt: skip
+        if price is None or price.input_per_mtok is None or price.output_per_mtok is None:
+            raise InputError(
+                f"tune: no price is known for {t.key}, so a dollar budget cannot be kept; set "
+                "input_cost_per_mtok and output_cost_per_mtok for it in config.yaml"
+            )
+        if t.max_output_tokens is None and not (
+            "max_tokens" in self.built.distributions and "max_tokens" in self.baseline
+        ):
+            raise InputError(
+                f"tune: a dollar budget needs a cap on output tokens to bound what a request "
+                f"may cost before it is sent: set max_output_tokens for {t.key} in config.yaml, "
+                "or give max_tokens in both space= and baseline="
             )
 
     @property

@@ -1,9 +1,10 @@
 """One trial: a suite's cases sent with one set of parameters (and one system prompt).
 
-Cases run concurrently in a per-trial shuffled order (the Wilcoxon pruner assumes the
-order carries no information). After each case the pruner may stop the trial; a budget
-may stop it before a request; the deadline cancels what is in flight. Whatever stops it,
-the cases that finished are kept and every request sent was booked by the meter.
+Cases run concurrently in a per-trial shuffled order (the pruners assume the order carries
+no information). After each case the pruner may stop the trial: no case starts after that,
+and the ones in flight finish (so what they cost is known). A budget may stop a trial
+before a request; the time budget's deadline cancels what is in flight. Whatever stops
+it, the cases that finished are kept and every request sent was booked by the meter.
 """
 
 from __future__ import annotations
@@ -34,10 +35,6 @@ class TrialRun:
     reason: str | None = None
 
 
-class _Pruned(Exception):
-    pass
-
-
 async def run_trial(
     session: aiohttp.ClientSession,
     target: Target,
@@ -63,7 +60,7 @@ async def run_trial(
     slots = asyncio.Semaphore(concurrency)
     out = TrialRun()
 
-    halted: list[str] = []  # set when the pruner stopped the trial: waiting cases do not start
+    halted: list[str] = []  # set when the pruner stopped the trial: no case starts after
 
     async def one(case: Case) -> None:
         async with slots:  # held until the pruner decided: a pruned trial sends no more
@@ -77,21 +74,20 @@ async def run_trial(
             done[case.id] = run
             if on_case is not None:
                 on_case(run)
-            if should_prune is not None and should_prune(step[case.id], run):
-                halted.append(case.id)
-                raise _Pruned
+            if not halted and should_prune is not None and should_prune(step[case.id], run):
+                halted.append(case.id)  # cases in flight finish: what they cost is known
 
     left = meter.deadline_in_s()
     try:
         async with asyncio.timeout(left), asyncio.TaskGroup() as group:
             for case in order:
                 group.create_task(one(case))
-    except* _Pruned:
-        out.state, out.reason = PRUNED, "the pruner found it clearly worse than the best trial"
     except* StopSending as stopped:
         out.state, out.reason = STOPPED, str(stopped.exceptions[0])
     except* TimeoutError:
         out.state, out.reason = STOPPED, f"time budget reached ({meter.budget.minutes:g} minutes)"
         meter.stopped = out.reason
+    if halted and out.state == COMPLETE:
+        out.state, out.reason = PRUNED, "the pruner found it clearly worse than the best trial"
     out.runs = [done[c.id] for c in cases if c.id in done]
     return out
