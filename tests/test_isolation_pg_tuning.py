@@ -1,12 +1,13 @@
-"""Tuning studies on a hub are kept apart by PostgreSQL itself, like runs.
+"""Tuning studies and model profiles on a hub are kept apart by PostgreSQL itself, like runs.
 
-alice owns a study with trials; bob (a user) and carol (an admin) try to read, change,
-finish or add to it, through the store and in plain SQL from a kernel. The database
-must refuse, or show them nothing (carol: read only).
+alice owns a study with trials and a model profile; bob (a user) and carol (an admin) try
+to read, change, finish, replace, delete or add to them, through the store and in plain
+SQL from a kernel. The database must refuse, or show them nothing (carol: read only).
 """
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -188,7 +189,7 @@ def test_admin_reads_every_study_but_changes_none(world: tuple[Seeded, str, str]
 def test_tuning_tables_are_locked_down(world: tuple[Seeded, str, str]) -> None:
     seeded = world[0]
     with seeded.hub.connect() as su:
-        for table in ("tune_studies", "tune_trials"):
+        for table in ("tune_studies", "tune_trials", "model_profiles"):
             row = su.execute(
                 "SELECT relrowsecurity, relforcerowsecurity FROM pg_class WHERE oid = %s::regclass",
                 (f"public.{table}",),
@@ -201,4 +202,136 @@ def test_tuning_tables_are_locked_down(world: tuple[Seeded, str, str]) -> None:
             assert policies == {f"{prefix}_own", f"{prefix}_hub", f"{prefix}_admin_read"}, table
     with seeded.hub.connect("alice") as alice:
         _denied(alice, "TRUNCATE tune_trials")
+        _denied(alice, "TRUNCATE model_profiles")
         _denied(alice, "ALTER TABLE tune_studies DISABLE ROW LEVEL SECURITY")
+
+
+# ---------------------------------------------------------------- profiles
+_ALICE_PARAMS = {"temperature": 0.2, "top_p": 0.9}
+
+
+@pytest.fixture(scope="module")
+def profiled(world: tuple[Seeded, str, str]) -> Seeded:
+    """The seeded hub with alice's profile ``tuned`` (from her study) and bob's ``bob-own``."""
+    seeded, a_study, _ = world
+    seeded.stores["alice"].save_profile(
+        "tuned",
+        target="sim/m1",
+        params=_ALICE_PARAMS,
+        system_prompt="Be brief.",
+        source={"study_id": a_study, "trial": 0},
+    )
+    seeded.stores["bob"].save_profile("bob-own", target="sim/m1", params={"temperature": 0.7})
+    return seeded
+
+
+def _alice_profile_intact(seeded: Seeded) -> None:
+    me = seeded.hub.role("alice")
+    with seeded.hub.connect() as su:
+        rows = su.execute(
+            "SELECT owner, name, target, params::text, system_prompt, created_at = updated_at "
+            "FROM model_profiles WHERE owner = %s",
+            (me,),
+        ).fetchall()
+    assert [(*r[:3], json.loads(r[3]), *r[4:]) for r in rows] == [
+        (me, "tuned", "sim/m1", _ALICE_PARAMS, "Be brief.", True)
+    ]
+
+
+def test_profiles_are_owned_by_the_login_role(profiled: Seeded) -> None:
+    alice, me = profiled.stores["alice"], profiled.hub.role("alice")
+    mine = alice.profile("tuned")
+    assert mine is not None and mine["owner"] == me and mine["params"] == _ALICE_PARAMS
+    # owner= cannot put a profile in someone else's name: the login role wins
+    forged = alice.save_profile("forged", target="p/m", params={}, owner=profiled.hub.role("bob"))
+    try:
+        assert forged["owner"] == me
+        assert alice.profile("forged", owner=profiled.hub.role("bob")) is None
+    finally:
+        alice.delete_profile("forged")
+    assert [p["name"] for p in alice.list_profiles(all_owners=True)] == ["tuned"]
+    assert alice.list_profiles() == [mine]
+    _alice_profile_intact(profiled)
+
+
+def test_bob_cannot_read_replace_or_delete_alices_profile(profiled: Seeded) -> None:
+    bob, alice = profiled.stores["bob"], profiled.hub.role("alice")
+    me = profiled.hub.role("bob")
+    assert bob.profile("tuned", owner=alice) is None
+    assert bob.profile("tuned") is None
+    assert [p["name"] for p in bob.list_profiles(all_owners=True)] == ["bob-own"]
+    assert bob.list_profiles(owner=alice) == []
+    with pytest.raises(LLMBenchError, match=f"delete_profile: no profile 'tuned' of '{me}'"):
+        bob.delete_profile("tuned", owner=alice)
+    # replacing "her" profile saves one in his own name, which he may: names are per owner
+    evil = {"temperature": 2.0}
+    his = bob.save_profile("tuned", target="sim/m1", params=evil, owner=alice, replace=True)
+    try:
+        assert (his["owner"], his["params"]) == (me, evil)
+        assert bob.profile("tuned") == his
+        with pytest.raises(LLMBenchError, match="a profile named 'tuned' already exists"):
+            bob.save_profile("tuned", target="sim/m1", params=evil)
+        _alice_profile_intact(profiled)
+    finally:
+        bob.delete_profile("tuned", owner=alice)  # deletes his own, whatever owner says
+    assert bob.profile("tuned") is None
+    _alice_profile_intact(profiled)
+
+
+def test_bob_creates_his_own_profile_with_her_name(profiled: Seeded) -> None:
+    bob, me = profiled.stores["bob"], profiled.hub.role("bob")
+    his = bob.save_profile("tuned", target="sim/m2", params={"top_k": 5})
+    try:
+        assert his["owner"] == me and his["target"] == "sim/m2"
+        assert [p["name"] for p in bob.list_profiles()] == ["bob-own", "tuned"]
+        alices = profiled.stores["alice"].profile("tuned")
+        assert alices is not None and alices["target"] == "sim/m1"
+    finally:
+        bob.delete_profile("tuned")
+    _alice_profile_intact(profiled)
+
+
+def test_bob_cannot_reach_alices_profile_in_sql(profiled: Seeded) -> None:
+    me, alice = profiled.hub.role("bob"), profiled.hub.role("alice")
+    with profiled.hub.connect("bob") as bob:
+        assert _ids(bob, "SELECT owner FROM model_profiles") == {me}
+        for statement in (
+            "UPDATE model_profiles SET params = '{\"temperature\": 2}' WHERE owner = %s",
+            "UPDATE model_profiles SET system_prompt = 'pwned' WHERE owner = %s",
+            "DELETE FROM model_profiles WHERE owner = %s",
+        ):
+            assert bob.execute(statement, (alice,)).rowcount == 0, statement
+        insert = (
+            "INSERT INTO model_profiles (owner, name, target, params, source, created_at, "
+            "updated_at) VALUES (%s, %s, 'sim/m1', '{}', '{}', now(), now())"
+        )
+        _denied(bob, insert, alice, "planted")  # nor a profile in her name
+        _denied(bob, insert, alice, "tuned")
+        _denied(bob, "UPDATE model_profiles SET owner = %s WHERE name = 'bob-own'", alice)
+        bob.execute(insert, (me, "sql-own"))  # his own he may add
+        bob.execute("DELETE FROM model_profiles WHERE name = 'sql-own'")
+    _alice_profile_intact(profiled)
+
+
+def test_admin_reads_every_profile_but_changes_none(profiled: Seeded) -> None:
+    carol, alice = profiled.stores["carol"], profiled.hub.role("alice")
+    me = profiled.hub.role("carol")
+    everyone = {(p["owner"], p["name"]) for p in carol.list_profiles(all_owners=True)}
+    assert {(alice, "tuned"), (profiled.hub.role("bob"), "bob-own")} <= everyone
+    theirs = carol.profile("tuned", owner=alice)
+    assert theirs is not None and theirs["params"] == _ALICE_PARAMS
+    assert carol.list_profiles() == []  # her own: none
+    with pytest.raises(LLMBenchError, match=f"delete_profile: no profile 'tuned' of '{me}'"):
+        carol.delete_profile("tuned", owner=alice)
+    hers = carol.save_profile("tuned", target="p/m", params={}, owner=alice, replace=True)
+    try:
+        assert hers["owner"] == me  # her own, not alice's
+    finally:
+        carol.delete_profile("tuned")
+    with profiled.hub.connect("carol") as conn:
+        for statement in (
+            "UPDATE model_profiles SET system_prompt = 'x' WHERE owner = %s",
+            "DELETE FROM model_profiles WHERE owner = %s",
+        ):
+            assert conn.execute(statement, (alice,)).rowcount == 0, statement
+    _alice_profile_intact(profiled)

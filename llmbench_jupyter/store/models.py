@@ -415,6 +415,27 @@ class TuneTrial(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
+class ModelProfile(Base):
+    """The best request parameters and system prompt found for a model, saved by name.
+
+    Each owner has their own namespace of names (the key is ``(owner, name)``); bench,
+    evaluate and tune apply a profile by name. ``params`` maps canonical parameter names
+    to values; ``source`` says where the profile came from (a study and trial, a verdict).
+    """
+
+    __tablename__ = "model_profiles"
+
+    owner: Mapped[str] = mapped_column(String, primary_key=True, index=True)
+    name: Mapped[str] = mapped_column(String, primary_key=True)
+    target: Mapped[str] = mapped_column(String)  # "provider/model"
+    params: Mapped[dict[str, Any]] = mapped_column(JSON)
+    system_prompt: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    notes: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 #: Column names of ``runs`` in table order: the keys of every run dict.
 RUN_COLUMNS: tuple[str, ...] = tuple(c.name for c in Run.__table__.columns)
 #: Column names of ``run_summaries``.
@@ -434,3 +455,5 @@ AUDIT_COLUMNS: tuple[str, ...] = tuple(c.name for c in AuditRow.__table__.column
 STUDY_COLUMNS: tuple[str, ...] = tuple(c.name for c in TuneStudy.__table__.columns)
 #: Column names of ``tune_trials``: the keys of every trial dict.
 TRIAL_COLUMNS: tuple[str, ...] = tuple(c.name for c in TuneTrial.__table__.columns)
+#: Column names of ``model_profiles``: the keys of every profile dict.
+PROFILE_COLUMNS: tuple[str, ...] = tuple(c.name for c in ModelProfile.__table__.columns)

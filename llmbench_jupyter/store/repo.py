@@ -41,6 +41,7 @@ from llmbench_jupyter.store.db import (
 from llmbench_jupyter.store.evals_repo import EvalsMixin
 from llmbench_jupyter.store.jobs_repo import JobsMixin
 from llmbench_jupyter.store.models import RUN_COLUMNS, Run
+from llmbench_jupyter.store.profiles_repo import ProfilesMixin
 from llmbench_jupyter.store.records_repo import RecordsMixin, _check_id
 from llmbench_jupyter.store.security_repo import SecurityMixin
 from llmbench_jupyter.store.tuning_repo import TuningMixin
@@ -54,7 +55,7 @@ _SECRET_KEYS = frozenset({"api_key"})
 _RUN_COLS = tuple(Run.__table__.columns)
 
 
-class Store(RecordsMixin, JobsMixin, EvalsMixin, SecurityMixin, TuningMixin):
+class Store(RecordsMixin, JobsMixin, EvalsMixin, SecurityMixin, TuningMixin, ProfilesMixin):
     """A results store on one database. Thread-safe; each call is its own transaction.
 
     With ``$LLMBENCH_DB_MIGRATE=0`` the store never migrates: it checks that the schema

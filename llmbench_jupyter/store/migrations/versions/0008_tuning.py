@@ -1,8 +1,9 @@
-"""Tuning: ``tune_studies`` (one parameter or prompt search) and ``tune_trials`` (its trials).
+"""Tuning: ``tune_studies`` (one parameter or prompt search), ``tune_trials`` (its trials)
+and ``model_profiles`` (the best parameters and system prompt for a model, saved by name).
 
-Both tables have an ``owner`` column, so on a hub ``setup_database`` (which applies every
-migration) gives them the same grants and row-level security as every other owned table;
-a trial may only hang off its writer's own study (``hub._table_access``).
+All three tables have an ``owner`` column, so on a hub ``setup_database`` (which applies
+every migration) gives them the same grants and row-level security as every other owned
+table; a trial may only hang off its writer's own study (``hub._table_access``).
 
 Revision ID: 0008
 Revises: 0007
@@ -74,9 +75,25 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("study_id", "number", name="pk_tune_trials"),
     )
+    op.create_table(
+        "model_profiles",
+        sa.Column("owner", sa.String(), nullable=False),
+        sa.Column("name", sa.String(), nullable=False),
+        sa.Column("target", sa.String(), nullable=False),
+        sa.Column("params", sa.JSON(), nullable=False),
+        sa.Column("system_prompt", sa.Text(), nullable=True),
+        sa.Column("source", sa.JSON(), nullable=False),
+        sa.Column("notes", sa.Text(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("owner", "name", name="pk_model_profiles"),
+    )
+    op.create_index("ix_model_profiles_owner", "model_profiles", ["owner"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_model_profiles_owner", table_name="model_profiles")
+    op.drop_table("model_profiles")
     op.drop_table("tune_trials")
     op.drop_index("ix_tune_studies_owner_name", table_name="tune_studies")
     op.drop_index("ix_tune_studies_created_at", table_name="tune_studies")
