@@ -3,11 +3,14 @@
 The public API is this small set of names, imported lazily, so ``import llmbench_jupyter``
 stays cheap and never pulls in litellm, pandas or plotly until a feature needs them:
 
-- run: :func:`bench`, :func:`evaluate`, :func:`tune` (each returns a running ``Job``),
-  :func:`target`, :class:`BenchSpec` with :func:`arun` for scripts, :func:`load_config`;
+- run: :func:`bench`, :func:`evaluate`, :func:`tune`, :func:`tune_prompts` (each returns
+  a running ``Job``), :func:`target`, :class:`BenchSpec` with :func:`arun` for scripts,
+  :func:`load_config`;
 - results: :func:`load`, :func:`history`, :func:`leaderboard`, :func:`load_eval`,
   :func:`eval_history`, :func:`load_tune`, :func:`publish`, :func:`audit_log`,
   :func:`export_html`;
+- model profiles: :func:`save_profile`, :func:`load_profile`, :func:`profiles`,
+  :func:`delete_profile` (apply one with ``profile=`` in bench, evaluate and tune);
 - suites: :func:`load_suite` (more in :mod:`llmbench_jupyter.evals`);
 - your API keys: :mod:`keys` (``keys.set``, ``keys.list``, ``keys.delete``);
 - errors: every error this package raises on purpose is an :class:`LLMBenchError`.
@@ -29,6 +32,7 @@ _EXPORTS = {
     "bench": "kernel.api",
     "evaluate": "kernel.api",
     "tune": "kernel.api",
+    "tune_prompts": "kernel.api",
     "target": "kernel.api",
     "BenchSpec": "core.workload",
     "arun": "jobs.bench_run",
@@ -41,6 +45,10 @@ _EXPORTS = {
     "audit_log": "analysis.results",
     "load_eval": "analysis.eval_history",
     "load_tune": "analysis.tune_result",
+    "save_profile": "analysis.profiles",
+    "load_profile": "analysis.profiles",
+    "profiles": "analysis.profiles",
+    "delete_profile": "analysis.profiles",
     "eval_history": "analysis.eval_history",
     "export_html": "analysis.report",
     "load_suite": "evals.suites",
@@ -60,6 +68,7 @@ _EXPORTS = {
     "ScenarioError": "sim.scenarios",
     "VaultError": "store.vault",
     "JobError": "jobs.states",
+    "ProposerError": "jobs.tune.proposer",
     "ClusterError": "hub.pgcluster",
     "HubAuthConfigError": "hub.auth",
     "HubConfigError": "hub.spawn",

@@ -126,7 +126,12 @@ PUBLIC = {
     "load_suite",
     "keys",
     "tune",
+    "tune_prompts",
     "load_tune",
+    "save_profile",
+    "load_profile",
+    "profiles",
+    "delete_profile",
 }
 
 

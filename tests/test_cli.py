@@ -196,3 +196,16 @@ def test_tune_bad_space_is_a_clear_error(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert "space['temprature']: unknown parameter" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_tune_with_a_proposer_searches_system_prompts(tmp_path: Path) -> None:
+    done = llmbench(
+        "tune", "-m", "sim-fast", "--proposer", "sim-medium", "--method", "reflect",
+        "--name", "cli-prompts", db=tmp_path / "p.db",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "stopped: the reflect search is complete" in done.stderr
+    assert "held-out test: significant improvement" in done.stdout
+    both = llmbench("tune", "-m", "sim-fast", "--proposer", "sim-medium", "--space",
+                    "temperature=0..1", db=tmp_path / "p.db")  # fmt: skip
+    assert both.returncode == 2 and "drop --space" in both.stderr

@@ -245,3 +245,25 @@ def test_the_space_records_provider_passthrough_and_grid_steps() -> None:
         "extra.frequency_penalty": [0.0, 0.5],
     }
     assert any("sent unchecked" in n for n in spec.built.notes)
+
+
+def test_a_cancelled_search_keeps_what_its_last_trial_sent(manager, sim) -> None:  # type: ignore[no-untyped-def]
+    import time
+
+    job = tune(sim, name="cancelled", budget={"trials": 200}, concurrency=1, prune=False)
+    deadline = time.monotonic() + 120
+    while len(job.records) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.1)  # into the next trial
+    assert job.cancel()
+    while not job.done() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    study_id = job.progress["study_id"]
+    rows = manager.store.trials(study_id)
+    assert rows and all(r["state"] != "running" for r in rows)
+    cut = [r for r in rows if r["state"] == "fail"]
+    assert all(r["error"] == "cancelled while this trial ran" for r in cut)
+    for r in rows:  # one request a case; the cut trial also counts the one in flight
+        in_flight = 1 if r["state"] == "fail" else 0
+        assert len(r["case_scores"]) <= r["n_requests"] <= len(r["case_scores"]) + in_flight
+    assert manager.store.study(study_id)["status"] == "cancelled"

@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 
 #: Columns of ``trials_df`` before the parameters and objectives.
 LEAD = ("number", "state", "baseline")
+#: A prompt search's columns of ``trials_df``, after ``LEAD``.
+PROMPT_COLUMNS = ("prompt_origin", "prompt_parent", "prompt")
 #: Columns after them.
 TAIL = ("pass_rate_ci_low", "pass_rate_ci_high", "cases", "passed", "api_errors",
         "n_requests", "cost_usd_spent", "duration_s", "error")  # fmt: skip
@@ -50,15 +52,18 @@ class TuneResult:
 
     def trials_df(self) -> pd.DataFrame:
         """One row per trial: state, parameters (a column each), objective values, the
-        pass rate's interval, requests and cost spent, and why a trial failed."""
+        pass rate's interval, requests and cost spent, and why a trial failed; a prompt
+        search's also the prompt, what produced it and its parent."""
         import pandas as pd
 
         params = self._params()
+        prompts = PROMPT_COLUMNS if self.study.get("kind") == "prompt" else ()
         rows = []
         for r in self.trials:
             m = r.get("metrics") or {}
             started, finished = r.get("started_at"), r.get("finished_at")
             row = {"number": r["number"], "state": r["state"], "baseline": r["number"] == 0}
+            row.update({c: r.get(c) for c in prompts})
             row.update({p: (r.get("params") or {}).get(p) for p in params})
             row.update({o: m.get(o) for o in self.objectives})
             row.update({k: m.get(k) for k in TAIL[:5]})
@@ -69,10 +74,18 @@ class TuneResult:
             )
             row["error"] = r.get("error")
             rows.append(row)
-        columns = [*LEAD, *params, *[o for o in self.objectives if o not in params], *TAIL]
+        columns = [*LEAD, *prompts, *params, *[o for o in self.objectives if o not in params],
+                   *TAIL]  # fmt: skip
         return pd.DataFrame(rows, columns=columns)
 
     to_pandas = trials_df
+
+    def versions(self) -> pd.DataFrame:
+        """A prompt search's prompts as versions: lineage, scores, text and the diff
+        against the parent (:mod:`llmbench_jupyter.analysis.prompt_versions`)."""
+        from llmbench_jupyter.analysis.prompt_versions import versions_df
+
+        return versions_df(self.trials, self.objectives)
 
     def _complete(self) -> list[dict[str, Any]]:
         return [r for r in self.trials if r["state"] == "complete" and r.get("values")]
@@ -107,6 +120,21 @@ class TuneResult:
             return all(x >= y for x, y in zip(a, b, strict=True)) and a != b
 
         return [r for r in done if not any(dominates(key(o), key(r)) for o in done)]
+
+    def history(self, objective: str | None = None) -> list[dict[str, Any]]:
+        """Each complete trial's value of ``objective`` (default: the first) with the best
+        value so far, in trial order: what ``plot_history`` and the live widget draw."""
+        name = objective or (self.objectives[0] if self.objectives else "pass_rate")
+        if name not in self.objectives:
+            raise LLMBenchError(f"history: {name!r} is not an objective ({self.objectives})")
+        i = self.objectives.index(name)
+        better = max if self.directions[i] == "maximize" else min
+        out, running = [], None
+        for r in self._complete():
+            value = r["values"][i]
+            running = value if running is None else better(running, value)
+            out.append({"number": r["number"], "value": value, "best": running})
+        return out
 
     def pareto_df(self) -> pd.DataFrame:
         df = self.trials_df()
@@ -148,15 +176,10 @@ class TuneResult:
         name = objective or (self.objectives[0] if self.objectives else "pass_rate")
         if name not in self.objectives:
             raise LLMBenchError(f"plot_history: {name!r} is not an objective ({self.objectives})")
-        i = self.objectives.index(name)
-        done = self._complete()
-        xs = [r["number"] for r in done]
-        ys = [r["values"][i] for r in done]
-        better = max if self.directions[i] == "maximize" else min
-        best, running = [], None
-        for y in ys:
-            running = y if running is None else better(running, y)
-            best.append(running)
+        points = self.history(name)
+        xs = [p["number"] for p in points]
+        ys = [p["value"] for p in points]
+        best = [p["best"] for p in points]
         fig = go.Figure()
         fig.add_scatter(x=xs, y=ys, mode="markers", name=f"{name} per trial")
         fig.add_scatter(x=xs, y=best, mode="lines", name="best so far", line={"shape": "hv"})

@@ -3,8 +3,9 @@
 Nothing here measures or aggregates: numbers come from the engine (``core.workload``, run
 through ``jobs``) and ``stats``.
 Exit codes: 0 success, 1 every measured request failed, 2 bad input, 130 interrupted.
-One module per command (``_bench``, ``_eval``, ``_tune``, ``_suite``, ``_sim``, ``_results``), the
-parser in ``_parser`` and the printed tables in ``_tables``; :func:`main` dispatches.
+One module per command (``_bench``, ``_eval``, ``_tune``, ``_profiles``, ``_suite``,
+``_sim``, ``_results``), the parser in ``_parser`` and the printed tables in ``_tables``;
+:func:`main` dispatches.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from llmbench_jupyter.cli._bench import cmd_bench
 from llmbench_jupyter.cli._eval import cmd_eval, cmd_eval_compare
 from llmbench_jupyter.cli._job import EXIT_ALL_FAILED, EXIT_INTERRUPTED, EXIT_USAGE
 from llmbench_jupyter.cli._parser import build_parser
+from llmbench_jupyter.cli._profiles import cmd_profile
 from llmbench_jupyter.cli._results import cmd_results
 from llmbench_jupyter.cli._sim import cmd_sim
 from llmbench_jupyter.cli._suite import cmd_suite
@@ -38,6 +40,7 @@ __all__ = [
     "cmd_bench",
     "cmd_eval",
     "cmd_eval_compare",
+    "cmd_profile",
     "cmd_results",
     "cmd_sim",
     "cmd_suite",
@@ -66,6 +69,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_suite(args)
         if args.command == "tune":
             return cmd_tune(args)
+        if args.command == "profile":
+            return cmd_profile(args)
         return cmd_results(args)
     except LLMBenchError as exc:
         print(f"error: {scrub(str(exc))}", file=sys.stderr)

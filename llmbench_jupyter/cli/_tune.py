@@ -12,13 +12,15 @@ from llmbench_jupyter.cli._job import EXIT_ALL_FAILED, job_setup
 def cmd_tune(args: argparse.Namespace) -> int:
     """Search one model's request parameters on a suite; print the trials and the verdict."""
     from llmbench_jupyter.jobs import JobManager
-    from llmbench_jupyter.jobs.tune import TuneWork, build_tune_spec
+    from llmbench_jupyter.jobs.tune import TuneWork, build_prompt_spec, build_tune_spec
     from llmbench_jupyter.jobs.tune.flags import tune_options
 
     options = tune_options(args)
-    spec, _snapshot = build_tune_spec(
-        options.pop("suite"), options.pop("model"), provider=options.pop("provider"), **options
-    )
+    suite, model, provider = options.pop("suite"), options.pop("model"), options.pop("provider")
+    if "proposer" in options:
+        spec = build_prompt_spec(suite, model, provider=provider, **options)
+    else:
+        spec, _snapshot = build_tune_spec(suite, model, provider=provider, **options)
     out, err, store, progress, show_progress = job_setup(args, "tune")
 
     async def run_job() -> Any:

@@ -51,6 +51,10 @@ class Target:
     simulated: bool = False
     sequential: bool = True
     limits: Limits = DEFAULT_LIMITS
+    #: Request parameters every request to this target carries (canonical names), and the
+    #: model profile they came from (``with_profile``).
+    params: tuple[tuple[str, Any], ...] = ()
+    profile: str | None = None
 
     @property
     def key(self) -> str:
@@ -80,6 +84,13 @@ class Target:
     def with_api_base(self, api_base: str) -> Target:
         return replace(self, api_base=api_base)
 
+    def with_profile(self, name: str, params: dict[str, Any], system_prompt: str | None) -> Target:
+        """This target as a model profile says: its parameters on every request, and its
+        system prompt (when it has one) instead of the configured one."""
+        prompt = system_prompt if system_prompt is not None else self.system_prompt
+        return replace(self, params=tuple(sorted(params.items())), system_prompt=prompt,
+                       profile=name)  # fmt: skip
+
     def __repr__(self) -> str:
         # what a notebook shows: no key, URL credentials masked, header values masked
         return (
@@ -105,6 +116,9 @@ class Target:
             "skip_params": list(self.skip_params),
             "has_api_key": bool(self.api_key),
             "simulated": self.simulated,
+            "profile": self.profile,
+            "params": dict(self.params),
+            "has_system_prompt": bool(self.system_prompt),
         }
 
 

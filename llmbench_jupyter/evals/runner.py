@@ -195,10 +195,11 @@ def resolve_eval_params(
     target: Target, params: Mapping[str, Any] | None, *, has_tools: bool = True
 ) -> Resolved:
     """What an eval sends: ``tool_choice: auto`` and ``temperature: 0`` (deterministic,
-    tools optional) unless ``params`` override them, through the parameter registry."""
-    given = {"tool_choice": "auto", "temperature": 0}
+    tools optional) unless the target's profile or ``params`` (which win) override them,
+    through the parameter registry."""
+    given: dict[str, Any] = {"tool_choice": "auto", "temperature": 0}
     extra = {}
-    for name, value in (params or {}).items():
+    for name, value in {**dict(target.params), **(params or {})}.items():
         if name.startswith(EXTRA):
             extra[name[len(EXTRA) :]] = value
         else:

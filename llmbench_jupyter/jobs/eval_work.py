@@ -89,6 +89,11 @@ class EvalSpec:
             "suite_version": self.suite.version,
             "n_cases": len(self.suite.cases),
             "targets": [t.key for t in self.targets],
+            "profiles": {
+                t.key: {"profile": t.profile, "params": dict(t.params)}
+                for t in self.targets
+                if t.profile
+            },
             "k": self.k,
             "mode": self.mode,
             "concurrency": self.concurrency,

@@ -115,6 +115,7 @@ def add_bench_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--timeout", type=_positive_float, help="per-request timeout in seconds")
     p.add_argument("--name", help="a label for the stored run")
+    add_profile_argument(p)
     p.add_argument("--no-save", action="store_true", help="do not store the run")
     p.add_argument("--db", help="database URL (default: $LLMBENCH_DB_URL or the local SQLite)")
     p.add_argument("--output", "-o", help="write one JSON record per measured request (JSONL)")
@@ -129,7 +130,25 @@ def spec_from_args(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
     """Resolve parsed ``bench`` flags into a BenchSpec and a config snapshot."""
     from llmbench_jupyter.jobs.specs import BENCH_OPTIONS, build_bench_spec
 
-    return build_bench_spec(**{name: getattr(args, name) for name in BENCH_OPTIONS})
+    options = {name: getattr(args, name) for name in BENCH_OPTIONS}
+    options["profile"] = stored_profile(args)
+    return build_bench_spec(**options)
+
+
+def add_profile_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--profile", help="apply this model profile (its parameters and system prompt) to its model"
+    )
+
+
+def stored_profile(args: argparse.Namespace) -> Any:
+    """``--profile NAME`` looked up in the ``--db`` store (the default one without it)."""
+    if not getattr(args, "profile", None):
+        return None
+    from llmbench_jupyter.jobs.specs import load_profile
+    from llmbench_jupyter.store import open_store
+
+    return load_profile(args.profile, open_store(getattr(args, "db", None)))
 
 
 def add_eval_arguments(ev: argparse.ArgumentParser) -> None:
@@ -165,6 +184,7 @@ def add_eval_arguments(ev: argparse.ArgumentParser) -> None:
     )
     ev.add_argument("--output", "-o", help="write one JSON record per case attempt (JSONL)")
     ev.add_argument("--name", help="a label for this eval run")
+    add_profile_argument(ev)
     ev.add_argument("--judge", help="a configured model that grades each answer (provider/model)")
     ev.add_argument(
         "--judge-threshold",
@@ -182,4 +202,6 @@ def eval_options(args: argparse.Namespace) -> dict[str, Any]:
     """The parsed ``eval`` flags as ``specs.build_eval_spec`` options (CLI and magic alike)."""
     from llmbench_jupyter.jobs.specs import EVAL_OPTIONS
 
-    return {name: getattr(args, name) for name in EVAL_OPTIONS if hasattr(args, name)}
+    options = {name: getattr(args, name) for name in EVAL_OPTIONS if hasattr(args, name)}
+    options["profile"] = stored_profile(args)
+    return options

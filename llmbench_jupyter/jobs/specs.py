@@ -7,7 +7,7 @@ default or a validation rule can never differ between them.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from llmbench_jupyter.core.errors import LLMBenchError
@@ -17,6 +17,41 @@ def _as_list(value: str | Sequence[str] | None) -> list[str] | None:
     if value is None:
         return None
     return [value] if isinstance(value, str) else list(value)
+
+
+def load_profile(profile: Any, store: Any = None) -> dict[str, Any] | None:
+    """A model profile: a stored one by name (your own), or one already loaded (a dict)."""
+    if profile is None or isinstance(profile, Mapping):
+        return dict(profile) if profile is not None else None
+    if not isinstance(profile, str) or not profile:
+        raise LLMBenchError(f"profile: expected a profile name, got {profile!r}")
+    if store is None:
+        from llmbench_jupyter.store import open_store
+
+        store = open_store()
+    found: dict[str, Any] | None = store.profile(profile)
+    if found is None:
+        raise LLMBenchError(
+            f"no model profile named {profile!r} in {store.url} (lj.profiles() lists yours)"
+        )
+    return found
+
+
+def apply_profile(chosen: list[Any], profile: dict[str, Any] | None) -> list[Any]:
+    """The chosen targets, the profile's model among them set up as the profile says."""
+    if profile is None:
+        return chosen
+    if not any(t.key == profile["target"] for t in chosen):
+        keys = ", ".join(t.key for t in chosen)
+        raise LLMBenchError(
+            f"profile {profile['name']!r} is for {profile['target']}, which is not among the "
+            f"chosen models ({keys})"
+        )
+    return [
+        t.with_profile(profile["name"], dict(profile["params"]), profile.get("system_prompt"))
+        if t.key == profile["target"] else t
+        for t in chosen
+    ]  # fmt: skip
 
 
 def build_bench_spec(
@@ -39,10 +74,13 @@ def build_bench_spec(
     seed: int = 0,
     timeout: float | None = None,
     name: str | None = None,
+    profile: Any = None,
 ) -> tuple[Any, dict[str, Any]]:
     """Resolve options (and the config, unless ad hoc) into a validated spec and a snapshot.
 
     ``config`` is a loaded ``Config``, a path, or None for the default search order.
+    ``profile`` (a model profile's name) applies its parameters and system prompt to its
+    model, which is benchmarked when no model is named.
     """
     from llmbench_jupyter.core import targets as targets_mod
     from llmbench_jupyter.core.config import Config, load_config
@@ -50,6 +88,9 @@ def build_bench_spec(
     from llmbench_jupyter.store import keys
 
     models = _as_list(model)
+    found = load_profile(profile)
+    if found is not None and not models and not api_base:
+        models = [found["target"]]
     loaded: Config | None = config if isinstance(config, Config) else None
     if api_base:
         if models and len(models) > 1:
@@ -80,7 +121,7 @@ def build_bench_spec(
         return getattr(defaults, field) if defaults is not None else fallback
 
     spec = BenchSpec(
-        targets=chosen,
+        targets=apply_profile(chosen, found),
         runs=pick(runs, "runs", 3),
         warmup=pick(warmup, "warmup", 1),
         context_tiers=list(pick(context_tiers, "context_tiers", [0])),
@@ -117,6 +158,7 @@ BENCH_OPTIONS = (
     "seed",
     "timeout",
     "name",
+    "profile",
 )
 
 
@@ -153,10 +195,12 @@ def build_eval_spec(
     judge_threshold: float | None = None,
     sim_rules: str | None = None,
     mock_tools: dict[str, Any] | None = None,
+    profile: Any = None,
 ) -> tuple[Any, dict[str, Any]]:
     """Resolve eval options (the CLI's ``eval`` flags, underscored) into a validated EvalSpec.
 
     ``judge`` names a configured model (``provider/model`` or a bare id) that grades answers.
+    ``profile`` applies a model profile to its model (evaluated when no model is named).
     """
     from llmbench_jupyter.core import targets as targets_mod
     from llmbench_jupyter.core.config import Config, load_config
@@ -165,6 +209,9 @@ def build_eval_spec(
 
     the_suite, default_rules = resolve_suite(suite)
     models = _as_list(model)
+    chosen_profile = load_profile(profile)
+    if chosen_profile is not None and not models and not api_base:
+        models = [chosen_profile["target"]]
     loaded: Config | None = config if isinstance(config, Config) else None
     if api_base:
         if not models or len(models) != 1:
@@ -189,7 +236,7 @@ def build_eval_spec(
         judge_target = found[0]
     spec = EvalSpec(
         suite=the_suite,
-        targets=chosen,
+        targets=apply_profile(chosen, chosen_profile),
         k=k,
         mode=mode,
         concurrency=concurrency,
@@ -221,6 +268,7 @@ EVAL_OPTIONS = (
     "judge_threshold",
     "sim_rules",
     "mock_tools",
+    "profile",
 )
 
 

@@ -19,6 +19,16 @@ if TYPE_CHECKING:
     from llmbench_jupyter.core.targets import Target
 
 
+def _stored_profile(options: dict[str, Any]) -> None:
+    """A ``profile`` name is looked up in the store the jobs write to (yours)."""
+    name = options.get("profile")
+    store = get_manager().store
+    if isinstance(name, str) and store is not None:
+        from llmbench_jupyter.jobs.specs import load_profile
+
+        options["profile"] = load_profile(name, store)
+
+
 def in_kernel() -> bool:
     """True inside a running IPython kernel (checked without importing IPython)."""
     ipython = sys.modules.get("IPython")
@@ -54,6 +64,7 @@ def bench(
             f"bench(): unknown option(s) {', '.join(unknown)}; expected "
             f"{', '.join(o for o in BENCH_OPTIONS if o not in ('provider', 'model'))}"
         )
+    _stored_profile(options)
     spec, snapshot = build_bench_spec(provider=provider, model=model, **options)
     job = get_manager().submit(spec, save=save, config_snapshot=snapshot, sim_url=sim_url)
     if display if display is not None else in_kernel():
@@ -94,6 +105,7 @@ def evaluate(
             f"evaluate(): unknown option(s) {', '.join(unknown)}; expected "
             f"{', '.join(o for o in EVAL_OPTIONS if o not in ('suite', 'provider', 'model'))}"
         )
+    _stored_profile(options)
     spec, snapshot = build_eval_spec(suite=suite, model=models, provider=provider, **options)
     manager = get_manager()
     work = EvalWork(
@@ -135,7 +147,47 @@ def tune(
     """
     from llmbench_jupyter.jobs.tune import TuneWork, build_tune_spec
 
+    _stored_profile(options)
     spec, _snapshot = build_tune_spec(suite, model, provider=provider, space=space, **options)
+    manager = get_manager()
+    work = TuneWork(spec, save=save and manager.store is not None, sim_url=sim_url)
+    job = manager.submit(work)
+    if display if display is not None else in_kernel():
+        from llmbench_jupyter.kernel.show import show_job
+
+        show_job(job)
+    return job
+
+
+def tune_prompts(
+    suite: Any = "tuning-example",
+    model: str | Sequence[str] | None = None,
+    *,
+    proposer: Any = None,
+    method: str = "quick",
+    provider: str | Sequence[str] | None = None,
+    save: bool = True,
+    sim_url: str | None = None,
+    display: bool | None = None,
+    **options: Any,
+) -> Job[TuneResult]:
+    """Start a system-prompt search for one model; returns the running Job.
+
+    ``proposer``: the configured model that writes prompts. ``method``: ``quick``
+    (``n_variants`` rewrites of the baseline prompt), ``evolve`` (``population``,
+    ``generations``, ``elite`` kept unchanged, children by crossover of two whole parents
+    or mutation, ``crossover_rate``) or ``reflect`` (``iterations``: the proposer sees the
+    best prompt's failed cases and repairs it). ``system_prompt`` is the baseline prompt
+    (trial 0; default: the model's configured one), ``baseline`` the request parameters
+    every trial sends. Budgets, held-out test, ``name``/``resume`` and the eval options
+    are those of :func:`tune`; the proposer's requests count against the budgets.
+    """
+    from llmbench_jupyter.jobs.tune import TuneWork, build_prompt_spec
+
+    _stored_profile(options)
+    spec = build_prompt_spec(
+        suite, model, proposer=proposer, method=method, provider=provider, **options
+    )
     manager = get_manager()
     work = TuneWork(spec, save=save and manager.store is not None, sim_url=sim_url)
     job = manager.submit(work)

@@ -345,9 +345,10 @@ class LLMBenchMagics(Magics):
             parser.error(f"--db is not available in a notebook: {_EVAL_NOT_IN_KERNEL['db']}")
         try:
             options = tune_options(args)
-            job = api.tune(
+            start = api.tune_prompts if "proposer" in options else api.tune
+            job = start(
                 options.pop("suite"), options.pop("model"), provider=options.pop("provider"),
-                space=options.pop("space"), save=not args.no_save, display=False, **options,
+                save=not args.no_save, display=False, **options,
             )  # fmt: skip
         except LLMBenchError as exc:
             parser.error(scrub(str(exc)))

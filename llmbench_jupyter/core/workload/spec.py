@@ -136,6 +136,6 @@ def request_params(spec: BenchSpec, target: Target) -> Resolved | None:
     """
     if target.kind not in API_KINDS:
         return None
-    return for_target(
-        target, {"max_tokens": max_tokens_for(spec, target), "temperature": spec.temperature}
-    )
+    given = {"max_tokens": max_tokens_for(spec, target), "temperature": spec.temperature}
+    # a model profile's parameters win; a benchmark offers no tools (tool_choice dropped)
+    return for_target(target, {**given, **dict(target.params)}, has_tools=False)

@@ -48,14 +48,12 @@ def read_data_file(path: str | os.PathLike[str], what: str = "suite file") -> tu
 
 def load_suite(source: str | os.PathLike[str] | Mapping[str, Any] | Suite) -> Suite:
     """Load and validate a suite from a YAML/JSON file, a parsed mapping, or a Suite;
-    ``"example"`` is the shipped example suite.
+    ``"example"`` and ``"tuning-example"`` are the shipped example suites.
 
     Matchers may use the short forms of :mod:`.model`. Raises :class:`SuiteError`.
     """
-    if isinstance(source, str) and source == "example":
-        from importlib.resources import files
-
-        source = str(files("llmbench_jupyter.evals") / "data" / "example_suite.yaml")
+    if isinstance(source, str) and source in EXAMPLES:
+        source = example_files(source)[0]
     if isinstance(source, Suite):
         return _build(source.to_dict(), f"suite {source.name!r}")
     if isinstance(source, Mapping):

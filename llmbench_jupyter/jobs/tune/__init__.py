@@ -21,7 +21,7 @@ from llmbench_jupyter.jobs.tune.work import TuneWork
 TUNE_OPTIONS = (
     "space", "objectives", "sampler", "seed", "budget", "holdout", "prune", "baseline",
     "system_prompt", "n_startup", "concurrency", "timeout", "mode", "name", "resume",
-    "sim_rules", "mock_tools", "config", "api_base", "api_key",
+    "sim_rules", "mock_tools", "config", "api_base", "api_key", "profile",
 )  # fmt: skip
 
 
@@ -50,7 +50,7 @@ def build_tune_spec(
     evaluated, snapshot = build_eval_spec(
         suite=suite, model=model, provider=provider, config=config, api_base=api_base,
         api_key=api_key, timeout=timeout, sim_rules=sim_rules, mock_tools=mock_tools,
-        concurrency=options.get("concurrency", 4),
+        concurrency=options.get("concurrency", 4), profile=options.pop("profile", None),
     )  # fmt: skip
     if len(evaluated.targets) != 1:
         keys = ", ".join(t.key for t in evaluated.targets)
@@ -67,5 +67,79 @@ def build_tune_spec(
     return spec, snapshot
 
 
-__all__ = ["OBJECTIVES", "SAMPLERS", "TUNE_OPTIONS", "Budget", "TuneSpec", "TuneWork",
-           "build_tune_spec"]  # fmt: skip
+#: Options of :func:`build_prompt_spec` besides the eval's model and suite options.
+PROMPT_OPTIONS = (
+    "method", "n_variants", "population", "generations", "elite", "crossover_rate",
+    "iterations", "system_prompt", "baseline", "objectives", "seed", "budget", "holdout",
+    "prune", "concurrency", "timeout", "mode", "name", "resume", "sim_rules", "mock_tools",
+    "config", "api_base", "api_key", "profile",
+)  # fmt: skip
+
+
+def build_prompt_spec(
+    suite: Any = "tuning-example",
+    model: str | Sequence[str] | None = None,
+    *,
+    proposer: Any = None,
+    provider: str | Sequence[str] | None = None,
+    method: str = "quick",
+    n_variants: int = 4,
+    population: int = 6,
+    generations: int = 3,
+    elite: int = 2,
+    crossover_rate: float = 0.5,
+    iterations: int = 4,
+    config: Any = None,
+    api_base: str | None = None,
+    api_key: str | None = None,
+    timeout: float = 60.0,
+    sim_rules: str | None = None,
+    mock_tools: dict[str, Any] | None = None,
+    **options: Any,
+) -> TuneSpec:
+    """A validated prompt search: ``proposer`` (a configured model, provider/model) writes
+    system prompts for ``model`` by ``method`` (quick, evolve, reflect)."""
+    from llmbench_jupyter.jobs.specs import build_eval_spec
+    from llmbench_jupyter.jobs.tune.prompt_search import PromptMethod
+
+    unknown = sorted(set(options) - set(PROMPT_OPTIONS))
+    if unknown:
+        raise InputError(
+            f"tune_prompts: unknown option(s) {unknown}; expected {', '.join(PROMPT_OPTIONS)}"
+        )
+    if proposer is None:
+        raise InputError("tune_prompts: proposer= names the model that writes the prompts")
+    evaluated, _snapshot = build_eval_spec(
+        suite=suite, model=model, provider=provider, config=config, api_base=api_base,
+        api_key=api_key, timeout=timeout, sim_rules=sim_rules, mock_tools=mock_tools,
+        judge=proposer, concurrency=options.get("concurrency", 4),
+        profile=options.pop("profile", None),
+    )  # fmt: skip
+    if len(evaluated.targets) != 1:
+        keys = ", ".join(t.key for t in evaluated.targets)
+        raise InputError(
+            f"tune_prompts: a search tunes one model; {len(evaluated.targets)} match ({keys}): "
+            "name one (model=..., --model)"
+        )
+    chosen = PromptMethod(method, n_variants, population, generations, elite, crossover_rate,
+                          iterations)  # fmt: skip
+    spec = TuneSpec(
+        suite=evaluated.suite, target=evaluated.targets[0], space={}, kind="prompt",
+        method=chosen, proposer=evaluated.judge, timeout_s=timeout,
+        sim_rules=evaluated.sim_rules, mock_classes=evaluated.mock_classes, **options,
+    )  # fmt: skip
+    spec.validate()
+    return spec
+
+
+__all__ = [
+    "OBJECTIVES",
+    "PROMPT_OPTIONS",
+    "SAMPLERS",
+    "TUNE_OPTIONS",
+    "Budget",
+    "TuneSpec",
+    "TuneWork",
+    "build_prompt_spec",
+    "build_tune_spec",
+]

@@ -126,19 +126,19 @@ class Meter:
             return f"time budget reached ({self.elapsed_s() / 60:.1f} of {b.minutes:g} minutes)"
         return None
 
-    def worst_cost(self, payload: Mapping[str, Any]) -> float:
+    def worst_cost(self, payload: Mapping[str, Any], price: Price | None = None) -> float:
         """The most one request can cost: each payload byte an input token (a byte-level
         BPE token is at least one byte), the output cap all output."""
-        if self.price is None:
+        price = price or self.price
+        if price is None:
             return 0.0
         cap = payload.get("max_tokens") or payload.get("max_completion_tokens")
         cap = cap or self.max_output_tokens or UNCAPPED_OUTPUT_TOKENS
         size = len(json.dumps(payload, ensure_ascii=False).encode())
-        return (
-            size * (self.price.input_per_mtok or 0.0) + cap * (self.price.output_per_mtok or 0.0)
-        ) / 1e6
+        return (size * (price.input_per_mtok or 0.0) + cap * (price.output_per_mtok or 0.0)) / 1e6
 
-    def reserve(self, payload: dict[str, Any]) -> tuple[int, float]:
+    def reserve(self, payload: dict[str, Any], price: Price | None = None) -> Ticket:
+        """Book one request (at ``price``, default the tuned model's), or StopSending."""
         b, s = self.budget, self.spent
         if self.stopped:
             raise StopSending(self.stopped)
@@ -152,7 +152,8 @@ class Meter:
         ):
             self.stopped = f"request budget reached ({b.requests} requests)"
             raise StopSending(self.stopped)
-        cost = self.worst_cost(payload)
+        price = price or self.price
+        cost = self.worst_cost(payload, price)
         if b.dollars is not None and s.dollars + s.booked_dollars + cost > b.dollars:
             self.stopped = (
                 f"dollar budget reached (${s.dollars:.4f} spent, the next request may cost "
@@ -161,22 +162,31 @@ class Meter:
             raise StopSending(self.stopped)
         s.booked_requests += 1
         s.booked_dollars += cost
-        return (1, cost)
+        return Ticket(cost, price)
 
-    def settle(self, ticket: tuple[int, float], body: dict[str, Any] | None) -> None:
+    def settle(self, ticket: Ticket, body: dict[str, Any] | None) -> None:
         s = self.spent
-        s.booked_requests -= ticket[0]
-        s.booked_dollars -= ticket[1]
-        s.requests += ticket[0]
-        s.dollars += self.actual_cost(ticket[1], body)
+        s.booked_requests -= 1
+        s.booked_dollars -= ticket.booked
+        s.requests += 1
+        s.dollars += actual_cost(ticket, body)
 
-    def actual_cost(self, booked: float, body: dict[str, Any] | None) -> float:
-        """What the response's ``usage`` says it cost; the booking when it does not say
-        (a failed request may still be billed)."""
-        if self.price is None:
-            return 0.0
-        usage = body.get("usage") if isinstance(body, dict) else None
-        if not isinstance(usage, dict):
-            return booked
-        cost = self.price.cost(usage.get("prompt_tokens"), usage.get("completion_tokens"))
-        return booked if cost is None else cost
+
+@dataclass(frozen=True)
+class Ticket:
+    """One booked request: what it may cost at most, at which price."""
+
+    booked: float
+    price: Price | None
+
+
+def actual_cost(ticket: Ticket, body: dict[str, Any] | None) -> float:
+    """What the response's ``usage`` says it cost; the booking when it does not say (a
+    failed request may still be billed)."""
+    if ticket.price is None:
+        return 0.0
+    usage = body.get("usage") if isinstance(body, dict) else None
+    if not isinstance(usage, dict):
+        return ticket.booked
+    cost = ticket.price.cost(usage.get("prompt_tokens"), usage.get("completion_tokens"))
+    return ticket.booked if cost is None else cost

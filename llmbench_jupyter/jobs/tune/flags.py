@@ -1,5 +1,8 @@
 """The ``tune`` flags, shared by ``llmbench tune`` and ``%llmbench tune``.
 
+With ``--proposer MODEL`` the search is over system prompts (``--method quick|evolve|
+reflect``) and the parameters stay fixed; otherwise over ``--space``.
+
 A search space on the command line is one ``--space NAME=SPEC`` per parameter:
 ``temperature=0..1`` (a range), ``top_p=0.5..1:0.1`` (a range with a step),
 ``max_tokens=256,512,1024`` (choices), ``temperature=default`` (what the model accepts);
@@ -11,8 +14,14 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from llmbench_jupyter.jobs.flags import _positive_float, _positive_int
+from llmbench_jupyter.jobs.flags import (
+    _positive_float,
+    _positive_int,
+    add_profile_argument,
+    stored_profile,
+)
 from llmbench_jupyter.jobs.tune.objectives import OBJECTIVES
+from llmbench_jupyter.jobs.tune.prompt_search import METHODS
 from llmbench_jupyter.jobs.tune.search import SAMPLERS
 
 
@@ -92,8 +101,18 @@ def add_tune_arguments(tp: argparse.ArgumentParser) -> None:
         "--baseline", action="append", type=baseline_flag, metavar="NAME=VALUE",
         help="a parameter of trial 0 (default: the model as configured)",
     )  # fmt: skip
-    tp.add_argument("--system-prompt", help="system prompt sent with every case")
+    tp.add_argument("--system-prompt", help="system prompt sent with every case (a prompt "
+                    "search: the baseline prompt)")  # fmt: skip
+    prompts = tp.add_argument_group("prompt search (instead of --space)")
+    prompts.add_argument("--proposer", help="the model that writes system prompts")
+    prompts.add_argument("--method", choices=METHODS, default="quick")
+    prompts.add_argument("--n-variants", type=_positive_int, default=4, help="quick: variants")
+    prompts.add_argument("--population", type=_positive_int, default=6, help="evolve")
+    prompts.add_argument("--generations", type=_positive_int, default=3, help="evolve")
+    prompts.add_argument("--elite", type=_positive_int, default=2, help="evolve: kept as is")
+    prompts.add_argument("--iterations", type=_positive_int, default=4, help="reflect")
     tp.add_argument("--name", help="the search's name (needed to --resume it)")
+    add_profile_argument(tp)
     tp.add_argument("--resume", action="store_true", help="continue the search of this --name")
     tp.add_argument("--concurrency", "-c", type=_positive_int, default=4)
     tp.add_argument("--timeout", type=_positive_float, default=60.0)
@@ -117,6 +136,23 @@ def tune_options(args: argparse.Namespace) -> dict[str, Any]:
         space.update(loaded)
     space.update(dict(args.space or []))
     budget = {k: getattr(args, k) for k in ("trials", "requests", "dollars", "minutes")}
+    if args.proposer:
+        if space:
+            raise InputError("a prompt search (--proposer) keeps parameters fixed: drop --space")
+        return {
+            "suite": args.suite, "model": args.model, "provider": args.provider,
+            "proposer": args.proposer, "method": args.method, "n_variants": args.n_variants,
+            "population": args.population, "generations": args.generations,
+            "elite": args.elite, "iterations": args.iterations, "config": args.config,
+            "api_base": args.api_base, "api_key": args.api_key,
+            "objectives": args.objective or ["pass_rate"], "seed": args.seed,
+            "budget": {k: v for k, v in budget.items() if v is not None},
+            "holdout": args.holdout, "prune": not args.no_prune,
+            "baseline": dict(args.baseline or []), "system_prompt": args.system_prompt,
+            "name": args.name, "resume": args.resume, "concurrency": args.concurrency,
+            "timeout": args.timeout, "mode": args.mode, "sim_rules": args.sim_rules,
+            "profile": stored_profile(args),
+        }  # fmt: skip
     return {
         "suite": args.suite, "model": args.model, "provider": args.provider,
         "config": args.config, "api_base": args.api_base, "api_key": args.api_key,
@@ -127,4 +163,5 @@ def tune_options(args: argparse.Namespace) -> dict[str, Any]:
         "baseline": dict(args.baseline or []), "system_prompt": args.system_prompt,
         "name": args.name, "resume": args.resume, "concurrency": args.concurrency,
         "timeout": args.timeout, "mode": args.mode, "sim_rules": args.sim_rules,
+        "profile": stored_profile(args),
     }  # fmt: skip

@@ -37,8 +37,8 @@ def best_row(rows: Sequence[dict[str, Any]], spec: TuneSpec) -> dict[str, Any] |
 
 
 async def held_out_test(book: Any, spec: TuneSpec, session: aiohttp.ClientSession,
-                        target: Target, held: Sequence[Case], meter: Meter,
-                        study: Any) -> dict[str, Any]:  # fmt: skip
+                        target: Target, held: Sequence[Case],
+                        meter: Meter) -> dict[str, Any]:  # fmt: skip
     """Run the baseline and the best trial's parameters on ``held``; the paired verdict."""
     best = best_row(book.rows, spec)
     out: dict[str, Any] = {"cases": [c.id for c in held], "objective": "pass_rate"}
@@ -49,9 +49,9 @@ async def held_out_test(book: Any, spec: TuneSpec, session: aiohttp.ClientSessio
         return out | {"verdict": f"{NOT_BETTER}: no trial beat the baseline on the search cases"}
     baseline = book.row(0)
     verdicts: dict[str, dict[str, bool]] = {}
-    for label, params in (("baseline", baseline["params"]), ("best", best["params"])):
+    for label, row in (("baseline", baseline), ("best", best)):
         run = await run_trial(
-            session, target, spec.suite, held, params=params, system_prompt=spec.system_prompt,
+            session, target, spec.suite, held, params=row["params"], system_prompt=row["prompt"],
             meter=meter, order_seed=spec.seed, concurrency=spec.concurrency,
             timeout_s=spec.timeout_s, mode=spec.mode, mock_classes=spec.mock_classes,
         )  # fmt: skip

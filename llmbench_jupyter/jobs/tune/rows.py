@@ -18,6 +18,7 @@ from llmbench_jupyter.core.pricing import Price
 from llmbench_jupyter.core.records import new_id
 from llmbench_jupyter.jobs.tune import search
 from llmbench_jupyter.jobs.tune.budget import Meter, Spent
+from llmbench_jupyter.jobs.tune.proposer import Proposal, failure_lines
 from llmbench_jupyter.jobs.tune.spec import TuneSpec
 from llmbench_jupyter.jobs.tune.trial import COMPLETE, PRUNED, TrialRun
 
@@ -46,7 +47,7 @@ class TrialBook:
         """The named search to resume (``spec.resume``), or a new one."""
         fields = {
             "name": spec.name or f"tune {spec.target.key} on {spec.suite.name}",
-            "kind": "params",
+            "kind": spec.kind,
             "target": spec.target.key,
             "suite": f"{spec.suite.name}@{spec.suite.version}",
             "directions": spec.directions,
@@ -79,7 +80,7 @@ class TrialBook:
                 return cls(store, store.study(found["study_id"]) or found,
                            store.trials(found["study_id"]), spec)  # fmt: skip
         study_id = store.create_study(
-            owner=owner, name=str(fields["name"]), kind="params", target=spec.target.key,
+            owner=owner, name=str(fields["name"]), kind=spec.kind, target=spec.target.key,
             suite=str(fields["suite"]), directions=spec.directions,
             objectives=spec.objectives, spec=described,
         )  # fmt: skip
@@ -93,36 +94,49 @@ class TrialBook:
         return next(r for r in self.rows if r["number"] == number)
 
     def spent(self) -> Spent:
+        def proposer(r: dict[str, Any], key: str) -> float:
+            return float((r.get("metrics") or {}).get(key) or 0)
+
         return Spent(
             trials=len(self.rows),
-            requests=sum(int(r.get("n_requests") or 0) for r in self.rows),
-            dollars=sum(float(r.get("cost_usd") or 0.0) for r in self.rows),
-        )
+            requests=sum(int(r.get("n_requests") or 0) + int(proposer(r, "proposer_requests"))
+                         for r in self.rows),
+            dollars=sum(float(r.get("cost_usd") or 0.0) + proposer(r, "proposer_cost_usd")
+                        for r in self.rows),
+        )  # fmt: skip
 
     def seconds(self) -> float:
         return self.spent_seconds
 
     # ------------------------------------------------------------------ writing
     def start(self, number: int, params: dict[str, Any], trial: Any, resolved: dict[str, Any],
-              planned: int) -> None:  # fmt: skip
+              planned: int, proposal: Proposal | None = None) -> None:  # fmt: skip
+        """Record a trial before its first request: an Optuna ``trial``'s parameters, or a
+        prompt search's ``proposal`` (its text, parents, origin and generation)."""
         dists = search.distributions_json(trial) if trial is not None else {}
         attrs = search.system_attrs(trial.study, trial.number) if trial is not None else {}
+        prompt, parent, origin = self.spec.system_prompt, None, "search"
+        if number == 0:
+            origin = "baseline"
+        elif proposal is not None:
+            prompt, origin = proposal.prompt, proposal.origin
+            parent = proposal.parents[0] if proposal.parents else None
+            attrs = {"generation": proposal.generation, "parents": list(proposal.parents)}
         row = {
             "study_id": self.study_id, "number": number, "state": "running", "params": params,
             "distributions": dists, "system_attrs": attrs, "values": None, "metrics": {},
             "case_scores": {}, "intermediate": {}, "planned_requests": planned,
-            "n_requests": 0, "cost_usd": 0.0, "prompt": self.spec.system_prompt,
-            "prompt_parent": None, "prompt_origin": "baseline" if number == 0 else "search",
-            "resolved": resolved, "error": None, "started_at": datetime.now(UTC),
-            "finished_at": None,
+            "n_requests": 0, "cost_usd": 0.0, "prompt": prompt, "prompt_parent": parent,
+            "prompt_origin": origin, "resolved": resolved, "error": None,
+            "started_at": datetime.now(UTC), "finished_at": None,
         }  # fmt: skip
         self.rows = [r for r in self.rows if r["number"] != number] + [row]
         self.rows.sort(key=lambda r: r["number"])
         if self.store is not None:
             self.store.start_trial(
                 self.study_id, number, params=params, distributions=dists, system_attrs=attrs,
-                planned_requests=planned, prompt=self.spec.system_prompt,
-                prompt_origin=str(row["prompt_origin"]),
+                planned_requests=planned, prompt=prompt, prompt_parent=parent,
+                prompt_origin=origin,
             )  # fmt: skip
             self.rows = self.store.trials(self.study_id)  # as stored (its timestamps)
 
@@ -142,7 +156,7 @@ class TrialBook:
         changes: dict[str, Any] = {
             "state": state,
             "values": [float(v) for v in values] if state == "complete" else None,  # type: ignore[arg-type]
-            "metrics": metrics,
+            "metrics": {**metrics, "failures": failure_lines(spec.suite, out.runs)},
             "case_scores": {r.case_id: 1.0 if r.score.passed else 0.0 for r in out.runs},
             "intermediate": intermediate,
             "n_requests": used[0],

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from llmbench_jupyter.core.errors import InputError
@@ -22,18 +22,28 @@ from llmbench_jupyter.evals.model import Case, Suite
 from llmbench_jupyter.evals.scoring import MODES
 from llmbench_jupyter.jobs.tune.budget import Budget
 from llmbench_jupyter.jobs.tune.objectives import Objective, objectives_of
+from llmbench_jupyter.jobs.tune.prompt_search import PromptMethod
 from llmbench_jupyter.jobs.tune.search import check_sampler
 from llmbench_jupyter.jobs.tune.space import SearchSpace, build_space
 
 #: Held-out share of the cases by default: never seen by the search, used once at the end.
 HOLDOUT = 0.3
+#: Trials of a search given no budget at all (something must end it).
+DEFAULT_TRIALS = 20
 
 
 @dataclass
 class TuneSpec:
+    """A parameter search (``kind="params"``: Optuna over ``space``) or a prompt search
+    (``kind="prompt"``: a proposer model writes system prompts by ``method``; every trial
+    sends ``baseline``'s parameters, and ``system_prompt`` is the baseline prompt)."""
+
     suite: Suite
     target: Target
     space: dict[str, Any]
+    kind: str = "params"
+    method: PromptMethod = field(default_factory=PromptMethod)
+    proposer: Target | None = None
     objectives: list[str] = field(default_factory=lambda: ["pass_rate"])
     sampler: str = "tpe"
     seed: int = 0
@@ -52,8 +62,15 @@ class TuneSpec:
     sim_rules: str | None = None
 
     def __post_init__(self) -> None:
+        if self.system_prompt is None:  # the baseline prompt is what the target sends
+            self.system_prompt = self.target.system_prompt
         self.budget = Budget.of(self.budget)
-        self.built: SearchSpace = build_space(self.target, self.space)
+        if self.budget == Budget():
+            self.budget = Budget(trials=DEFAULT_TRIALS)
+        if self.kind == "prompt" and not self.space:
+            self.built: SearchSpace = SearchSpace({})
+        else:
+            self.built = build_space(self.target, self.space)
         self.chosen: list[Objective] = objectives_of(self.objectives)
         self.objectives = [o.name for o in self.chosen]
 
@@ -61,7 +78,17 @@ class TuneSpec:
         require_openai(self.target, "tuning")
         if not self.suite.cases:
             raise InputError(f"tune: suite {self.suite.name!r} has no cases")
-        check_sampler(self.sampler, len(self.chosen), self.built)
+        if self.kind == "prompt":
+            if self.proposer is None:
+                raise InputError("tune_prompts: name the model that writes prompts (proposer=)")
+            require_openai(self.proposer, "prompt proposers")
+            self.method.check()
+            if self.space:
+                raise InputError("tune_prompts: parameters are fixed (baseline=), not searched")
+        elif self.kind == "params":
+            check_sampler(self.sampler, len(self.chosen), self.built)
+        else:
+            raise InputError(f"tune: kind {self.kind!r} unknown; expected params or prompt")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int):
             raise InputError(f"tune: seed must be an integer, got {self.seed!r}")
         if not isinstance(self.holdout, int | float) or not 0 <= self.holdout < 1:
@@ -85,22 +112,22 @@ class TuneSpec:
 
     def _check_dollars(self) -> None:
         """A dollar budget is kept by booking each request at its most before sending it,
-        which needs a price and a cap on output tokens."""
-        t = self.target
-        price = price_for(t.provider, t.api_model, t.model, t.input_cost_per_mtok,
-                          t.output_cost_per_mtok)  # fmt: skip
-        if price is None or price.input_per_mtok is None or price.output_per_mtok is None:
-            raise InputError(
-                f"tune: no price is known for {t.key}, so a dollar budget cannot be kept; set "
-                "input_cost_per_mtok and output_cost_per_mtok for it in config.yaml"
-            )
-        if t.max_output_tokens is None and not (
-            "max_tokens" in self.built.distributions and "max_tokens" in self.baseline
+        which needs prices and a cap on output tokens."""
+        for who in [self.target, *([self.proposer] if self.proposer is not None else [])]:
+            if not known_price(who):
+                raise InputError(
+                    f"tune: no price is known for {who.key}, so a dollar budget cannot be "
+                    "kept; set input_cost_per_mtok and output_cost_per_mtok for it in config.yaml"
+                )
+        searched = self.kind == "prompt" or "max_tokens" in self.built.distributions
+        if self.target.max_output_tokens is None and not (
+            searched and "max_tokens" in self.baseline
         ):
+            where = "baseline=" if self.kind == "prompt" else "both space= and baseline="
             raise InputError(
                 f"tune: a dollar budget needs a cap on output tokens to bound what a request "
-                f"may cost before it is sent: set max_output_tokens for {t.key} in config.yaml, "
-                "or give max_tokens in both space= and baseline="
+                f"may cost before it is sent: set max_output_tokens for {self.target.key} in "
+                f"config.yaml, or give max_tokens in {where}"
             )
 
     @property
@@ -122,8 +149,12 @@ class TuneSpec:
 
     def fingerprint(self) -> str:
         body = {
+            "kind": self.kind,
+            "method": asdict(self.method) if self.kind == "prompt" else None,
+            "proposer": self.proposer.key if self.proposer is not None else None,
             "suite": self.suite.to_dict(),
             "target": self.target.key,
+            "target_params": dict(self.target.params),
             "space": {k: repr(v) for k, v in self.built.distributions.items()},
             "objectives": self.objectives,
             "sampler": self.sampler,
@@ -138,9 +169,13 @@ class TuneSpec:
     def describe(self) -> dict[str, Any]:
         train, held = self.split()
         return {
+            "kind": self.kind,
+            "method": asdict(self.method) if self.kind == "prompt" else None,
+            "proposer": self.proposer.key if self.proposer is not None else None,
             "suite": self.suite.name,
             "suite_version": self.suite.version,
             "target": self.target.key,
+            "profile": self.target.profile,
             "space": {k: repr(v) for k, v in self.built.distributions.items()},
             "space_given": {k: _jsonable(v) for k, v in self.space.items()},
             "space_notes": list(self.built.notes),
@@ -159,6 +194,12 @@ class TuneSpec:
             "concurrency": self.concurrency,
             "fingerprint": self.fingerprint(),
         }
+
+
+def known_price(t: Target) -> bool:
+    price = price_for(t.provider, t.api_model, t.model, t.input_cost_per_mtok,
+                      t.output_cost_per_mtok)  # fmt: skip
+    return price is not None and None not in (price.input_per_mtok, price.output_per_mtok)
 
 
 def _jsonable(value: Any) -> Any:

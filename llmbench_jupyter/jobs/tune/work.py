@@ -13,21 +13,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib
+import random
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
 from llmbench_jupyter.analysis.tune_result import TuneResult
-from llmbench_jupyter.core.errors import LLMBenchError
+from llmbench_jupyter.core.errors import LLMBenchError, scrub
 from llmbench_jupyter.core.pricing import price_for
-from llmbench_jupyter.evals.runner import CaseRun, resolve_eval_params
+from llmbench_jupyter.evals.runner import CaseRun, StopSending, resolve_eval_params
 from llmbench_jupyter.jobs.tune import search
 from llmbench_jupyter.jobs.tune.budget import Meter
 from llmbench_jupyter.jobs.tune.holdout import held_out_test
 from llmbench_jupyter.jobs.tune.objectives import trial_metrics
+from llmbench_jupyter.jobs.tune.prompt_search import next_prompts
+from llmbench_jupyter.jobs.tune.proposer import Proposal, Proposer
 from llmbench_jupyter.jobs.tune.rows import TrialBook
 from llmbench_jupyter.jobs.tune.spec import TuneSpec
-from llmbench_jupyter.jobs.tune.trial import PRUNED, STOPPED, run_trial
+from llmbench_jupyter.jobs.tune.trial import PRUNED, STOPPED, TrialRun, run_trial
 
 if TYPE_CHECKING:
     import optuna
@@ -57,7 +60,8 @@ class TuneWork:
         return dict(self._described)
 
     def secrets(self) -> tuple[str, ...]:
-        return self.spec.target.secrets()
+        proposer = self.spec.proposer
+        return self.spec.target.secrets() + (proposer.secrets() if proposer is not None else ())
 
     def planned_requests(self) -> int:
         """The request budget when there is one, else one trial's worth (hourly limits)."""
@@ -90,11 +94,6 @@ class TuneWork:
         )
         meter.held_back = 2 * sum(max(1, c.max_rounds) for c in held)
         per_trial = sum(max(1, c.max_rounds) for c in train)
-        study = search.make_study(
-            spec.sampler, spec.seed + len(book.rows), spec.directions, spec.built,
-            prune=spec.prune, n_startup=spec.n_startup, objective=spec.objectives[0],
-        )  # fmt: skip
-        search.replay(study, [r for r in book.rows if r["number"] > 0])
         if spec.prune and spec.objectives[0] != "pass_rate":  # Wilcoxon: scipy, ~1 s to import
             await asyncio.to_thread(importlib.import_module, "scipy.stats")
         status = "failed"
@@ -104,16 +103,17 @@ class TuneWork:
                 async with aiohttp.ClientSession() as session:
                     run = self._runner(session, target, train, meter, job)
                     if not book.has(0):
-                        await run(0, dict(spec.baseline), None)
-                    while self.stop_reason is None:
                         self.stop_reason = meter.room_for_trial(per_trial)
                         if self.stop_reason is None:
-                            await self._one_trial(study, run)
-                    meter.held_back = 0
-                    if held and meter.stopped is None:
-                        result = await held_out_test(
-                            book, spec, session, target, held, meter, study
-                        )
+                            await run(0, dict(spec.baseline), None)
+                    if spec.kind == "prompt":
+                        await self._prompt_search(session, run, meter, per_trial)
+                    else:
+                        await self._param_search(run, meter, per_trial)
+                    # the held-out test's requests were kept aside; each is checked again
+                    meter.held_back, meter.stopped = 0, None
+                    if held and book.has(0):
+                        result = await held_out_test(book, spec, session, target, held, meter)
                         book.result["holdout"] = result
             status = "done"
         except asyncio.CancelledError:
@@ -132,10 +132,11 @@ class TuneWork:
         spec, book = self.spec, self.book
         assert book is not None
 
-        async def run(number: int, params: dict[str, Any], trial: Any) -> Any:
+        async def run(number: int, params: dict[str, Any], trial: Any,
+                      proposal: Proposal | None = None) -> Any:  # fmt: skip
             resolved = resolve_eval_params(target, params).describe()
             await asyncio.to_thread(book.start, number, params, trial, resolved,
-                                    sum(max(1, c.max_rounds) for c in cases))  # fmt: skip
+                                    sum(max(1, c.max_rounds) for c in cases), proposal)  # fmt: skip
             objective = spec.chosen[0]
             prune = None
             if trial is not None and spec.prune and len(spec.chosen) == 1:
@@ -148,17 +149,36 @@ class TuneWork:
                     return bool(trial.should_prune())
 
             before = (meter.spent.requests, meter.spent.dollars)
-            out = await run_trial(
-                session, target, spec.suite, cases, params=params,
-                system_prompt=spec.system_prompt, meter=meter,
-                order_seed=spec.seed * 100_003 + number,
-                concurrency=spec.concurrency, timeout_s=spec.timeout_s, mode=spec.mode,
-                mock_classes=spec.mock_classes, on_case=lambda _r: job._notify(),
-                should_prune=prune,
-            )  # fmt: skip
-            metrics = trial_metrics(out.runs, meter.price)
-            used = (meter.spent.requests - before[0], meter.spent.dollars - before[1])
-            await asyncio.to_thread(book.finish, number, out, metrics, used, spec, meter.price)
+            finished: list[CaseRun] = []
+
+            def on_case(case: CaseRun) -> None:
+                finished.append(case)
+                job._notify()
+
+            def record(out: TrialRun) -> Any:
+                metrics = trial_metrics(out.runs, meter.price)
+                if proposal is not None:  # kept with the trial: a resumed search counts them
+                    metrics.update(proposer_requests=proposal.requests,
+                                   proposer_cost_usd=proposal.cost_usd)  # fmt: skip
+                used = (meter.spent.requests - before[0], meter.spent.dollars - before[1])
+                finish = asyncio.to_thread(book.finish, number, out, metrics, used, spec,
+                                           meter.price)  # fmt: skip
+                return metrics, finish
+
+            try:
+                out = await run_trial(
+                    session, target, spec.suite, cases, params=params,
+                    system_prompt=proposal.prompt if proposal is not None else spec.system_prompt,
+                    meter=meter, order_seed=spec.seed * 100_003 + number,
+                    concurrency=spec.concurrency, timeout_s=spec.timeout_s, mode=spec.mode,
+                    mock_classes=spec.mock_classes, on_case=on_case, should_prune=prune,
+                )  # fmt: skip
+            except asyncio.CancelledError:  # what it sent and finished is kept, as failed
+                cut = TrialRun(list(finished), STOPPED, "cancelled while this trial ran")
+                await asyncio.shield(record(cut)[1])
+                raise
+            metrics, finish = record(out)
+            await finish
             meter.spent.trials += 1
             job._on_record(book.row(number))
             if out.state == STOPPED:
@@ -166,6 +186,64 @@ class TuneWork:
             return out, metrics
 
         return run
+
+    async def _param_search(self, run: Any, meter: Meter, per_trial: int) -> None:
+        """Optuna asks, a trial answers, until a budget or the grid says stop."""
+        spec, book = self.spec, self.book
+        assert book is not None
+        # a resumed random or TPE search must not replay its first draws; the grid's own
+        # shuffle must stay the same, or its stored point ids would mean other points
+        done = sum(r["number"] > 0 for r in book.rows)
+        seed = spec.seed if spec.sampler == "grid" else spec.seed + done
+        study = search.make_study(
+            spec.sampler, seed, spec.directions, spec.built, prune=spec.prune,
+            n_startup=spec.n_startup, objective=spec.objectives[0],
+        )  # fmt: skip
+        search.replay(study, [r for r in book.rows if r["number"] > 0])
+        while self.stop_reason is None:
+            self.stop_reason = meter.room_for_trial(per_trial)
+            if self.stop_reason is None:
+                await self._one_trial(study, run)
+
+    async def _prompt_search(self, session: aiohttp.ClientSession, run: Any, meter: Meter,
+                             per_trial: int) -> None:  # fmt: skip
+        """The proposer writes prompts (``spec.method``), each is a trial, until the method
+        is done or a budget says stop."""
+        spec, book = self.spec, self.book
+        assert book is not None and spec.proposer is not None
+        p = spec.proposer
+        price = await asyncio.to_thread(
+            price_for, p.provider, p.api_model, p.model, p.input_cost_per_mtok,
+            p.output_cost_per_mtok,
+        )  # fmt: skip
+        proposer_target = p.with_api_base(self._sim_url) if p.simulated and self._sim_url else p
+        proposer = Proposer(proposer_target, spec.suite, meter, price, session, spec.timeout_s)
+        sign = 1.0 if spec.directions[0] == "maximize" else -1.0
+        rng = random.Random(f"prompts:{spec.seed}:{len(book.rows)}")
+        while self.stop_reason is None:
+            self.stop_reason = meter.room_for_trial(per_trial + 1)
+            if self.stop_reason is not None:
+                break
+            before = (meter.spent.requests, meter.spent.dollars)
+            try:
+                proposals = await next_prompts(spec.method, proposer, book.rows, sign, rng)
+            except StopSending as stop:
+                self.stop_reason = str(stop)
+                break
+            except LLMBenchError as exc:  # the proposer failed: say so, keep what was found
+                self.stop_reason = f"the proposer failed: {scrub(str(exc), self.secrets())}"
+                break
+            if not proposals:
+                self.stop_reason = f"the {spec.method.name} search is complete"
+                break
+            proposals[0].requests = meter.spent.requests - before[0]
+            proposals[0].cost_usd = meter.spent.dollars - before[1]
+            for proposal in proposals:
+                self.stop_reason = self.stop_reason or meter.room_for_trial(per_trial)
+                if self.stop_reason is not None:
+                    break
+                number = max(r["number"] for r in book.rows) + 1
+                await run(number, dict(spec.baseline), None, proposal)
 
     async def _one_trial(self, study: optuna.Study, run: Any) -> None:
         from optuna.trial import TrialState
@@ -184,8 +262,9 @@ class TuneWork:
             self.stop_reason = self.stop_reason or "every grid point was tried"
 
     async def _target_with_sim(self, stack: contextlib.ExitStack) -> Any:
-        target = self.spec.target
-        if target.simulated and not self._sim_url:
+        target, proposer = self.spec.target, self.spec.proposer
+        simulated = target.simulated or (proposer is not None and proposer.simulated)
+        if simulated and not self._sim_url:
             from llmbench_jupyter.sim.process import sim_process
 
             self._sim_url = await asyncio.to_thread(
@@ -213,23 +292,55 @@ class TuneWork:
         book = self.book
         rows = book.rows if book is not None else []
         spent = self.meter.spent.describe() if self.meter is not None else {}
+        if self.meter is not None and book is not None:
+            # ``Spent.seconds`` is not kept live: the meter's clock is (stopped at the end)
+            running = self.status == "running"
+            spent["seconds"] = round(self.meter.elapsed_s() if running else book.seconds(), 1)
         total = self.spec.budget.trials or max(len(rows), 1)
         result = book.result_object(self.status, self.stop_reason) if book is not None else None
+        described = self._described
+        states: dict[str, int] = {}
+        for r in rows:
+            states[r["state"]] = states.get(r["state"], 0) + 1
         return {
             "done": len(rows),
             "total": max(total, len(rows)),
             "errors": sum(1 for r in rows if r["state"] == "fail"),
             "study_id": book.study_id if book is not None else None,
+            "target": described["target"],
+            "suite": described["suite"],
+            "params": list(self.spec.built.distributions),
+            "split": {
+                "search": len(described["search_cases"]),
+                "holdout": len(described["holdout_cases"]),
+            },
             "objectives": self.spec.objectives,
             "directions": self.spec.directions,
             "sampler": self.spec.sampler,
             "budget": self.spec.budget.describe(),
             "spent": spent,
             "stop_reason": self.stop_reason,
+            "states": states,
             "best": result.best_summary() if result is not None else None,
-            "trials": result.table_rows() if result is not None else [],
+            # the trials on the Pareto front (several objectives), by number
+            "pareto": (
+                [r["number"] for r in result.pareto()]
+                if result is not None and len(self.spec.objectives) > 1
+                else []
+            ),
             "holdout": (book.result.get("holdout") if book is not None else None),
+            # the trial table travels apart (``case_rows``), at most once a second
+            "rows_version": sum(1 + (r["state"] != "running") for r in rows),
         }
+
+    def case_rows(self, job: Job) -> list[dict[str, Any]]:
+        """The trial table so far (one JSON-safe row per trial), for the widget; a complete
+        trial's row also has ``best_so_far``, the best first objective up to it."""
+        if self.book is None:
+            return []
+        result = self.book.result_object(self.status, self.stop_reason)
+        best = {p["number"]: p["best"] for p in result.history()} if result.objectives else {}
+        return [dict(row, best_so_far=best.get(row["number"])) for row in result.table_rows()]
 
 
 def _grid_done(study: optuna.Study, size: int | None) -> bool:
