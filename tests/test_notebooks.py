@@ -21,7 +21,7 @@ import nbformat
 import pytest
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
-SHIPPED = ("quickstart.ipynb", "benchmark_report.ipynb", "tool_eval.ipynb")
+SHIPPED = ("quickstart.ipynb", "benchmark_report.ipynb", "tool_eval.ipynb", "tuning.ipynb")
 MAX_BYTES = 1_000_000
 
 pytestmark = pytest.mark.slow
@@ -107,13 +107,50 @@ def test_tool_eval_follows_the_cell_plan_and_shows_the_verdicts() -> None:
     assert "'grade': 'C+'" in text["judge_report("]
 
 
+def test_tuning_follows_the_cell_plan_and_shows_the_verdicts() -> None:
+    nb = nbformat.read(NOTEBOOKS / "tuning.ipynb", as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    plan = [
+        "lj.tune(",
+        "await job",
+        "result.trials_df()",
+        "result.best_params",
+        "result.holdout",
+        "result.plot_history()",
+        'objectives=["pass_rate", "cost_usd"]',
+        "pareto.pareto_df()",
+        "pareto.plot_pareto()",
+        "resume=True",
+        "await job3",
+        "lj.load_tune(",
+        "to_optuna(",
+        "optuna.visualization",
+    ]
+    positions = [next(i for i, c in enumerate(code) if step in c.source) for step in plan]
+    assert positions == sorted(positions)
+    text = {step: _outputs_text(code[i]) for step, i in zip(plan, positions, strict=True)}
+    assert "TuneWidget(job" in text["lj.tune("]  # the live widget, no address
+    assert "held-out: no significant improvement" in text["await job"]
+    assert "'verdict': 'no significant improvement'" in text["result.holdout"]
+    assert "'p_value': 0.125" in text["result.holdout"]
+    assert "application/vnd.plotly.v1+json" in json.dumps(code[positions[5]].outputs)
+    verdict = next(_outputs_text(c) for c in code if "pareto.verdict" in c.source)
+    assert "('significant improvement', 0.03125, 6)" in verdict
+    assert "same study: True; trials 0 to 34; baselines: 1" in text["await job3"]
+    assert "34 trials, directions ['MAXIMIZE']" in text["to_optuna("]
+    sources = "\n".join(c.source for c in code)
+    assert "api_key" not in sources and "sim_url" not in sources  # the job starts its sim
+
+
 #: A newcomer's order, all against one store: the quickstart, the tool eval, the report,
-#: and the quickstart once more (its history and leaderboard now see an eval run too).
+#: the quickstart once more (its history and leaderboard now see an eval run too), and
+#: parameter tuning.
 NEWCOMER_ORDER = (
     "quickstart.ipynb",
     "tool_eval.ipynb",
     "benchmark_report.ipynb",
     "quickstart_again.ipynb",
+    "tuning.ipynb",
 )
 
 

@@ -6,7 +6,9 @@ enforces the same bound itself (a front-end must never see more) and delays, rat
 than drops, an update that comes too soon, so the final state always arrives.
 :class:`Throttle` holds that rule and :class:`BaseJobWidget` the parts every job widget
 shares (throttled snapshot, one widget per job, cancel message, address-free repr);
-:class:`JobWidget` shows benchmarks and :class:`.eval_widget.EvalWidget` eval jobs.
+:class:`RowsJobWidget` adds a second, slower trait for a job's table rows.
+:class:`JobWidget` shows benchmarks, :class:`.eval_widget.EvalWidget` eval jobs and
+:class:`.tune_widget.TuneWidget` parameter searches.
 
 Importing this module installs the display hook: ``display(job)`` (and ``bench()`` in a
 kernel) then shows the widget that fits the job's ``kind``. The widgets keep no metric
@@ -27,11 +29,13 @@ from typing import Any, ClassVar, Protocol, Self
 import anywidget
 import traitlets
 
-from llmbench_jupyter.jobs import set_display_hook
+from llmbench_jupyter.jobs import FINAL_STATES, set_display_hook
 
 _STATIC = pathlib.Path(__file__).parent / "static"
 #: Minimum seconds between two snapshot messages: never more than 10 a second.
 MIN_INTERVAL_S = 0.1
+#: Minimum seconds between two ``rows`` messages: never more than one a second.
+ROWS_INTERVAL_S = 1.0
 
 Snapshot = dict[str, Any]
 
@@ -236,6 +240,62 @@ class BaseJobWidget(anywidget.AnyWidget):
         return ""
 
 
+class RowsJobLike(JobLike, Protocol):
+    """A job with a table (eval cases, tune trials): a job, plus its rows."""
+
+    def case_rows(self) -> list[dict[str, Any]]:
+        """Every row so far. Called (≤1/s) from the thread that notifies subscribers,
+        so it must not wait for a lock the job holds while notifying."""
+        ...
+
+
+class RowsJobWidget(BaseJobWidget):
+    """A job widget whose table rows travel in their own trait, ``rows``.
+
+    The rows are far too big for the snapshot's rate: they are refreshed from
+    ``job.case_rows()`` only when the snapshot's ``rows_version`` moved, at most once a
+    second while the job runs, and delayed rather than dropped, so the final rows always
+    arrive (a final state asks once more even without a version bump).
+    """
+
+    rows: traitlets.List[Any] = traitlets.List().tag(sync=True)
+
+    def __init__(self, job: RowsJobLike, **kwargs: Any) -> None:
+        # ready before the base class subscribes: subscribing calls back at once
+        self._rows_throttle = Throttle(ROWS_INTERVAL_S, self._send_rows)
+        progress = job.progress
+        self._rows_version = progress.get("rows_version")
+        # a job that already finished sends its final rows with the comm_open
+        self._final_rows_offered = progress.get("state") in FINAL_STATES
+        self._rows_job = job
+        super().__init__(job, rows=_json_safe(job.case_rows()), **kwargs)
+
+    def _on_progress(self, snapshot: Snapshot) -> None:
+        super()._on_progress(snapshot)
+        version = snapshot.get("rows_version")
+        final = snapshot.get("state") in FINAL_STATES
+        if version != self._rows_version:
+            self._rows_version = version
+            self._rows_throttle.offer(version)
+        elif final and not self._final_rows_offered:
+            # rows_version should already say so; asking once more at the end is cheap
+            # (unchanged rows send nothing) and makes sure the final rows are shown
+            self._rows_throttle.offer(version)
+        if final:
+            self._final_rows_offered = True
+
+    def _send_rows(self, _version: Any) -> bool:
+        rows = _json_safe(self._rows_job.case_rows())
+        if rows == self.rows:
+            return False
+        self.rows = rows  # one trait: one comm message
+        return True
+
+    def _stop_updates(self) -> None:
+        super()._stop_updates()
+        self._rows_throttle.cancel()
+
+
 class JobWidget(BaseJobWidget):
     """Live progress, medians and a cancel button for one benchmark job."""
 
@@ -245,10 +305,15 @@ class JobWidget(BaseJobWidget):
 
 def widget_for(job: JobLike) -> BaseJobWidget:
     """The widget that fits the job's kind (created once per job)."""
-    if getattr(job, "kind", "bench") == "eval":
+    kind = getattr(job, "kind", "bench")
+    if kind == "eval":
         from llmbench_jupyter.kernel.eval_widget import EvalWidget
 
         return EvalWidget.for_job(job)
+    if kind == "tune":
+        from llmbench_jupyter.kernel.tune_widget import TuneWidget
+
+        return TuneWidget.for_job(job)
     return JobWidget.for_job(job)
 
 
