@@ -161,3 +161,24 @@ def test_bad_prompt_searches_are_refused_before_anything_is_sent(
 ) -> None:
     with pytest.raises(LLMBenchError, match=message):
         build_prompt_spec(SUITE, "sim-fast", **options)
+
+
+def test_a_hostile_proposer_cannot_break_the_search(tmp_path: Path) -> None:
+    """A NUL in a proposed prompt is replaced (the store cannot hold it); an answer with
+    no <prompt> block stops the search with the reason, keeping what was found."""
+    rules = yaml.safe_load(Path(RULES).read_text())
+    nul = {"model": "^sim-medium$", "match": "reflection",
+           "content": "<prompt>Use metric units\x00 and celsius.</prompt>"}  # fmt: skip
+    empty = {"model": "^sim-slow$", "match": "proposer", "content": "Sure! Here you go."}
+    path = tmp_path / "rules.yaml"
+    path.write_text(yaml.safe_dump([nul, empty, *rules]))
+    srv = SimServer(rules=str(path)).start_in_thread()
+    try:
+        repaired = tune(srv, "reflect", iterations=1)
+        refused = tune(srv, "quick", proposer="sim-slow")
+    finally:
+        srv.stop_thread()
+    assert repaired.trials[1]["prompt"] == "Use metric units\ufffd and celsius."
+    assert [r["number"] for r in refused.trials] == [0]
+    assert "answered without a <prompt> block" in (refused.stop_reason or "")
+    assert refused.status == "done"

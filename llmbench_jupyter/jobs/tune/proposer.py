@@ -75,8 +75,10 @@ class Proposer:
             body = await chat_completion(self.session, self.target, payload, self.timeout_s)
         finally:
             self.meter.settle(ticket, body)
-        content = first_message(body).get("content") or ""
-        found = [p.strip() for p in _BLOCK.findall(str(content)) if p.strip()]
+        content = str(first_message(body).get("content") or "")
+        # a prompt is stored and sent on: no NUL (PostgreSQL text cannot hold it)
+        found = [p.strip().replace("\x00", "\ufffd") for p in _BLOCK.findall(content)]
+        found = [p for p in found if p]
         if not found:
             raise ProposerError(
                 f"the proposer {self.target.key} answered without a <prompt> block "
