@@ -267,3 +267,18 @@ def test_a_cancelled_search_keeps_what_its_last_trial_sent(manager, sim) -> None
         in_flight = 1 if r["state"] == "fail" else 0
         assert len(r["case_scores"]) <= r["n_requests"] <= len(r["case_scores"]) + in_flight
     assert manager.store.study(study_id)["status"] == "cancelled"
+
+
+def test_the_judge_score_objective_grades_every_case_within_budget(sim) -> None:  # type: ignore[no-untyped-def]
+    """The sim's judge (sim-medium) scores a case 9 when it is right, else 2: the grid's
+    good point has the best judge score, and the judge's calls count as requests."""
+    result = tune(sim, space=GRID, sampler="grid", objectives=["judge_score"],
+                  judge="sim-medium", prune=False, holdout=0, save=False).wait(300)  # fmt: skip
+    assert result.best_params == {"temperature": 0.05, "top_p": 0.95}
+    assert result.best["values"] == [9.0]
+    assert result.trials[0]["values"] == [2.0]  # the baseline answers in fahrenheit
+    assert all(r["metrics"]["judged"] == 20 for r in result.trials)
+    assert all(r["n_requests"] == 40 for r in result.trials)  # 20 cases + 20 judge calls
+    assert sent(sim) == sum(r["n_requests"] for r in result.trials)
+    with pytest.raises(LLMBenchError, match="needs a judge model"):
+        build_tune_spec(TUNING_SUITE, "sim-fast", space=SPACE, objectives=["judge_score"])

@@ -67,6 +67,8 @@ class CaseRun:
     requests: int = 0
     input_tokens: int | None = None
     output_tokens: int | None = None
+    #: The judge's score (1-10) when a tuner had the case judged; None otherwise.
+    judge_score: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)

@@ -54,6 +54,20 @@ def apply_profile(chosen: list[Any], profile: dict[str, Any] | None) -> list[Any
     ]  # fmt: skip
 
 
+def resolve_model(loaded: Any, name: str, role: str) -> Any:
+    """One configured model by ``provider/model`` or a bare id (a judge, a proposer)."""
+    from llmbench_jupyter.core import targets as targets_mod
+    from llmbench_jupyter.store import keys
+
+    found = targets_mod.from_config(loaded, None, [name], stored_keys=keys.lookup)
+    if len(found) != 1:
+        raise LLMBenchError(
+            f"{role} {name!r} matches {len(found)} models "
+            f"({', '.join(t.key for t in found)}); name one as provider/model"
+        )
+    return found[0]
+
+
 def build_bench_spec(
     *,
     config: Any = None,
@@ -227,13 +241,7 @@ def build_eval_spec(
     judge_target = judge if not isinstance(judge, str | type(None)) else None
     if isinstance(judge, str) and judge:
         loaded = loaded or load_config(config if not api_base else None)
-        found = targets_mod.from_config(loaded, None, [judge], stored_keys=keys.lookup)
-        if len(found) != 1:
-            raise LLMBenchError(
-                f"judge {judge!r} matches {len(found)} models "
-                f"({', '.join(t.key for t in found)}); name one as provider/model"
-            )
-        judge_target = found[0]
+        judge_target = resolve_model(loaded, judge, "judge")
     spec = EvalSpec(
         suite=the_suite,
         targets=apply_profile(chosen, chosen_profile),

@@ -27,7 +27,7 @@ from llmbench_jupyter.evals.judge._prompts import (
 from llmbench_jupyter.evals.judge._results import JudgeError, Judgement, PairVerdict
 from llmbench_jupyter.evals.judge._verdicts import parse_verdict
 from llmbench_jupyter.evals.model import Case, Suite
-from llmbench_jupyter.evals.runner import CaseRun
+from llmbench_jupyter.evals.runner import CaseRun, RequestMeter
 from llmbench_jupyter.evals.scoring import case_value
 
 _PURPOSE = "LLM judges"
@@ -42,8 +42,10 @@ async def _ask(
     subject: dict[str, Any],
     timeout_s: float,
     slots: asyncio.Semaphore | None = None,
+    meter: RequestMeter | None = None,
 ) -> Judgement:
-    """One judge call; provider failures become ``api_error``, bad replies ``invalid``."""
+    """One judge call; provider failures become ``api_error``, bad replies ``invalid``.
+    A ``meter`` (a tuner's budget) books the call before it is sent and may refuse it."""
     payload: dict[str, Any] = {
         "model": judge.api_model or judge.model,
         "messages": messages,
@@ -55,6 +57,8 @@ async def _ask(
         kind, judge.key, case_id, "api_error", messages, None, None, None, None, subject
     )
     started = time.perf_counter()
+    ticket = meter.reserve(payload) if meter is not None else None  # may stop here
+    body = None
     try:
         if slots is None:
             body = await chat_completion(session, judge, payload, timeout_s)
@@ -65,6 +69,9 @@ async def _ask(
         out.latency_ms = (time.perf_counter() - started) * 1000.0
         out.error = scrub(f"{type(exc).__name__}: {exc}", judge.secrets())
         return out
+    finally:
+        if meter is not None:
+            meter.settle(ticket, body)
     out.latency_ms = (time.perf_counter() - started) * 1000.0
     usage = body.get("usage")
     out.usage = usage if isinstance(usage, dict) else None
@@ -96,13 +103,14 @@ async def _judge_case(
     run: CaseRun,
     timeout_s: float,
     slots: asyncio.Semaphore | None,
+    meter: RequestMeter | None = None,
 ) -> Judgement:
     require_openai(judge, _PURPOSE)
     if run.case_id != case.id:
         raise JudgeError(f"judge_case: the run is of case {run.case_id!r}, not {case.id!r}")
     subject = {**_run_label(run), "outcome": run.score.outcome, "case_value": case_value(run.score)}
     messages = case_messages(suite, case, run)
-    return await _ask(session, judge, "case", case.id, messages, subject, timeout_s, slots)
+    return await _ask(session, judge, "case", case.id, messages, subject, timeout_s, slots, meter)
 
 
 async def judge_case(
@@ -113,13 +121,15 @@ async def judge_case(
     run: CaseRun,
     *,
     timeout_s: float = 60.0,
+    meter: RequestMeter | None = None,
 ) -> Judgement:
     """Grade one run of one case: ``parsed = {"score": 1..10, "passed": bool, "reasoning"}``.
 
     Usable inline (see :class:`InlineJudge`) or after a run; never raises for provider
-    failures or bad replies (status ``api_error`` / ``invalid``).
+    failures or bad replies (status ``api_error`` / ``invalid``). A tuner's ``meter``
+    books the call against its budget (and raises ``StopSending`` when it does not fit).
     """
-    return await _judge_case(session, judge, suite, case, run, timeout_s, None)
+    return await _judge_case(session, judge, suite, case, run, timeout_s, None, meter)
 
 
 _TO_RUN = {

@@ -21,7 +21,7 @@ from llmbench_jupyter.jobs.tune.work import TuneWork
 TUNE_OPTIONS = (
     "space", "objectives", "sampler", "seed", "budget", "holdout", "prune", "baseline",
     "system_prompt", "n_startup", "concurrency", "timeout", "mode", "name", "resume",
-    "sim_rules", "mock_tools", "config", "api_base", "api_key", "profile",
+    "sim_rules", "mock_tools", "config", "api_base", "api_key", "profile", "judge",
 )  # fmt: skip
 
 
@@ -51,6 +51,7 @@ def build_tune_spec(
         suite=suite, model=model, provider=provider, config=config, api_base=api_base,
         api_key=api_key, timeout=timeout, sim_rules=sim_rules, mock_tools=mock_tools,
         concurrency=options.get("concurrency", 4), profile=options.pop("profile", None),
+        judge=options.pop("judge", None),
     )  # fmt: skip
     if len(evaluated.targets) != 1:
         keys = ", ".join(t.key for t in evaluated.targets)
@@ -61,7 +62,7 @@ def build_tune_spec(
     spec = TuneSpec(
         suite=evaluated.suite, target=evaluated.targets[0], space=dict(space),
         timeout_s=timeout, sim_rules=evaluated.sim_rules, mock_classes=evaluated.mock_classes,
-        **options,
+        judge=evaluated.judge, **options,
     )  # fmt: skip
     spec.validate()
     return spec, snapshot
@@ -72,7 +73,7 @@ PROMPT_OPTIONS = (
     "method", "n_variants", "population", "generations", "elite", "crossover_rate",
     "iterations", "system_prompt", "baseline", "objectives", "seed", "budget", "holdout",
     "prune", "concurrency", "timeout", "mode", "name", "resume", "sim_rules", "mock_tools",
-    "config", "api_base", "api_key", "profile",
+    "config", "api_base", "api_key", "profile", "judge",
 )  # fmt: skip
 
 
@@ -112,7 +113,7 @@ def build_prompt_spec(
     evaluated, _snapshot = build_eval_spec(
         suite=suite, model=model, provider=provider, config=config, api_base=api_base,
         api_key=api_key, timeout=timeout, sim_rules=sim_rules, mock_tools=mock_tools,
-        judge=proposer, concurrency=options.get("concurrency", 4),
+        judge=options.pop("judge", None), concurrency=options.get("concurrency", 4),
         profile=options.pop("profile", None),
     )  # fmt: skip
     if len(evaluated.targets) != 1:
@@ -125,11 +126,23 @@ def build_prompt_spec(
                           iterations)  # fmt: skip
     spec = TuneSpec(
         suite=evaluated.suite, target=evaluated.targets[0], space={}, kind="prompt",
-        method=chosen, proposer=evaluated.judge, timeout_s=timeout,
+        method=chosen, proposer=_proposer(proposer, config), judge=evaluated.judge,
+        timeout_s=timeout,
         sim_rules=evaluated.sim_rules, mock_classes=evaluated.mock_classes, **options,
     )  # fmt: skip
     spec.validate()
     return spec
+
+
+def _proposer(proposer: Any, config: Any) -> Any:
+    """The proposer as a Target: one already built, or a configured model by name."""
+    from llmbench_jupyter.core.config import Config, load_config
+    from llmbench_jupyter.jobs.specs import resolve_model
+
+    if not isinstance(proposer, str):
+        return proposer
+    loaded = config if isinstance(config, Config) else load_config(config)
+    return resolve_model(loaded, proposer, "proposer")
 
 
 __all__ = [

@@ -190,3 +190,18 @@ def actual_cost(ticket: Ticket, body: dict[str, Any] | None) -> float:
         return ticket.booked
     cost = ticket.price.cost(usage.get("prompt_tokens"), usage.get("completion_tokens"))
     return ticket.booked if cost is None else cost
+
+
+@dataclass
+class PricedMeter:
+    """The search's meter for another model's requests (a judge's), at that model's price:
+    the same budgets, the same books."""
+
+    meter: Meter
+    price: Price | None
+
+    def reserve(self, payload: dict[str, Any]) -> Ticket:
+        return self.meter.reserve(payload, self.price)
+
+    def settle(self, ticket: Ticket, body: dict[str, Any] | None) -> None:
+        self.meter.settle(ticket, body)

@@ -89,6 +89,7 @@ def add_tune_arguments(tp: argparse.ArgumentParser) -> None:
         "--objective", action="append", choices=list(OBJECTIVES),
         help="what to optimise (repeatable: several give a Pareto front; default pass_rate)",
     )  # fmt: skip
+    tp.add_argument("--judge", help="the model that grades each case (for --objective judge_score)")
     tp.add_argument("--sampler", choices=SAMPLERS, default="tpe")
     tp.add_argument("--seed", type=int, default=0)
     tp.add_argument("--trials", type=_positive_int, help="trial budget (baseline included)")
@@ -151,7 +152,7 @@ def tune_options(args: argparse.Namespace) -> dict[str, Any]:
             "baseline": dict(args.baseline or []), "system_prompt": args.system_prompt,
             "name": args.name, "resume": args.resume, "concurrency": args.concurrency,
             "timeout": args.timeout, "mode": args.mode, "sim_rules": args.sim_rules,
-            "profile": stored_profile(args),
+            "profile": stored_profile(args), "judge": args.judge,
         }  # fmt: skip
     return {
         "suite": args.suite, "model": args.model, "provider": args.provider,
@@ -163,5 +164,5 @@ def tune_options(args: argparse.Namespace) -> dict[str, Any]:
         "baseline": dict(args.baseline or []), "system_prompt": args.system_prompt,
         "name": args.name, "resume": args.resume, "concurrency": args.concurrency,
         "timeout": args.timeout, "mode": args.mode, "sim_rules": args.sim_rules,
-        "profile": stored_profile(args),
+        "profile": stored_profile(args), "judge": args.judge,
     }  # fmt: skip

@@ -8,18 +8,20 @@ the paired held-out test uses) and a trial value (what the sampler is told):
 - ``latency_ms`` (minimise): the median of the cases' end-to-end latencies (all rounds).
 - ``cost_usd`` (minimise): the mean cost of a case, from its ``usage`` tokens at the
   target's price; unknown when the target has no price.
+- ``judge_score`` (maximise): the judge's mean score (1-10) over the cases it graded
+  (``stats.judge_mean``: invalid and failed judge calls are left out, never scored 0).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from llmbench_jupyter.core.errors import InputError
 from llmbench_jupyter.core.pricing import Price
 from llmbench_jupyter.evals.runner import CaseRun
-from llmbench_jupyter.stats import describe, wilson_interval
+from llmbench_jupyter.stats import describe, judge_mean, wilson_interval
 
 
 @dataclass(frozen=True)
@@ -42,12 +44,17 @@ def _cost(run: CaseRun, price: Price | None) -> float | None:
     return None if price is None else price.cost(run.input_tokens, run.output_tokens)
 
 
+def _judged(run: CaseRun, price: Price | None) -> float | None:
+    return run.judge_score
+
+
 OBJECTIVES: dict[str, Objective] = {
     o.name: o
     for o in (
         Objective("pass_rate", "maximize", "share of cases passed (Wilson 95% CI)", _passed),
         Objective("latency_ms", "minimize", "median end-to-end latency of a case", _latency),
         Objective("cost_usd", "minimize", "mean cost of a case in USD", _cost),
+        Objective("judge_score", "maximize", "mean judge score of a case (1-10)", _judged),
     )
 }
 
@@ -68,9 +75,15 @@ def objectives_of(given: str | Sequence[str]) -> list[Objective]:
     return out
 
 
-def trial_metrics(runs: Sequence[CaseRun], price: Price | None) -> dict[str, Any]:
+def trial_metrics(
+    runs: Sequence[CaseRun],
+    price: Price | None,
+    judgements: Sequence[Mapping[str, Any]] = (),
+    target: str = "",
+) -> dict[str, Any]:
     """Every objective's trial value over ``runs`` (one per case), with the pass rate's
-    interval and the counts behind them."""
+    interval and the counts behind them; ``judge_score`` from the ``judgements`` of
+    ``target``'s cases, when a judge graded them."""
     n = len(runs)
     passed = sum(1 for r in runs if r.score.passed)
     out: dict[str, Any] = {
@@ -89,4 +102,6 @@ def trial_metrics(runs: Sequence[CaseRun], price: Price | None) -> dict[str, Any
     known = [c for c in costs if c is not None]
     out["cost_usd"] = sum(known) / len(known) if known and len(known) == n else None
     out["requests"] = sum(r.requests for r in runs)
+    out["judge_score"] = judge_mean(judgements, target) if judgements else None
+    out["judged"] = len(judgements)
     return out

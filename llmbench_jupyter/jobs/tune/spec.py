@@ -44,6 +44,8 @@ class TuneSpec:
     kind: str = "params"
     method: PromptMethod = field(default_factory=PromptMethod)
     proposer: Target | None = None
+    #: Grades every case when ``judge_score`` is an objective (its calls count in budgets).
+    judge: Target | None = None
     objectives: list[str] = field(default_factory=lambda: ["pass_rate"])
     sampler: str = "tpe"
     seed: int = 0
@@ -78,6 +80,10 @@ class TuneSpec:
         require_openai(self.target, "tuning")
         if not self.suite.cases:
             raise InputError(f"tune: suite {self.suite.name!r} has no cases")
+        if "judge_score" in self.objectives and self.judge is None:
+            raise InputError("tune: the judge_score objective needs a judge model (judge=...)")
+        if self.judge is not None:
+            require_openai(self.judge, "judges")
         if self.kind == "prompt":
             if self.proposer is None:
                 raise InputError("tune_prompts: name the model that writes prompts (proposer=)")
@@ -113,7 +119,8 @@ class TuneSpec:
     def _check_dollars(self) -> None:
         """A dollar budget is kept by booking each request at its most before sending it,
         which needs prices and a cap on output tokens."""
-        for who in [self.target, *([self.proposer] if self.proposer is not None else [])]:
+        others = [t for t in (self.proposer, self.judge) if t is not None]
+        for who in [self.target, *others]:
             if not known_price(who):
                 raise InputError(
                     f"tune: no price is known for {who.key}, so a dollar budget cannot be "
@@ -152,6 +159,7 @@ class TuneSpec:
             "kind": self.kind,
             "method": asdict(self.method) if self.kind == "prompt" else None,
             "proposer": self.proposer.key if self.proposer is not None else None,
+            "judge": self.judge.key if self.judge is not None else None,
             "suite": self.suite.to_dict(),
             "target": self.target.key,
             "target_params": dict(self.target.params),
@@ -172,6 +180,7 @@ class TuneSpec:
             "kind": self.kind,
             "method": asdict(self.method) if self.kind == "prompt" else None,
             "proposer": self.proposer.key if self.proposer is not None else None,
+            "judge": self.judge.key if self.judge is not None else None,
             "suite": self.suite.name,
             "suite_version": self.suite.version,
             "target": self.target.key,

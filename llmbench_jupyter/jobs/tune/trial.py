@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +33,8 @@ class TrialRun:
     runs: list[CaseRun] = field(default_factory=list)
     state: str = COMPLETE
     reason: str | None = None
+    #: The judge's verdicts on the cases (``Judgement.to_dict()``), when one graded them.
+    judgements: list[dict[str, Any]] = field(default_factory=list)
 
 
 async def run_trial(
@@ -51,8 +53,11 @@ async def run_trial(
     mock_classes: dict[str, type[MockTools]] | None = None,
     on_case: Callable[[CaseRun], None] | None = None,
     should_prune: Callable[[int, CaseRun], bool] | None = None,
+    judge: Callable[[Case, CaseRun], Awaitable[dict[str, Any]]] | None = None,
 ) -> TrialRun:
-    """Run ``cases``; ``should_prune(step, run)`` gets each case's index in ``cases``."""
+    """Run ``cases``; ``should_prune(step, run)`` gets each case's index in ``cases``;
+    ``judge(case, run)`` grades each finished case (before the pruner sees it) and sets
+    its ``judge_score``."""
     step = {case.id: i for i, case in enumerate(cases)}
     order = list(cases)
     random.Random(order_seed).shuffle(order)
@@ -71,6 +76,12 @@ async def run_trial(
                 mock_classes=mock_classes, params=params, system_prompt=system_prompt,
                 meter=meter,
             )  # fmt: skip
+            if judge is not None:
+                verdict = await judge(case, run)
+                out.judgements.append(verdict)
+                score = (verdict.get("parsed") or {}).get("score")
+                if verdict.get("status") == "ok" and isinstance(score, int | float):
+                    run.judge_score = float(score)
             done[case.id] = run
             if on_case is not None:
                 on_case(run)

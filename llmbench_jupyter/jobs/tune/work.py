@@ -20,10 +20,10 @@ import aiohttp
 
 from llmbench_jupyter.analysis.tune_result import TuneResult
 from llmbench_jupyter.core.errors import LLMBenchError, scrub
-from llmbench_jupyter.core.pricing import price_for
+from llmbench_jupyter.core.pricing import Price, price_for
 from llmbench_jupyter.evals.runner import CaseRun, StopSending, resolve_eval_params
 from llmbench_jupyter.jobs.tune import search
-from llmbench_jupyter.jobs.tune.budget import Meter
+from llmbench_jupyter.jobs.tune.budget import Meter, PricedMeter
 from llmbench_jupyter.jobs.tune.holdout import held_out_test
 from llmbench_jupyter.jobs.tune.objectives import trial_metrics
 from llmbench_jupyter.jobs.tune.prompt_search import next_prompts
@@ -55,13 +55,14 @@ class TuneWork:
         self.status = "running"
         self.stop_reason: str | None = None
         self.meter: Meter | None = None
+        self._judge_price: Price | None = None
 
     def describe(self) -> dict[str, Any]:
         return dict(self._described)
 
     def secrets(self) -> tuple[str, ...]:
-        proposer = self.spec.proposer
-        return self.spec.target.secrets() + (proposer.secrets() if proposer is not None else ())
+        others = [t for t in (self.spec.proposer, self.spec.judge) if t is not None]
+        return self.spec.target.secrets() + tuple(s for t in others for s in t.secrets())
 
     def planned_requests(self) -> int:
         """The request budget when there is one, else one trial's worth (hourly limits)."""
@@ -89,6 +90,12 @@ class TuneWork:
         )
         # the registry may import litellm (seconds, once): off the event loop
         await asyncio.to_thread(resolve_eval_params, t, spec.baseline)
+        if spec.judge is not None:
+            j = spec.judge
+            self._judge_price = await asyncio.to_thread(
+                price_for, j.provider, j.api_model, j.model, j.input_cost_per_mtok,
+                j.output_cost_per_mtok,
+            )  # fmt: skip
         self.meter = meter = Meter(
             spec.budget, book.spent(), price, t.max_output_tokens, already_s=book.seconds()
         )
@@ -131,6 +138,7 @@ class TuneWork:
         """``run(number, params, optuna trial or None)``: one stored, metered trial."""
         spec, book = self.spec, self.book
         assert book is not None
+        grade = self._grader(session, target, meter)
 
         async def run(number: int, params: dict[str, Any], trial: Any,
                       proposal: Proposal | None = None) -> Any:  # fmt: skip
@@ -156,7 +164,7 @@ class TuneWork:
                 job._notify()
 
             def record(out: TrialRun) -> Any:
-                metrics = trial_metrics(out.runs, meter.price)
+                metrics = trial_metrics(out.runs, meter.price, out.judgements, target.key)
                 if proposal is not None:  # kept with the trial: a resumed search counts them
                     metrics.update(proposer_requests=proposal.requests,
                                    proposer_cost_usd=proposal.cost_usd)  # fmt: skip
@@ -172,6 +180,7 @@ class TuneWork:
                     meter=meter, order_seed=spec.seed * 100_003 + number,
                     concurrency=spec.concurrency, timeout_s=spec.timeout_s, mode=spec.mode,
                     mock_classes=spec.mock_classes, on_case=on_case, should_prune=prune,
+                    judge=grade,
                 )  # fmt: skip
             except asyncio.CancelledError:  # what it sent and finished is kept, as failed
                 cut = TrialRun(list(finished), STOPPED, "cancelled while this trial ran")
@@ -186,6 +195,27 @@ class TuneWork:
             return out, metrics
 
         return run
+
+    def _grader(self, session: aiohttp.ClientSession, target: Any, meter: Meter) -> Any:
+        """``grade(case, run)``: the judge's verdict on one case (booked on the budget), or
+        None when no objective needs a judge."""
+        judge = self.spec.judge
+        if judge is None or "judge_score" not in self.spec.objectives:
+            return None
+        from llmbench_jupyter.evals.judge import judge_case
+
+        if judge.simulated and self._sim_url:
+            judge = judge.with_api_base(self._sim_url)
+        booked = PricedMeter(meter, self._judge_price)
+
+        async def grade(case: Any, run: CaseRun) -> dict[str, Any]:
+            verdict = await judge_case(session, judge, self.spec.suite, case, run,
+                                       timeout_s=self.spec.timeout_s, meter=booked)  # fmt: skip
+            row = verdict.to_dict()
+            row["subject"] = {**row.get("subject", {}), "target": target.key}
+            return row
+
+        return grade
 
     async def _param_search(self, run: Any, meter: Meter, per_trial: int) -> None:
         """Optuna asks, a trial answers, until a budget or the grid says stop."""
@@ -262,8 +292,9 @@ class TuneWork:
             self.stop_reason = self.stop_reason or "every grid point was tried"
 
     async def _target_with_sim(self, stack: contextlib.ExitStack) -> Any:
-        target, proposer = self.spec.target, self.spec.proposer
-        simulated = target.simulated or (proposer is not None and proposer.simulated)
+        target = self.spec.target
+        others = [t for t in (self.spec.proposer, self.spec.judge) if t is not None]
+        simulated = target.simulated or any(t.simulated for t in others)
         if simulated and not self._sim_url:
             from llmbench_jupyter.sim.process import sim_process
 
