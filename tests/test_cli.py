@@ -205,6 +205,7 @@ def test_tune_with_a_proposer_searches_system_prompts(tmp_path: Path) -> None:
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "stopped: the reflect search is complete" in done.stderr
+    assert "best prompt: You are a weather assistant. The user wants metric units" in done.stdout
     assert "held-out test: significant improvement" in done.stdout
     both = llmbench("tune", "-m", "sim-fast", "--proposer", "sim-medium", "--space",
                     "temperature=0..1", db=tmp_path / "p.db")  # fmt: skip

@@ -38,6 +38,8 @@ def cmd_tune(args: argparse.Namespace) -> int:
             f"{o} {v:.4g}" for o, v in zip(result.objectives, best["values"], strict=False)
         )
         out.print(f"best: trial {best['number']} ({shown}): {values}", markup=False)
+        if result.study.get("kind") == "prompt":
+            out.print(f"best prompt: {best.get('prompt') or '(none)'}", markup=False)
     out.print(f"held-out test: {_verdict(result.holdout)}", markup=False)
     err.print(f"stopped: {result.stop_reason}", markup=False)
     if result.study_id and store is not None:

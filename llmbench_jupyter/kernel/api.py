@@ -136,14 +136,16 @@ def tune(
     in canonical names (``temperature``, ``top_p``, ``top_k``, ``max_tokens``,
     ``tool_choice``, ``parallel_tool_calls``, ``reasoning_effort``, ``seed``; provider
     extras as ``"extra.<name>"``), checked against what the model accepts. Options:
-    ``objectives`` (``pass_rate``, ``latency_ms``, ``cost_usd``; several give a Pareto
-    front), ``sampler`` (``tpe``, ``random``, ``grid``, ``nsga2``), ``seed``, ``budget``
+    ``objectives`` (``pass_rate``, ``latency_ms``, ``cost_usd``, ``judge_score`` with
+    ``judge=`` a model that grades each case; several give a Pareto front), ``sampler``
+    (``tpe``, ``random``, ``grid``, ``nsga2``), ``seed``, ``budget``
     (``{"trials", "requests", "dollars", "minutes"}``, never exceeded), ``holdout``
     (share of cases kept for the final paired test, default 0.3), ``prune``,
     ``baseline`` (parameters of trial 0; default: as configured), ``system_prompt``,
-    ``name`` and ``resume=True`` (continue the search of that name), plus the eval's
-    ``concurrency``, ``timeout``, ``mode``, ``sim_rules``, ``config``, ``api_base``,
-    ``api_key``. The job's result is a ``TuneResult``.
+    ``name`` and ``resume=True`` (continue the search of that name), ``profile`` (a model
+    profile: the baseline to beat), plus the eval's ``concurrency``, ``timeout``,
+    ``mode``, ``sim_rules``, ``config``, ``api_base``, ``api_key``. The job's result is a
+    ``TuneResult``.
     """
     from llmbench_jupyter.jobs.tune import TuneWork, build_tune_spec
 

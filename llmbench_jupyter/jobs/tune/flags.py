@@ -111,6 +111,10 @@ def add_tune_arguments(tp: argparse.ArgumentParser) -> None:
     prompts.add_argument("--population", type=_positive_int, default=6, help="evolve")
     prompts.add_argument("--generations", type=_positive_int, default=3, help="evolve")
     prompts.add_argument("--elite", type=_positive_int, default=2, help="evolve: kept as is")
+    prompts.add_argument(
+        "--crossover-rate", type=float, default=0.5,
+        help="evolve: share of children made by crossover (the rest by mutation)",
+    )  # fmt: skip
     prompts.add_argument("--iterations", type=_positive_int, default=4, help="reflect")
     tp.add_argument("--name", help="the search's name (needed to --resume it)")
     add_profile_argument(tp)
@@ -144,7 +148,8 @@ def tune_options(args: argparse.Namespace) -> dict[str, Any]:
             "suite": args.suite, "model": args.model, "provider": args.provider,
             "proposer": args.proposer, "method": args.method, "n_variants": args.n_variants,
             "population": args.population, "generations": args.generations,
-            "elite": args.elite, "iterations": args.iterations, "config": args.config,
+            "elite": args.elite, "crossover_rate": args.crossover_rate,
+            "iterations": args.iterations, "config": args.config,
             "api_base": args.api_base, "api_key": args.api_key,
             "objectives": args.objective or ["pass_rate"], "seed": args.seed,
             "budget": {k: v for k, v in budget.items() if v is not None},
