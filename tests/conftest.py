@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from pg_admin import PG_ADMIN_URL
 
 from llmbench_jupyter.sim import SimServer
+from llmbench_jupyter.store import Store
 
 
 @pytest.fixture(autouse=True)
@@ -55,6 +56,20 @@ def db_url(request: pytest.FixtureRequest, tmp_path) -> str:
         return f"sqlite:///{tmp_path / 'llmbench.db'}"
     url: str = request.getfixturevalue("pg_url")
     return url
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[Store]:
+    """A store on each backend (see ``db_url``), closed after the test."""
+    s = Store(db_url)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def owner() -> str:
+    """A unique owner, so tests sharing the PostgreSQL database never see each other."""
+    return f"user-{uuid.uuid4().hex[:10]}"
 
 
 @pytest.fixture(scope="module")

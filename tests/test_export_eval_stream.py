@@ -9,12 +9,10 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
 from importlib.resources import files
 from pathlib import Path
 
 import pyarrow.parquet as pq
-import pytest
 
 from llmbench_jupyter.analysis.eval_history import load_eval
 from llmbench_jupyter.analysis.eval_result import case_row
@@ -24,13 +22,6 @@ from llmbench_jupyter.evals.suites import load_suite
 from llmbench_jupyter.store import Store
 
 N = 2_500
-
-
-@pytest.fixture
-def store(db_url: str) -> Iterator[Store]:
-    s = Store(db_url)
-    yield s
-    s.close()
 
 
 def _big_eval_run(store: Store, owner: str) -> str:

@@ -55,13 +55,6 @@ _ARROW_OF = {
 
 
 @pytest.fixture
-def store(db_url: str) -> Iterator[Store]:
-    s = open_store(db_url)
-    yield s
-    s.close()
-
-
-@pytest.fixture
 def local(tmp_path: Path) -> Iterator[tuple[Store, str]]:
     """A store on a SQLite file of this test, and its URL (for the CLI)."""
     url = f"sqlite:///{tmp_path / 'local.db'}"

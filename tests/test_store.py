@@ -9,7 +9,6 @@ import sqlite3
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
 from datetime import UTC
 from pathlib import Path
 from typing import Any
@@ -25,19 +24,6 @@ from llmbench_jupyter.core.records import LIST_FIELDS, RECORD_FIELDS, RequestRec
 from llmbench_jupyter.store import Store, current_owner, default_db_url, open_store
 from llmbench_jupyter.store.models import RUN_COLUMNS, Base, Run
 from llmbench_jupyter.store.records_io import LABEL_FIELDS, ROW_COLUMNS
-
-
-@pytest.fixture
-def store(db_url: str) -> Iterator[Store]:
-    s = open_store(db_url)
-    yield s
-    s.close()
-
-
-@pytest.fixture
-def owner() -> str:
-    """A unique owner, so tests sharing the PostgreSQL database never see each other."""
-    return f"user-{uuid.uuid4().hex[:10]}"
 
 
 def _new_run(store: Store, owner: str, **kw: Any) -> str:

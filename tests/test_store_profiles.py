@@ -4,8 +4,6 @@ listing and deleting, the redaction of what is stored, and the errors bad input 
 from __future__ import annotations
 
 import math
-import uuid
-from collections.abc import Iterator
 from datetime import UTC
 from typing import Any
 
@@ -13,21 +11,8 @@ import numpy as np
 import pytest
 
 from llmbench_jupyter.core.errors import REDACTED, InputError, LLMBenchError
-from llmbench_jupyter.store import Store, open_store
+from llmbench_jupyter.store import Store
 from llmbench_jupyter.store.models import PROFILE_COLUMNS
-
-
-@pytest.fixture
-def store(db_url: str) -> Iterator[Store]:
-    s = open_store(db_url)
-    yield s
-    s.close()
-
-
-@pytest.fixture
-def owner() -> str:
-    """A unique owner, so tests sharing the PostgreSQL database never see each other."""
-    return f"user-{uuid.uuid4().hex[:10]}"
 
 
 def _save(store: Store, owner: str, name: str = "fast", **kw: Any) -> dict[str, Any]:

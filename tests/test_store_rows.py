@@ -8,7 +8,6 @@ import dataclasses
 import json
 import random
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -19,13 +18,6 @@ from llmbench_jupyter.core.measure import rates
 from llmbench_jupyter.core.records import RECORD_FIELDS, RequestRecord
 from llmbench_jupyter.store import Store
 from llmbench_jupyter.store.records_io import format_started, started_us
-
-
-@pytest.fixture
-def store(db_url: str) -> Iterator[Store]:
-    s = Store(db_url)
-    yield s
-    s.close()
 
 
 def _run(store: Store) -> str:

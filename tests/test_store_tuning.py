@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Iterator
 from datetime import UTC
 from typing import Any
 
@@ -14,21 +13,8 @@ import pytest
 import sqlalchemy as sa
 
 from llmbench_jupyter.core.errors import REDACTED, InputError, LLMBenchError
-from llmbench_jupyter.store import Store, open_store
+from llmbench_jupyter.store import Store
 from llmbench_jupyter.store.models import STUDY_COLUMNS, TRIAL_COLUMNS
-
-
-@pytest.fixture
-def store(db_url: str) -> Iterator[Store]:
-    s = open_store(db_url)
-    yield s
-    s.close()
-
-
-@pytest.fixture
-def owner() -> str:
-    """A unique owner, so tests sharing the PostgreSQL database never see each other."""
-    return f"user-{uuid.uuid4().hex[:10]}"
 
 
 def _study(store: Store, owner: str, **kw: Any) -> str:

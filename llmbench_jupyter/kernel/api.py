@@ -29,6 +29,15 @@ def _stored_profile(options: dict[str, Any]) -> None:
         options["profile"] = load_profile(name, store)
 
 
+def _shown(job: Job[Any], display: bool | None) -> Job[Any]:
+    """The job, with its widget displayed when asked (default: inside a kernel)."""
+    if display if display is not None else in_kernel():
+        from llmbench_jupyter.kernel.show import show_job
+
+        show_job(job)
+    return job
+
+
 def in_kernel() -> bool:
     """True inside a running IPython kernel (checked without importing IPython)."""
     ipython = sys.modules.get("IPython")
@@ -67,11 +76,7 @@ def bench(
     _stored_profile(options)
     spec, snapshot = build_bench_spec(provider=provider, model=model, **options)
     job = get_manager().submit(spec, save=save, config_snapshot=snapshot, sim_url=sim_url)
-    if display if display is not None else in_kernel():
-        from llmbench_jupyter.kernel.show import show_job
-
-        show_job(job)
-    return job
+    return _shown(job, display)
 
 
 def evaluate(
@@ -112,11 +117,7 @@ def evaluate(
         spec, save=save and manager.store is not None, config_snapshot=snapshot, sim_url=sim_url
     )
     job = manager.submit(work)
-    if display if display is not None else in_kernel():
-        from llmbench_jupyter.kernel.show import show_job
-
-        show_job(job)
-    return job
+    return _shown(job, display)
 
 
 def tune(
@@ -147,18 +148,11 @@ def tune(
     ``mode``, ``sim_rules``, ``config``, ``api_base``, ``api_key``. The job's result is a
     ``TuneResult``.
     """
-    from llmbench_jupyter.jobs.tune import TuneWork, build_tune_spec
+    from llmbench_jupyter.jobs.tune import build_tune_spec
 
     _stored_profile(options)
     spec, _snapshot = build_tune_spec(suite, model, provider=provider, space=space, **options)
-    manager = get_manager()
-    work = TuneWork(spec, save=save and manager.store is not None, sim_url=sim_url)
-    job = manager.submit(work)
-    if display if display is not None else in_kernel():
-        from llmbench_jupyter.kernel.show import show_job
-
-        show_job(job)
-    return job
+    return _submit_search(spec, save, sim_url, display)
 
 
 def tune_prompts(
@@ -184,20 +178,21 @@ def tune_prompts(
     every trial sends. Budgets, held-out test, ``name``/``resume`` and the eval options
     are those of :func:`tune`; the proposer's requests count against the budgets.
     """
-    from llmbench_jupyter.jobs.tune import TuneWork, build_prompt_spec
+    from llmbench_jupyter.jobs.tune import build_prompt_spec
 
     _stored_profile(options)
     spec = build_prompt_spec(
         suite, model, proposer=proposer, method=method, provider=provider, **options
     )
+    return _submit_search(spec, save, sim_url, display)
+
+
+def _submit_search(spec: Any, save: bool, sim_url: str | None, display: bool | None) -> Any:
+    from llmbench_jupyter.jobs.tune import TuneWork
+
     manager = get_manager()
     work = TuneWork(spec, save=save and manager.store is not None, sim_url=sim_url)
-    job = manager.submit(work)
-    if display if display is not None else in_kernel():
-        from llmbench_jupyter.kernel.show import show_job
-
-        show_job(job)
-    return job
+    return _shown(manager.submit(work), display)
 
 
 def target(model: str, *, config: Any = None, sim_url: str | None = None) -> Target:

@@ -40,32 +40,50 @@ def build_tune_spec(
     **options: Any,
 ) -> tuple[TuneSpec, dict[str, Any]]:
     """A validated TuneSpec for one model, and the config snapshot."""
-    from llmbench_jupyter.jobs.specs import build_eval_spec
-
-    unknown = sorted(set(options) - set(TUNE_OPTIONS))
-    if unknown:
-        raise InputError(f"tune: unknown option(s) {unknown}; expected {', '.join(TUNE_OPTIONS)}")
+    _check_options("tune", options, TUNE_OPTIONS)
     if space is None:
         raise InputError("tune: space= is required, e.g. {'temperature': (0.0, 1.0)}")
+    evaluated, snapshot = _one_model(
+        "tune", options, suite=suite, model=model, provider=provider, config=config,
+        api_base=api_base, api_key=api_key, timeout=timeout, sim_rules=sim_rules,
+        mock_tools=mock_tools,
+    )  # fmt: skip
+    spec = TuneSpec(space=dict(space), **_from_eval(evaluated, timeout), **options)
+    spec.validate()
+    return spec, snapshot
+
+
+def _check_options(what: str, options: dict[str, Any], allowed: Sequence[str]) -> None:
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        raise InputError(f"{what}: unknown option(s) {unknown}; expected {', '.join(allowed)}")
+
+
+def _one_model(what: str, options: dict[str, Any], **eval_options: Any) -> tuple[Any, Any]:
+    """The eval spec of the one model a search tunes (its suite, target, judge, profile);
+    takes ``judge`` and ``profile`` out of ``options``."""
+    from llmbench_jupyter.jobs.specs import build_eval_spec
+
     evaluated, snapshot = build_eval_spec(
-        suite=suite, model=model, provider=provider, config=config, api_base=api_base,
-        api_key=api_key, timeout=timeout, sim_rules=sim_rules, mock_tools=mock_tools,
-        concurrency=options.get("concurrency", 4), profile=options.pop("profile", None),
-        judge=options.pop("judge", None),
+        judge=options.pop("judge", None), profile=options.pop("profile", None),
+        concurrency=options.get("concurrency", 4), **eval_options,
     )  # fmt: skip
     if len(evaluated.targets) != 1:
         keys = ", ".join(t.key for t in evaluated.targets)
         raise InputError(
-            f"tune: a search tunes one model; {len(evaluated.targets)} match ({keys}): name one "
-            "(model=..., --model)"
+            f"{what}: a search tunes one model; {len(evaluated.targets)} match ({keys}): "
+            "name one (model=..., --model)"
         )
-    spec = TuneSpec(
-        suite=evaluated.suite, target=evaluated.targets[0], space=dict(space),
-        timeout_s=timeout, sim_rules=evaluated.sim_rules, mock_classes=evaluated.mock_classes,
-        judge=evaluated.judge, **options,
-    )  # fmt: skip
-    spec.validate()
-    return spec, snapshot
+    return evaluated, snapshot
+
+
+def _from_eval(evaluated: Any, timeout: float) -> dict[str, Any]:
+    """The TuneSpec fields an eval spec settles."""
+    return {
+        "suite": evaluated.suite, "target": evaluated.targets[0], "judge": evaluated.judge,
+        "timeout_s": timeout, "sim_rules": evaluated.sim_rules,
+        "mock_classes": evaluated.mock_classes,
+    }  # fmt: skip
 
 
 #: Options of :func:`build_prompt_spec` besides the eval's model and suite options.
@@ -100,35 +118,21 @@ def build_prompt_spec(
 ) -> TuneSpec:
     """A validated prompt search: ``proposer`` (a configured model, provider/model) writes
     system prompts for ``model`` by ``method`` (quick, evolve, reflect)."""
-    from llmbench_jupyter.jobs.specs import build_eval_spec
     from llmbench_jupyter.jobs.tune.prompt_search import PromptMethod
 
-    unknown = sorted(set(options) - set(PROMPT_OPTIONS))
-    if unknown:
-        raise InputError(
-            f"tune_prompts: unknown option(s) {unknown}; expected {', '.join(PROMPT_OPTIONS)}"
-        )
+    _check_options("tune_prompts", options, PROMPT_OPTIONS)
     if proposer is None:
         raise InputError("tune_prompts: proposer= names the model that writes the prompts")
-    evaluated, _snapshot = build_eval_spec(
-        suite=suite, model=model, provider=provider, config=config, api_base=api_base,
-        api_key=api_key, timeout=timeout, sim_rules=sim_rules, mock_tools=mock_tools,
-        judge=options.pop("judge", None), concurrency=options.get("concurrency", 4),
-        profile=options.pop("profile", None),
+    evaluated, _snapshot = _one_model(
+        "tune_prompts", options, suite=suite, model=model, provider=provider, config=config,
+        api_base=api_base, api_key=api_key, timeout=timeout, sim_rules=sim_rules,
+        mock_tools=mock_tools,
     )  # fmt: skip
-    if len(evaluated.targets) != 1:
-        keys = ", ".join(t.key for t in evaluated.targets)
-        raise InputError(
-            f"tune_prompts: a search tunes one model; {len(evaluated.targets)} match ({keys}): "
-            "name one (model=..., --model)"
-        )
     chosen = PromptMethod(method, n_variants, population, generations, elite, crossover_rate,
                           iterations)  # fmt: skip
     spec = TuneSpec(
-        suite=evaluated.suite, target=evaluated.targets[0], space={}, kind="prompt",
-        method=chosen, proposer=_proposer(proposer, config), judge=evaluated.judge,
-        timeout_s=timeout,
-        sim_rules=evaluated.sim_rules, mock_classes=evaluated.mock_classes, **options,
+        space={}, kind="prompt", method=chosen, proposer=_proposer(proposer, config),
+        **_from_eval(evaluated, timeout), **options,
     )  # fmt: skip
     spec.validate()
     return spec

@@ -141,29 +141,10 @@ def tune_options(args: argparse.Namespace) -> dict[str, Any]:
         space.update(loaded)
     space.update(dict(args.space or []))
     budget = {k: getattr(args, k) for k in ("trials", "requests", "dollars", "minutes")}
-    if args.proposer:
-        if space:
-            raise InputError("a prompt search (--proposer) keeps parameters fixed: drop --space")
-        return {
-            "suite": args.suite, "model": args.model, "provider": args.provider,
-            "proposer": args.proposer, "method": args.method, "n_variants": args.n_variants,
-            "population": args.population, "generations": args.generations,
-            "elite": args.elite, "crossover_rate": args.crossover_rate,
-            "iterations": args.iterations, "config": args.config,
-            "api_base": args.api_base, "api_key": args.api_key,
-            "objectives": args.objective or ["pass_rate"], "seed": args.seed,
-            "budget": {k: v for k, v in budget.items() if v is not None},
-            "holdout": args.holdout, "prune": not args.no_prune,
-            "baseline": dict(args.baseline or []), "system_prompt": args.system_prompt,
-            "name": args.name, "resume": args.resume, "concurrency": args.concurrency,
-            "timeout": args.timeout, "mode": args.mode, "sim_rules": args.sim_rules,
-            "profile": stored_profile(args), "judge": args.judge,
-        }  # fmt: skip
-    return {
+    shared = {
         "suite": args.suite, "model": args.model, "provider": args.provider,
         "config": args.config, "api_base": args.api_base, "api_key": args.api_key,
-        "space": space or None, "objectives": args.objective or ["pass_rate"],
-        "sampler": args.sampler, "seed": args.seed,
+        "objectives": args.objective or ["pass_rate"], "seed": args.seed,
         "budget": {k: v for k, v in budget.items() if v is not None},
         "holdout": args.holdout, "prune": not args.no_prune,
         "baseline": dict(args.baseline or []), "system_prompt": args.system_prompt,
@@ -171,3 +152,10 @@ def tune_options(args: argparse.Namespace) -> dict[str, Any]:
         "timeout": args.timeout, "mode": args.mode, "sim_rules": args.sim_rules,
         "profile": stored_profile(args), "judge": args.judge,
     }  # fmt: skip
+    if not args.proposer:
+        return shared | {"space": space or None, "sampler": args.sampler}
+    if space:
+        raise InputError("a prompt search (--proposer) keeps parameters fixed: drop --space")
+    prompt_flags = ("proposer", "method", "n_variants", "population", "generations", "elite",
+                    "crossover_rate", "iterations")  # fmt: skip
+    return shared | {name: getattr(args, name) for name in prompt_flags}
