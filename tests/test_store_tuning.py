@@ -265,7 +265,7 @@ def test_delete_cascades_to_trials(store: Store, owner: str, db_url: str) -> Non
         ({"name": ""}, "name must be a non-empty string of at most 200"),
         ({"name": "x" * 201}, "name must be a non-empty string of at most 200"),
         ({"name": None}, "name must be a non-empty string"),
-        ({"kind": "grid"}, "kind must be one of params, prompt, got 'grid'"),
+        ({"kind": "grid"}, "kind must be one of params, prompt, bench, got 'grid'"),
         ({"target": ""}, "target must be a non-empty 'provider/model' key"),
         ({"directions": ["maximize", "up"]}, "directions must each be 'maximize' or 'minimize'"),
         ({"directions": "maximize"}, "directions must be a non-empty list of strings"),

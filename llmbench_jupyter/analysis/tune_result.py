@@ -24,6 +24,9 @@ PROMPT_COLUMNS = ("prompt_origin", "prompt_parent", "prompt")
 #: Columns after them.
 TAIL = ("pass_rate_ci_low", "pass_rate_ci_high", "cases", "passed", "api_errors",
         "n_requests", "cost_usd_spent", "duration_s", "error")  # fmt: skip
+#: A bench workload search's metric columns in ``TAIL``'s first five places (the first
+#: objective's interval comes before them).
+BENCH_TAIL = ("requests", "ok", "errors")
 
 
 class TuneResult:
@@ -58,6 +61,7 @@ class TuneResult:
 
         params = self._params()
         prompts = PROMPT_COLUMNS if self.study.get("kind") == "prompt" else ()
+        measured = self._measured()
         rows = []
         for r in self.trials:
             m = r.get("metrics") or {}
@@ -66,7 +70,7 @@ class TuneResult:
             row.update({c: r.get(c) for c in prompts})
             row.update({p: (r.get("params") or {}).get(p) for p in params})
             row.update({o: m.get(o) for o in self.objectives})
-            row.update({k: m.get(k) for k in TAIL[:5]})
+            row.update({k: m.get(k) for k in measured})
             row["n_requests"] = r.get("n_requests")
             row["cost_usd_spent"] = r.get("cost_usd")
             row["duration_s"] = (
@@ -75,8 +79,16 @@ class TuneResult:
             row["error"] = r.get("error")
             rows.append(row)
         columns = [*LEAD, *prompts, *params, *[o for o in self.objectives if o not in params],
-                   *TAIL]  # fmt: skip
+                   *measured, *TAIL[5:]]  # fmt: skip
         return pd.DataFrame(rows, columns=columns)
+
+    def _measured(self) -> tuple[str, ...]:
+        """The metric columns: a suite search's pass rate interval and case counts, a
+        workload search's first objective's interval and request counts."""
+        if self.study.get("kind") != "bench" or not self.objectives:
+            return TAIL[:5]
+        first = self.objectives[0]
+        return (f"{first}_ci_low", f"{first}_ci_high", *BENCH_TAIL)
 
     to_pandas = trials_df
 
@@ -146,7 +158,10 @@ class TuneResult:
 
     @property
     def verdict(self) -> str:
-        return str(self.holdout.get("verdict") or "not tested: no held-out cases")
+        untested = (
+            "no confirmation run" if self.study.get("kind") == "bench" else "no held-out cases"
+        )
+        return str(self.holdout.get("verdict") or f"not tested: {untested}")
 
     # ------------------------------------------------------------ widget rows
     def best_summary(self) -> dict[str, Any] | None:
@@ -154,11 +169,14 @@ class TuneResult:
         if best is None:
             return None
         m = best.get("metrics") or {}
+        first = self.objectives[0] if self.objectives else "pass_rate"
         return {
             "number": best["number"],
             "params": best["params"],
             "values": dict(zip(self.objectives, best["values"], strict=False)),
             "pass_rate_ci": [m.get("pass_rate_ci_low"), m.get("pass_rate_ci_high")],
+            # the first objective's 95% interval (Wilson for pass_rate, else the median's)
+            "ci": [m.get(f"{first}_ci_low"), m.get(f"{first}_ci_high")],
         }
 
     def table_rows(self) -> list[dict[str, Any]]:

@@ -12,10 +12,11 @@ from llmbench_jupyter.cli._job import EXIT_ALL_FAILED, job_setup
 def cmd_tune(args: argparse.Namespace) -> int:
     """Search one model's request parameters on a suite; print the trials and the verdict."""
     from llmbench_jupyter.jobs import JobManager
-    from llmbench_jupyter.jobs.tune import TuneWork, build_prompt_spec, build_tune_spec
+    from llmbench_jupyter.jobs.tune import build_prompt_spec, build_tune_spec, work_for
     from llmbench_jupyter.jobs.tune.flags import tune_options
 
     options = tune_options(args)
+    spec: Any
     suite, model, provider = options.pop("suite"), options.pop("model"), options.pop("provider")
     if "proposer" in options:
         spec = build_prompt_spec(suite, model, provider=provider, **options)
@@ -24,7 +25,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
     out, err, store, progress, show_progress = job_setup(args, "tune")
 
     async def run_job() -> Any:
-        job = JobManager(store).submit(TuneWork(spec, save=store is not None))
+        job = JobManager(store).submit(work_for(spec, save=store is not None))
         job.subscribe(show_progress)
         return await job
 
@@ -40,7 +41,8 @@ def cmd_tune(args: argparse.Namespace) -> int:
         out.print(f"best: trial {best['number']} ({shown}): {values}", markup=False)
         if result.study.get("kind") == "prompt":
             out.print(f"best prompt: {best.get('prompt') or '(none)'}", markup=False)
-    out.print(f"held-out test: {_verdict(result.holdout)}", markup=False)
+    label = "confirmation" if result.holdout.get("kind") == "confirmation" else "held-out test"
+    out.print(f"{label}: {_verdict(result.holdout)}", markup=False)
     err.print(f"stopped: {result.stop_reason}", markup=False)
     if result.study_id and store is not None:
         err.print(f"stored as search {result.study_id} ({result.name})", markup=False)
@@ -55,6 +57,13 @@ def _verdict(holdout: dict[str, Any]) -> str:
     test = holdout.get("mcnemar")
     if test:
         verdict += f" (McNemar p = {test['p_value']:.3g} over {test['cases']} held-out cases)"
+    diff = holdout.get("compare") or {}
+    if diff.get("diff_ci_low") is not None:
+        verdict += (
+            f" ({diff['metric']} median {diff['median_a']:.4g} -> {diff['median_b']:.4g}, "
+            f"difference 95% CI [{diff['diff_ci_low']:.4g}, {diff['diff_ci_high']:.4g}] over "
+            f"{diff['n_a']} + {diff['n_b']} fresh requests)"
+        )
     return verdict
 
 

@@ -189,24 +189,14 @@ async def run_case(
     )
 
 
-#: Prefix of a provider-specific parameter sent as is (``extra.<wire name>``), unchecked.
-EXTRA = "extra."
-
-
 def resolve_eval_params(
     target: Target, params: Mapping[str, Any] | None, *, has_tools: bool = True
 ) -> Resolved:
     """What an eval sends: ``tool_choice: auto`` and ``temperature: 0`` (deterministic,
     tools optional) unless the target's profile or ``params`` (which win) override them,
     through the parameter registry."""
-    given: dict[str, Any] = {"tool_choice": "auto", "temperature": 0}
-    extra = {}
-    for name, value in {**dict(target.params), **(params or {})}.items():
-        if name.startswith(EXTRA):
-            extra[name[len(EXTRA) :]] = value
-        else:
-            given[name] = value
-    return for_target(target, given, has_tools=has_tools, passthrough=extra or None)
+    given = {"tool_choice": "auto", "temperature": 0, **dict(target.params), **(params or {})}
+    return for_target(target, given, has_tools=has_tools)
 
 
 def _add_usage(tokens: list[int | None], body: dict[str, Any]) -> list[int | None]:

@@ -131,7 +131,8 @@ def tune(
     display: bool | None = None,
     **options: Any,
 ) -> Job[TuneResult]:
-    """Start a parameter search over an eval suite for one model; returns the running Job.
+    """Start a parameter search for one model over an eval suite, or with ``workload=``
+    over a benchmark; returns the running Job.
 
     ``space``: ``{parameter: (low, high) | [choices] | {"low", "high", "step", "log"}}``
     in canonical names (``temperature``, ``top_p``, ``top_k``, ``max_tokens``,
@@ -188,10 +189,10 @@ def tune_prompts(
 
 
 def _submit_search(spec: Any, save: bool, sim_url: str | None, display: bool | None) -> Any:
-    from llmbench_jupyter.jobs.tune import TuneWork
+    from llmbench_jupyter.jobs.tune import work_for
 
     manager = get_manager()
-    work = TuneWork(spec, save=save and manager.store is not None, sim_url=sim_url)
+    work = work_for(spec, save=save and manager.store is not None, sim_url=sim_url)
     return _shown(manager.submit(work), display)
 
 

@@ -24,7 +24,7 @@ class TuneJobLike(RowsJobLike, Protocol):
 class TuneWidget(RowsJobWidget):
     """Live view of one parameter search (``lj.tune``)."""
 
-    _esm = _static_text("common.js", "tune_widget.js")
+    _esm = _static_text("common.js", "tune_verdict.js", "tune_widget.js")
     _css = _static_text("common.css", "tune_widget.css")
 
     def _repr_detail(self) -> str:

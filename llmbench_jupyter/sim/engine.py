@@ -19,7 +19,7 @@ from aiohttp import web
 
 from llmbench_jupyter.sim.anthropic_wire import AnthropicStream, message_body
 from llmbench_jupyter.sim.openai_wire import DONE, OpenAIStream, completion_body, usage_dict
-from llmbench_jupyter.sim.params import anthropic_violation, openai_violation
+from llmbench_jupyter.sim.params import EFFORT_SCALE, anthropic_violation, openai_violation
 from llmbench_jupyter.sim.plan import Plan, Schedule
 from llmbench_jupyter.sim.rules import Conversation, find_rule
 from llmbench_jupyter.sim.scenarios import Fault, Scenario, ScenarioError
@@ -111,6 +111,8 @@ class Job:
     fault: Fault | None
     arrived_ns: int
     number: int
+    #: Scales the scenario's reasoning tokens (``EFFORT_SCALE``; 1 without an effort).
+    reasoning_scale: float = 1.0
 
 
 def _int_param(body: dict[str, Any], key: str) -> int | None:
@@ -204,6 +206,8 @@ async def parse_job(srv: SimServer, request: web.Request, protocol: str, arrived
         and srv.rng(number, "fault").random() >= scenario.fault_rate
     ):
         fault = None
+    effort = body.get("reasoning_effort") if protocol == OPENAI else None
+    scale = EFFORT_SCALE.get(effort, 1.0) if isinstance(effort, str) else 1.0
     return Job(
         protocol,
         model,
@@ -216,6 +220,7 @@ async def parse_job(srv: SimServer, request: web.Request, protocol: str, arrived
         fault,
         arrived_ns,
         number,
+        scale,
     )
 
 
@@ -228,7 +233,8 @@ async def _count_prompt(text: str) -> int:
 def _plan(srv: SimServer, job: Job) -> Plan:
     rule = find_rule(srv.rules, job.conversation)
     prefix = "toolu_" if job.protocol == ANTHROPIC else "call_"
-    return Plan(job.scenario, rule, srv.rng(job.number, "words"), job.max_tokens, prefix)
+    return Plan(job.scenario, rule, srv.rng(job.number, "words"), job.max_tokens, prefix,
+                job.reasoning_scale)  # fmt: skip
 
 
 async def _sleep_until(target_ns: int) -> None:

@@ -51,6 +51,10 @@ ANTHROPIC_ARGS = frozenset(
     }
 )  # fmt: skip
 REASONING_EFFORTS = ("low", "medium", "high")
+#: How ``reasoning_effort`` scales a reasoning scenario's reasoning tokens (``reason=N``
+#: is what "medium", the default, thinks): lower effort thinks less, so the first answer
+#: token comes sooner; a tuner searching effort has a known trade to find.
+EFFORT_SCALE = {"low": 0.25, "medium": 1.0, "high": 2.0}
 MIN_THINKING_BUDGET = 1024
 _INT64 = (-(2**63), 2**63 - 1)
 

@@ -48,6 +48,7 @@ class Plan:
         words_rng: random.Random,
         max_tokens: int | None,
         tool_id_prefix: str = "call_",
+        reasoning_scale: float = 1.0,
     ):
         self.tpc = scenario.tokens_per_chunk
         self._rng = words_rng
@@ -56,7 +57,11 @@ class Plan:
         answer = split_tokens(rule.content) if rule and rule.content is not None else None
         if rule is not None and answer is None:
             answer = []  # a rule with only tool calls/reasoning says nothing else
-        want_r = len(reasoning) if reasoning is not None else scenario.reasoning_tokens
+        want_r = (
+            len(reasoning)
+            if reasoning is not None
+            else round(scenario.reasoning_tokens * reasoning_scale)
+        )
         want_a = len(answer) if answer is not None else scenario.output_tokens
         self.reasoning_n = int(min(want_r, budget))
         self.answer_n = int(min(want_a, budget - self.reasoning_n))

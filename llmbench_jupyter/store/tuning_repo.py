@@ -31,7 +31,7 @@ from llmbench_jupyter.core.redact import redact_config
 from llmbench_jupyter.store import tuning_checks as chk
 from llmbench_jupyter.store.models import STUDY_COLUMNS, TRIAL_COLUMNS, TuneStudy, TuneTrial
 
-STUDY_KINDS = ("params", "prompt")
+STUDY_KINDS = ("params", "prompt", "bench")
 STUDY_STATUSES = ("running", "done", "stopped", "failed", "cancelled")
 DIRECTIONS = ("maximize", "minimize")
 TRIAL_STATES = ("running", "complete", "pruned", "fail")

@@ -12,6 +12,7 @@ docs/parameters.md describes the table in prose, with its sources.
 
 from llmbench_jupyter.core.params.definitions import API_KINDS, PARAMS, ParamDef, Range
 from llmbench_jupyter.core.params.resolver import (
+    EXTRA,
     SKIPPED,
     Domain,
     Record,
@@ -25,6 +26,7 @@ from llmbench_jupyter.core.params.table import FAMILIES, Family, family_for
 
 __all__ = [
     "API_KINDS",
+    "EXTRA",
     "FAMILIES",
     "PARAMS",
     "SKIPPED",

@@ -346,9 +346,23 @@ def _num(value: float | None, fallback: float | None) -> float:
     raise AssertionError("a numeric parameter without any bound")  # pragma: no cover
 
 
+#: Prefix of a provider-specific parameter sent as is (``extra.<wire name>``), unchecked.
+EXTRA = "extra."
+
+
 def for_target(target: Any, params: Mapping[str, Any], **kw: Any) -> Resolved:
     """:func:`resolve` for a :class:`~llmbench_jupyter.core.targets.Target` (its provider,
-    model, kind and ``skip_params``)."""
+    model, kind and ``skip_params``); ``extra.<name>`` entries of ``params`` (a model
+    profile's or a search's) are sent as passthrough, after any ``passthrough=`` given."""
+    canonical = {k: v for k, v in params.items() if not str(k).startswith(EXTRA)}
+    extra = {str(k)[len(EXTRA) :]: v for k, v in params.items() if str(k).startswith(EXTRA)}
+    if extra:
+        kw["passthrough"] = {**(kw.get("passthrough") or {}), **extra}
     return resolve(
-        target.provider, target.model, target.kind, params, skip_params=target.skip_params, **kw
+        target.provider,
+        target.model,
+        target.kind,
+        canonical,
+        skip_params=target.skip_params,
+        **kw,
     )

@@ -171,6 +171,38 @@ class Meter:
         s.requests += 1
         s.dollars += actual_cost(ticket, body)
 
+    def reserve_block(self, requests: int, dollars: float) -> str | None:
+        """Book a whole bench trial at its most (``requests``, ``dollars``) before it starts,
+        since the bench engine sends without asking; why it may not start, or None."""
+        b, s = self.budget, self.spent
+        left = self.deadline_in_s()
+        if self.stopped or (left is not None and left <= 0):
+            return self.stopped or f"time budget reached ({b.minutes:g} minutes)"
+        if b.requests is not None and (
+            s.requests + s.booked_requests + requests + self.held_back > b.requests
+        ):
+            kept = f", {self.held_back} kept for the confirmation" if self.held_back else ""
+            return (
+                f"request budget reached ({s.requests} of {b.requests} used{kept}; a trial "
+                f"sends {requests})"
+            )
+        if b.dollars is not None and s.dollars + s.booked_dollars + dollars > b.dollars:
+            return (
+                f"dollar budget reached (${s.dollars:.4f} spent, the next trial may cost up "
+                f"to ${dollars:.4f}, limit ${b.dollars:g})"
+            )
+        s.booked_requests += requests
+        s.booked_dollars += dollars
+        return None
+
+    def settle_block(self, booked: tuple[int, float], used: tuple[int, float]) -> None:
+        """Replace a block's booking by what it used."""
+        s = self.spent
+        s.booked_requests -= booked[0]
+        s.booked_dollars -= booked[1]
+        s.requests += used[0]
+        s.dollars += used[1]
+
 
 @dataclass(frozen=True)
 class Ticket:

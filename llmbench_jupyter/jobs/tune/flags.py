@@ -1,7 +1,9 @@
 """The ``tune`` flags, shared by ``llmbench tune`` and ``%llmbench tune``.
 
 With ``--proposer MODEL`` the search is over system prompts (``--method quick|evolve|
-reflect``) and the parameters stay fixed; otherwise over ``--space``.
+reflect``) and the parameters stay fixed; otherwise over ``--space``. With ``--workload``
+each trial is a benchmark run (``--runs``, ``--context-tiers``, ``--max-tokens``,
+``--rate``, ``--concurrency``) instead of a suite, for speed and cost objectives.
 
 A search space on the command line is one ``--space NAME=SPEC`` per parameter:
 ``temperature=0..1`` (a range), ``top_p=0.5..1:0.1`` (a range with a step),
@@ -15,11 +17,13 @@ import argparse
 from typing import Any
 
 from llmbench_jupyter.jobs.flags import (
+    _int_list,
     _positive_float,
     _positive_int,
     add_profile_argument,
     stored_profile,
 )
+from llmbench_jupyter.jobs.tune.bench_objectives import BENCH_OBJECTIVES
 from llmbench_jupyter.jobs.tune.objectives import OBJECTIVES
 from llmbench_jupyter.jobs.tune.prompt_search import METHODS
 from llmbench_jupyter.jobs.tune.search import SAMPLERS
@@ -86,8 +90,9 @@ def add_tune_arguments(tp: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     tp.add_argument("--space-file", help="the search space as a YAML/JSON mapping")
     tp.add_argument(
-        "--objective", action="append", choices=list(OBJECTIVES),
-        help="what to optimise (repeatable: several give a Pareto front; default pass_rate)",
+        "--objective", action="append", choices=list({**OBJECTIVES, **BENCH_OBJECTIVES}),
+        help="what to optimise (repeatable: several give a Pareto front; default pass_rate, "
+        "or ttft_ms with --workload)",
     )  # fmt: skip
     tp.add_argument("--judge", help="the model that grades each case (for --objective judge_score)")
     tp.add_argument("--sampler", choices=SAMPLERS, default="tpe")
@@ -116,11 +121,31 @@ def add_tune_arguments(tp: argparse.ArgumentParser) -> None:
         help="evolve: share of children made by crossover (the rest by mutation)",
     )  # fmt: skip
     prompts.add_argument("--iterations", type=_positive_int, default=4, help="reflect")
+    bench = tp.add_argument_group("bench workload search (instead of --suite)")
+    bench.add_argument("--workload", action="store_true",
+                       help="each trial is a benchmark run of the workload below")  # fmt: skip
+    bench.add_argument("--runs", type=_positive_int, help="measured requests per context tier")
+    bench.add_argument("--warmup", type=int, help="warm-up requests per context tier")
+    bench.add_argument("--context-tiers", type=_int_list, help="padding sizes, e.g. 0,4000")
+    bench.add_argument("--max-tokens", type=_positive_int, help="output cap per request")
+    bench.add_argument("--rate", type=_positive_float, help="open-loop arrivals per second")
+    bench.add_argument("--prompt", help="the benchmark prompt")
+    bench.add_argument("--no-confirm", action="store_true",
+                       help="skip the final runs of the best against the baseline")  # fmt: skip
     tp.add_argument("--name", help="the search's name (needed to --resume it)")
     add_profile_argument(tp)
     tp.add_argument("--resume", action="store_true", help="continue the search of this --name")
-    tp.add_argument("--concurrency", "-c", type=_positive_int, default=4)
-    tp.add_argument("--timeout", type=_positive_float, default=60.0)
+    tp.add_argument(
+        "--concurrency",
+        "-c",
+        type=_positive_int,
+        help="cases (default 4), or a workload's streams, in flight at once",
+    )
+    tp.add_argument(
+        "--timeout",
+        type=_positive_float,
+        help="seconds per request (default 60, a workload's as configured)",
+    )
     tp.add_argument("--mode", choices=("default", "bfcl"), default="default")
     tp.add_argument("--sim-rules", help="rules file for the simulated endpoint")
     tp.add_argument("--db", help="store URL (default $LLMBENCH_DB_URL or the local SQLite file)")
@@ -141,6 +166,8 @@ def tune_options(args: argparse.Namespace) -> dict[str, Any]:
         space.update(loaded)
     space.update(dict(args.space or []))
     budget = {k: getattr(args, k) for k in ("trials", "requests", "dollars", "minutes")}
+    if args.workload:
+        return _workload_options(args, space, budget)
     shared = {
         "suite": args.suite, "model": args.model, "provider": args.provider,
         "config": args.config, "api_base": args.api_base, "api_key": args.api_key,
@@ -148,8 +175,10 @@ def tune_options(args: argparse.Namespace) -> dict[str, Any]:
         "budget": {k: v for k, v in budget.items() if v is not None},
         "holdout": args.holdout, "prune": not args.no_prune,
         "baseline": dict(args.baseline or []), "system_prompt": args.system_prompt,
-        "name": args.name, "resume": args.resume, "concurrency": args.concurrency,
-        "timeout": args.timeout, "mode": args.mode, "sim_rules": args.sim_rules,
+        "name": args.name, "resume": args.resume,
+        "concurrency": 4 if args.concurrency is None else args.concurrency,
+        "timeout": 60.0 if args.timeout is None else args.timeout, "mode": args.mode,
+        "sim_rules": args.sim_rules,
         "profile": stored_profile(args), "judge": args.judge,
     }  # fmt: skip
     if not args.proposer:
@@ -159,3 +188,29 @@ def tune_options(args: argparse.Namespace) -> dict[str, Any]:
     prompt_flags = ("proposer", "method", "n_variants", "population", "generations", "elite",
                     "crossover_rate", "iterations")  # fmt: skip
     return shared | {name: getattr(args, name) for name in prompt_flags}
+
+
+#: Suite-search flags a workload search refuses (what they set does not exist there).
+_SUITE_ONLY = {"proposer": "--proposer", "judge": "--judge", "system_prompt": "--system-prompt"}
+
+
+def _workload_options(args: argparse.Namespace, space: dict[str, Any],
+                      budget: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
+    """The flags of a search over a bench workload (``--workload``)."""
+    from llmbench_jupyter.core.errors import InputError
+
+    given = [flag for name, flag in _SUITE_ONLY.items() if getattr(args, name)]
+    if given:
+        raise InputError(f"--workload searches request parameters: drop {', '.join(given)}")
+    names = ("runs", "warmup", "context_tiers", "max_tokens", "rate", "prompt",
+             "concurrency", "timeout")  # fmt: skip
+    workload = {n: getattr(args, n) for n in names if getattr(args, n) is not None}
+    return {
+        "suite": None, "model": args.model, "provider": args.provider, "config": args.config,
+        "api_base": args.api_base, "api_key": args.api_key, "space": space or None,
+        "objectives": args.objective or ["ttft_ms"], "sampler": args.sampler,
+        "seed": args.seed, "budget": {k: v for k, v in budget.items() if v is not None},
+        "prune": not args.no_prune, "baseline": dict(args.baseline or []), "name": args.name,
+        "resume": args.resume, "sim_rules": args.sim_rules, "profile": stored_profile(args),
+        "workload": workload, "confirm": not args.no_confirm,
+    }  # fmt: skip

@@ -29,7 +29,9 @@ class Objective:
     name: str
     direction: str  # maximize | minimize
     doc: str
-    case_value: Callable[[CaseRun, Price | None], float | None]
+    #: The value of one case (a ``CaseRun``), or of one request (a ``RequestRecord``) for
+    #: the objectives of a bench workload (``bench_objectives``).
+    case_value: Callable[[Any, Price | None], float | None]
 
 
 def _passed(run: CaseRun, price: Price | None) -> float:
@@ -59,17 +61,21 @@ OBJECTIVES: dict[str, Objective] = {
 }
 
 
-def objectives_of(given: str | Sequence[str]) -> list[Objective]:
+def objectives_of(
+    given: str | Sequence[str], known: Mapping[str, Objective] = OBJECTIVES, what: str = "a suite"
+) -> list[Objective]:
+    """The named objectives, from those ``known`` for what is searched (``what``)."""
     names = [given] if isinstance(given, str) else list(given)
     if not names:
-        raise InputError(f"objectives: name at least one of {', '.join(OBJECTIVES)}")
+        raise InputError(f"objectives: name at least one of {', '.join(known)}")
     out = []
     for name in names:
-        if name not in OBJECTIVES:
+        if name not in known:
             raise InputError(
-                f"objectives: unknown {name!r}; expected one or more of {', '.join(OBJECTIVES)}"
+                f"objectives: unknown {name!r} for a search over {what}; expected one or "
+                f"more of {', '.join(known)}"
             )
-        out.append(OBJECTIVES[name])
+        out.append(known[name])
     if len(set(names)) != len(names):
         raise InputError(f"objectives: {names} names one twice")
     return out

@@ -23,6 +23,7 @@ from llmbench_jupyter.jobs.tune.spec import TuneSpec
 from llmbench_jupyter.jobs.tune.trial import COMPLETE, PRUNED, TrialRun
 
 if TYPE_CHECKING:
+    from llmbench_jupyter.jobs.tune.bench_spec import BenchTuneSpec
     from llmbench_jupyter.store import Store
 
 INTERRUPTED = "interrupted: the search stopped while this trial ran"
@@ -30,7 +31,7 @@ INTERRUPTED = "interrupted: the search stopped while this trial ran"
 
 class TrialBook:
     def __init__(self, store: Store | None, study: dict[str, Any], rows: list[dict[str, Any]],
-                 spec: TuneSpec) -> None:  # fmt: skip
+                 spec: TuneSpec | BenchTuneSpec) -> None:  # fmt: skip
         self.store = store
         self.study = study
         self.study_id: str = study["study_id"]
@@ -42,14 +43,14 @@ class TrialBook:
         self._step = {c.id: i for i, c in enumerate(train)}
 
     @classmethod
-    def open(cls, store: Store | None, spec: TuneSpec, described: dict[str, Any],
+    def open(cls, store: Store | None, spec: TuneSpec | BenchTuneSpec, described: dict[str, Any],
              owner: str | None) -> TrialBook:  # fmt: skip
         """The named search to resume (``spec.resume``), or a new one."""
         fields = {
-            "name": spec.name or f"tune {spec.target.key} on {spec.suite.name}",
+            "name": spec.name or f"tune {spec.target.key} on {spec.subject}",
             "kind": spec.kind,
             "target": spec.target.key,
-            "suite": f"{spec.suite.name}@{spec.suite.version}",
+            "suite": spec.subject,
             "directions": spec.directions,
             "objectives": spec.objectives,
             "spec": described,
@@ -65,8 +66,9 @@ class TrialBook:
                 theirs = (found.get("spec") or {}).get("fingerprint")
                 if theirs != described["fingerprint"]:
                     raise InputError(
-                        f"tune: a search named {spec.name!r} exists, but with another suite, "
-                        "target, space, objectives, sampler, seed or baseline; resume it with "
+                        f"tune: a search named {spec.name!r} exists, but with another suite or "
+                        "workload, target, space, objectives, sampler, seed or baseline; resume "
+                        "it with "
                         "the same arguments, or give this search another name"
                     )
                 rows = store.trials(found["study_id"])
@@ -142,22 +144,41 @@ class TrialBook:
 
     def finish(self, number: int, out: TrialRun, metrics: dict[str, Any],
                used: tuple[int, float], spec: TuneSpec, price: Price | None) -> None:  # fmt: skip
+        """Record a suite trial's end: its case results, metrics and what it used."""
         objective = spec.chosen[0]
-        values = [metrics.get(o.name) for o in spec.chosen]
-        state = {COMPLETE: "complete", PRUNED: "pruned"}.get(out.state, "fail")
-        error = out.reason if state == "fail" else None
-        if state == "complete" and any(v is None for v in values):
-            state, error = "fail", "an objective has no value (no case finished, or no price)"
         intermediate = {}
         for run in out.runs:
             value = objective.case_value(run, price)
             if value is not None:
                 intermediate[self._step[run.case_id]] = float(value)
+        state = {COMPLETE: "complete", PRUNED: "pruned"}.get(out.state, "fail")
+        self._finish(number, state, out.reason if state == "fail" else None,
+                     {**metrics, "failures": failure_lines(spec.suite, out.runs)},
+                     {r.case_id: 1.0 if r.score.passed else 0.0 for r in out.runs},
+                     intermediate, used)  # fmt: skip
+
+    def finish_workload(self, number: int, state: str, error: str | None,
+                        metrics: dict[str, Any], intermediate: dict[int, float],
+                        used: tuple[int, float]) -> None:  # fmt: skip
+        """Record a bench trial's end (``state`` as a ``TrialRun``'s); a complete trial
+        whose metrics say it failed (too many errors) is a failed one."""
+        state = {COMPLETE: "complete", PRUNED: "pruned"}.get(state, "fail")
+        if state == "complete" and metrics.get("error"):
+            state, error = "fail", metrics["error"]
+        self._finish(number, state, error if state == "fail" else None, metrics, {},
+                     intermediate, used)  # fmt: skip
+
+    def _finish(self, number: int, state: str, error: str | None, metrics: dict[str, Any],
+                case_scores: dict[str, float], intermediate: dict[int, float],
+                used: tuple[int, float]) -> None:  # fmt: skip
+        values = [metrics.get(o.name) for o in self.spec.chosen]
+        if state == "complete" and any(v is None for v in values):
+            state, error = "fail", "an objective has no value (nothing finished, or no price)"
         changes: dict[str, Any] = {
             "state": state,
             "values": [float(v) for v in values] if state == "complete" else None,  # type: ignore[arg-type]
-            "metrics": {**metrics, "failures": failure_lines(spec.suite, out.runs)},
-            "case_scores": {r.case_id: 1.0 if r.score.passed else 0.0 for r in out.runs},
+            "metrics": metrics,
+            "case_scores": case_scores,
             "intermediate": intermediate,
             "n_requests": used[0],
             "cost_usd": used[1],

@@ -24,8 +24,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from llmbench_jupyter.core.errors import InputError
-from llmbench_jupyter.core.params import PARAMS, space
-from llmbench_jupyter.evals.runner import EXTRA
+from llmbench_jupyter.core.params import EXTRA, PARAMS, space
 
 if TYPE_CHECKING:
     from optuna.distributions import BaseDistribution
@@ -77,8 +76,10 @@ class SearchSpace:
             return None
 
 
-def build_space(target: Target, given: Mapping[str, Any]) -> SearchSpace:
-    """Check ``given`` against the parameter registry for ``target`` and build it."""
+def build_space(target: Target, given: Mapping[str, Any], *, has_tools: bool = True) -> SearchSpace:
+    """Check ``given`` against the parameter registry for ``target`` and build it;
+    ``has_tools=False`` for a bench workload, which offers no tools (tool parameters are
+    refused with the registry's reason)."""
     from optuna.distributions import CategoricalDistribution
 
     if not isinstance(given, Mapping) or not given:
@@ -94,7 +95,7 @@ def build_space(target: Target, given: Mapping[str, Any]) -> SearchSpace:
         [str(n) for n in canonical if n in PARAMS],
         skip_params=target.skip_params,
         max_output_tokens=target.max_output_tokens,
-        has_tools=True,
+        has_tools=has_tools,
     )
     out = SearchSpace({}, notes=list(allowed.constraints))
     for name, spec in given.items():

@@ -141,6 +141,11 @@ class TuneSpec:
     def directions(self) -> list[str]:
         return [o.direction for o in self.chosen]
 
+    @property
+    def subject(self) -> str:
+        """What is searched over: the suite and its version."""
+        return f"{self.suite.name}@{self.suite.version}"
+
     def split(self) -> tuple[list[Case], list[Case]]:
         """(search cases, held-out cases): a seeded shuffle, the held-out share rounded
         down, and none held out below 4 cases."""

@@ -78,7 +78,27 @@ class TuneWork:
             TrialBook.open, store, spec, self._described, job.manager.owner
         )
         job._on_start(None, spec.budget.trials or 0)
-        train, held = spec.split()
+        self.meter = meter = await self._prepare(book)
+        status = "failed"
+        try:
+            with contextlib.ExitStack() as stack:
+                target = await self._target_with_sim(stack)
+                await self._search(target, meter, job)
+            status = "done"
+        except asyncio.CancelledError:
+            status, self.stop_reason = "cancelled", self.stop_reason or "cancelled"
+            raise
+        finally:
+            self.status = status
+            book.spent_seconds = meter.elapsed_s()
+            await asyncio.shield(asyncio.to_thread(book.close, status, self.stop_reason, meter))
+            job._notify()
+        return self._result()
+
+    async def _prepare(self, book: TrialBook) -> Meter:
+        """Prices and the parameter registry (off the loop), and the search's meter."""
+        spec = self.spec
+        _train, held = spec.split()
         t = spec.target
         price = await asyncio.to_thread(
             price_for,
@@ -96,42 +116,35 @@ class TuneWork:
                 price_for, j.provider, j.api_model, j.model, j.input_cost_per_mtok,
                 j.output_cost_per_mtok,
             )  # fmt: skip
-        self.meter = meter = Meter(
+        meter = Meter(
             spec.budget, book.spent(), price, t.max_output_tokens, already_s=book.seconds()
         )
         meter.held_back = 2 * sum(max(1, c.max_rounds) for c in held)
-        per_trial = sum(max(1, c.max_rounds) for c in train)
         if spec.prune and spec.objectives[0] != "pass_rate":  # Wilcoxon: scipy, ~1 s to import
             await asyncio.to_thread(importlib.import_module, "scipy.stats")
-        status = "failed"
-        try:
-            with contextlib.ExitStack() as stack:
-                target = await self._target_with_sim(stack)
-                async with aiohttp.ClientSession() as session:
-                    run = self._runner(session, target, train, meter, job)
-                    if not book.has(0):
-                        self.stop_reason = meter.room_for_trial(per_trial)
-                        if self.stop_reason is None:
-                            await run(0, dict(spec.baseline), None)
-                    if spec.kind == "prompt":
-                        await self._prompt_search(session, run, meter, per_trial)
-                    else:
-                        await self._param_search(run, meter, per_trial)
-                    # the held-out test's requests were kept aside; each is checked again
-                    meter.held_back, meter.stopped = 0, None
-                    if held and book.has(0):
-                        result = await held_out_test(book, spec, session, target, held, meter)
-                        book.result["holdout"] = result
-            status = "done"
-        except asyncio.CancelledError:
-            status, self.stop_reason = "cancelled", self.stop_reason or "cancelled"
-            raise
-        finally:
-            self.status = status
-            book.spent_seconds = meter.elapsed_s()
-            await asyncio.shield(asyncio.to_thread(book.close, status, self.stop_reason, meter))
-            job._notify()
-        return self._result()
+        return meter
+
+    async def _search(self, target: Any, meter: Meter, job: Job) -> None:
+        """Baseline, search, held-out test."""
+        spec, book = self.spec, self.book
+        assert book is not None
+        train, held = spec.split()
+        per_trial = sum(max(1, c.max_rounds) for c in train)
+        async with aiohttp.ClientSession() as session:
+            run = self._runner(session, target, train, meter, job)
+            if not book.has(0):
+                self.stop_reason = meter.room_for_trial(per_trial)
+                if self.stop_reason is None:
+                    await run(0, dict(spec.baseline), None)
+            if spec.kind == "prompt":
+                await self._prompt_search(session, run, meter, per_trial)
+            else:
+                await self._param_search(run, meter, per_trial)
+            # the held-out test's requests were kept aside; each is checked again
+            meter.held_back, meter.stopped = 0, None
+            if held and book.has(0):
+                result = await held_out_test(book, spec, session, target, held, meter)
+                book.result["holdout"] = result
 
     def _runner(self, session: aiohttp.ClientSession, target: Any, cases: list[Any],
                 meter: Meter, job: Job) -> Any:  # fmt: skip
@@ -341,10 +354,13 @@ class TuneWork:
             "target": described["target"],
             "suite": described["suite"],
             "params": list(self.spec.built.distributions),
-            "split": {
+            "split": None
+            if self.spec.kind == "bench"
+            else {
                 "search": len(described["search_cases"]),
                 "holdout": len(described["holdout_cases"]),
             },
+            "kind": self.spec.kind,
             "objectives": self.spec.objectives,
             "directions": self.spec.directions,
             "sampler": self.spec.sampler,

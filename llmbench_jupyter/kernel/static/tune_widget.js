@@ -28,7 +28,11 @@ const NOT_RUN = {
   cancelled: "Not run: the search was cancelled.",
   failed: "Not run: the search failed.",
 };
-const OBJECTIVE_LABELS = { pass_rate: "pass rate", latency_ms: "latency", cost_usd: "cost" };
+const OBJECTIVE_LABELS = {
+  pass_rate: "pass rate", latency_ms: "latency", cost_usd: "cost", ttft_ms: "time to first token",
+  ttfat_ms: "time to first answer token", e2e_ms: "end-to-end latency", tpot_ms: "time per output token",
+  decode_tps: "decode speed",
+};
 const LIMITS = {
   trials: { spent: (sp) => sp.trials, text: (v) => String(v) },
   requests: { spent: (sp) => sp.requests, text: (v) => String(v) },
@@ -73,12 +77,16 @@ function objText(name, v) {
   if (!isNum(v)) return "—";
   if (name === "pass_rate") return `${pctPoints(v)}%`;
   if (name === "cost_usd") return `$${sig(v)}`;
-  if (name === "latency_ms") return `${sig(v)} ms`;
+  if (name.endsWith("_ms")) return `${sig(v)} ms`;
+  if (name === "decode_tps") return `${sig(v)} tok/s`;
   return sig(v);
 }
 
-function ciText(lo, hi) {
-  return isNum(lo) && isNum(hi) ? `[${pctPoints(lo)}–${pctPoints(hi)}%]` : "";
+// A 95% interval: a pass rate's in percent points, any other objective's in its units.
+function ciText(lo, hi, name = "pass_rate") {
+  if (!isNum(lo) || !isNum(hi)) return "";
+  if (name === "pass_rate") return `[${pctPoints(lo)}–${pctPoints(hi)}%]`;
+  return `[${objText(name, lo)} – ${objText(name, hi)}]`;
 }
 
 function paramText(v) {
@@ -140,11 +148,14 @@ function bestBlock(snap) {
   const objs = snap.objectives || [];
   const values = objs.map((o) => {
     const v = (best.values || {})[o];
-    const ci = o === "pass_rate" ? ciText(...(best.pass_rate_ci || [])) : "";
+    const interval = o === "pass_rate" ? best.pass_rate_ci : o === objs[0] ? best.ci : null;
+    const [lo, hi] = interval || [];
+    const ci = ciText(lo, hi, o);
+    const how = o === "pass_rate" ? "Wilson 95% confidence interval" : "bootstrap 95% interval of the median";
     return h("span", { class: "lbt-best-value", "data-objective": o }, [
       h("span", { class: "lbw-muted", text: `${o} ` }),
       h("strong", { text: objText(o, v) }),
-      ci ? h("span", { class: "lbw-muted", text: ` ${ci}`, title: "Wilson 95% confidence interval" }) : null,
+      ci ? h("span", { class: "lbw-muted", text: ` ${ci}`, title: how }) : null,
     ]);
   });
   const params = Object.entries(best.params || {});
@@ -160,35 +171,6 @@ function bestBlock(snap) {
     h("div", { class: "lbt-best-values" }, values),
     h("div", { class: "lbt-best-params", text: paramLine }),
   ];
-}
-
-function verdictBlock(snap) {
-  const head = h("div", { class: "lbt-block-title", text: "Held-out test" });
-  const held = snap.holdout || {};
-  const n = (snap.split || {}).holdout || 0;
-  if (!held.verdict) {
-    let text = `When the search ends, the baseline and the best trial run once on ${n} held-out cases the search never saw.`;
-    if (!n) text = "No held-out cases (holdout=0): the best score is on the cases it was chosen on.";
-    else if (FINAL.has(snap.state)) text = NOT_RUN[snap.state] || `Not run: the search is ${snap.state}.`;
-    return { cls: "", nodes: [head, h("div", { class: "lbw-muted lbt-verdict-text", text })] };
-  }
-  const test = held.mcnemar;
-  const headline = test ? `${held.verdict}: p ${pText(test.p_value)}, ${test.cases} cases` : held.verdict;
-  const nodes = [head, h("div", { class: "lbt-verdict-text", text: headline })];
-  const b = held.best || {};
-  const a = held.baseline || {};
-  if (isNum(b.passed) && isNum(a.passed)) {
-    nodes.push(h("div", { class: "lbw-muted", text:
-      `best (trial ${held.best_trial}) passed ${b.passed} of ${b.cases}, the baseline ${a.passed} of ${a.cases}` }));
-  }
-  if (test) {
-    nodes.push(h("div", { class: "lbw-muted", text:
-      `exact McNemar test: ${test.b_only} cases only the best passed, ${test.a_only} only the baseline` }));
-  }
-  let cls = "lbt-verdict-neutral";
-  if (held.verdict.startsWith("significant improvement")) cls = "lbt-verdict-good";
-  else if (held.verdict.startsWith("significantly worse")) cls = "lbt-verdict-bad";
-  return { cls, nodes, verdict: held.verdict, significant: test ? test.significant : null };
 }
 
 // ------------------------------------------------------------------------- charts
@@ -306,8 +288,11 @@ function columns(snap, rows) {
   const cols = [{ key: "number", label: "#", num: true }, { key: "state", label: "State" }];
   for (const p of snap.params || []) cols.push({ key: p, label: p, num: true, param: true });
   for (const o of snap.objectives || []) cols.push({ key: o, label: o, num: true, objective: true });
-  if (rows.some((r) => "pass_rate_ci_low" in r)) cols.push({ key: "pass_rate_ci_low", label: "Pass rate 95% CI", num: true, ci: true });
-  cols.push({ key: "cases", label: "Cases", num: true }, { key: "n_requests", label: "Requests", num: true },
+  const first = (snap.objectives || [])[0];
+  if (rows.some((r) => "pass_rate_ci_low" in r)) cols.push({ key: "pass_rate_ci_low", label: "Pass rate 95% CI", num: true, ci: "pass_rate" });
+  else if (first && rows.some((r) => `${first}_ci_low` in r)) cols.push({ key: `${first}_ci_low`, label: `${first} 95% CI`, num: true, ci: first });
+  if (snap.kind !== "bench") cols.push({ key: "cases", label: "Cases", num: true });
+  cols.push({ key: "n_requests", label: "Requests", num: true },
     { key: "cost_usd_spent", label: "Cost spent", num: true }, { key: "duration_s", label: "Time", num: true });
   return cols;
 }
@@ -321,7 +306,7 @@ function cellHtml(col, r, marks) {
   let text;
   if (col.param) text = paramText(r[col.key]);
   else if (col.objective) text = objText(col.key, r[col.key]);
-  else if (col.ci) text = ciText(r.pass_rate_ci_low, r.pass_rate_ci_high) || "—";
+  else if (col.ci) text = ciText(r[`${col.ci}_ci_low`], r[`${col.ci}_ci_high`], col.ci) || "—";
   else if (col.key === "cost_usd_spent") text = isNum(r[col.key]) ? `$${sig(r[col.key])}` : "—";
   else if (col.key === "duration_s") text = fmtDuration(r[col.key]);
   else if (col.key === "cases") text = isNum(r.cases) ? `${r.passed ?? "?"}/${r.cases} passed` : "—";
