@@ -267,3 +267,34 @@ def test_the_cli_refuses_suite_flags_with_a_workload(config, capsys) -> None:  #
                      "--proposer", "x", "--no-save"])  # fmt: skip
     assert code != 0
     assert "drop --proposer" in capsys.readouterr().err
+
+
+def test_the_widget_shows_the_confirmation_and_the_objectives_interval(sim, config) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+
+    from llmbench_jupyter.kernel.tune_widget import TuneWidget
+    from llmbench_jupyter.kernel.widget import MIN_INTERVAL_S, ROWS_INTERVAL_S
+
+    async def main() -> tuple[Any, TuneWidget]:
+        job = tune(sim, config, sampler="grid", prune=False, save=False)
+        widget = TuneWidget.for_job(job)
+        await job
+        await asyncio.sleep(ROWS_INTERVAL_S + 3 * MIN_INTERVAL_S)  # the delayed last rows
+        deadline = time.monotonic() + 10  # a loaded machine may take longer
+        while len(widget.rows) < 4 and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        return job, widget
+
+    job, widget = asyncio.run(main())
+    result = job.result()
+    snap = widget.snapshot
+    assert snap["kind"] == "bench" and snap["split"] is None
+    assert snap["objectives"] == ["ttfat_ms"] and snap["directions"] == ["minimize"]
+    m = result.best["metrics"]
+    assert snap["best"]["ci"] == [m["ttfat_ms_ci_low"], m["ttfat_ms_ci_high"]]
+    assert snap["holdout"]["verdict"] == "significant improvement"
+    assert snap["holdout"]["compare"]["metric"] == "ttfat_ms"
+    assert [r["number"] for r in widget.rows] == [0, 1, 2, 3]
+    assert all(r["ttfat_ms_ci_low"] <= r["ttfat_ms"] for r in widget.rows)
+    json.dumps(widget.get_state(["snapshot", "rows"]), allow_nan=False)  # strict JSON
+    widget.close()

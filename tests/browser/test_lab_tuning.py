@@ -139,6 +139,24 @@ def test_tuning_notebook_shows_the_live_tune_widget(page: Any, lab: Any, artifac
     assert pareto.locator("[data-testid=llmbench-tune-verdict]").get_attribute("data-verdict")
     pareto.scroll_into_view_if_needed()
     pareto.screenshot(path=artifacts / "tuning-pareto.png")
+
+    # the workload search (the 4th widget, after the resumed one): its confirmation, the
+    # first objective's interval per trial, no case counts
+    speed = page.locator(f"{PANEL} {TUNE}").nth(3)
+    assert speed.get_attribute("data-state") == "done"
+    page.wait_for_function(widget_js(3, f"el.querySelectorAll({ROWS!r}).length === 4"),
+                           timeout=30_000)  # fmt: skip
+    verdict = speed.locator("[data-testid=llmbench-tune-verdict]")
+    assert verdict.get_attribute("data-verdict") == "significant improvement"
+    text = verdict.inner_text()
+    assert "Confirmation" in text and "over 4 + 4 fresh requests" in text, text
+    assert re.search(r"bootstrap 95% CI \[-?[0-9.]+ ms – -?[0-9.]+ ms\]", text), text
+    headers = speed.locator("[data-testid=llmbench-tune-trials] thead").inner_text()
+    assert "ttfat_ms 95% CI" in headers and "Cases" not in headers, headers
+    best = speed.locator("[data-testid=llmbench-tune-best]").inner_text()
+    assert "reasoning_effort = low" in best and " ms [" in best, best
+    speed.scroll_into_view_if_needed()
+    speed.screenshot(path=artifacts / "tuning-workload.png")
     assert errors == [], f"JavaScript errors in the page: {errors}"
 
 
