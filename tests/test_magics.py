@@ -292,6 +292,19 @@ def test_tune_searches_with_cli_flags_and_load_tune_reads_it(ip: InteractiveShel
     assert stored.study_id == result.study_id and stored.status == "done"
 
 
+def test_tune_searches_a_bench_workload_with_cli_flags(ip: InteractiveShell) -> None:
+    job = line(
+        ip, "tune --workload -m sim-reasoning --space reasoning_effort=low,high "
+        "--objective ttfat_ms --runs 2 --warmup 0 --concurrency 2 --trials 2 --no-confirm "
+        "--no-save -o wj",
+    )  # fmt: skip
+    assert isinstance(job, Job) and ip.user_ns["wj"] is job
+    result = job.wait(120)
+    assert result.study["kind"] == "bench" and result.objectives == ["ttfat_ms"]
+    assert [r["n_requests"] for r in result.trials] == [2, 2]
+    assert result.verdict == "not tested: no confirmation run"
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
