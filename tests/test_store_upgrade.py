@@ -290,3 +290,54 @@ def test_a_sqlite_store_goes_back_to_0007_and_up_again_unchanged(sqlite_0005: st
 @pytest.mark.postgres
 def test_a_postgresql_store_goes_back_to_0007_and_up_again_unchanged(pg_0005: str) -> None:
     _round_trip_0007(pg_0005)
+
+
+def _round_trip_0008(url: str) -> None:
+    """0009 undone and redone: PostgreSQL's ``requests`` gets its key index back and
+    loses it again; the records read the same throughout, and new ones still go in."""
+    store = Store(url)
+    runs = [r["run_id"] for r in OLD["runs"] if r["kind"] == "bench"]
+    before = {run: store.records(run) for run in runs}
+    store.close()
+    from llmbench_jupyter.store import close_all
+
+    close_all()
+    engine = sa.create_engine(parse_url(url))
+    postgres = engine.dialect.name == "postgresql"
+
+    def keyed() -> bool:
+        with engine.connect() as conn:
+            return bool(sa.inspect(conn).get_pk_constraint("requests")["constrained_columns"])
+
+    try:
+        assert keyed() is not postgres  # SQLite's seq is its rowid: a key, no index
+        with engine.begin() as conn:
+            cfg = alembic_config(engine.url)
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "0008")
+        assert keyed()
+    finally:
+        engine.dispose()
+    store = Store(url)  # upgrades again
+    try:
+        assert {run: store.records(run) for run in runs} == before
+        extra = store.records(runs[0])[0]
+        extra.request_id = "after-0009"
+        store.add_records([extra])
+        assert any(r.request_id == "after-0009" for r in store.records(runs[0]))
+    finally:
+        store.close()
+    engine = sa.create_engine(parse_url(url))
+    try:
+        assert keyed() is not postgres
+    finally:
+        engine.dispose()
+
+
+def test_a_sqlite_store_goes_back_to_0008_and_up_again_unchanged(sqlite_0005: str) -> None:
+    _round_trip_0008(sqlite_0005)
+
+
+@pytest.mark.postgres
+def test_a_postgresql_store_goes_back_to_0008_and_up_again_unchanged(pg_0005: str) -> None:
+    _round_trip_0008(pg_0005)

@@ -114,8 +114,10 @@ class Request(Base):
     8-byte to 1-byte to variable width, so PostgreSQL pads none of them.
 
     ``seq`` (insertion order) is the key: a run's rows sit together, and no index on a
-    random text id is kept (it cost ~45 bytes a record). ``store.records_io`` maps
-    between these rows and ``RequestRecord``.
+    random text id is kept (it cost ~45 bytes a record). On PostgreSQL not even ``seq``
+    is indexed (migration 0009: nothing looks a request up by it, and its unique index
+    cost ~25 bytes a record); the primary key here is the mapper's, and SQLite's rowid.
+    ``store.records_io`` maps between these rows and ``RequestRecord``.
     """
 
     __tablename__ = "requests"
