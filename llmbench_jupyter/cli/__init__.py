@@ -15,6 +15,7 @@ import sys
 from llmbench_jupyter.cli._bench import cmd_bench
 from llmbench_jupyter.cli._eval import cmd_eval, cmd_eval_compare
 from llmbench_jupyter.cli._job import EXIT_ALL_FAILED, EXIT_INTERRUPTED, EXIT_USAGE
+from llmbench_jupyter.cli._models import cmd_models
 from llmbench_jupyter.cli._parser import build_parser
 from llmbench_jupyter.cli._profiles import cmd_profile
 from llmbench_jupyter.cli._results import cmd_results
@@ -71,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_tune(args)
         if args.command == "profile":
             return cmd_profile(args)
+        if args.command == "models":
+            return cmd_models(args)
         return cmd_results(args)
     except LLMBenchError as exc:
         print(f"error: {scrub(str(exc))}", file=sys.stderr)

@@ -18,6 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
+from llmbench_jupyter.sim import model_lists
 from llmbench_jupyter.sim.engine import (
     ANTHROPIC,
     OPENAI,
@@ -87,6 +88,8 @@ class SimServer:
                 web.post("/v1/chat/completions", self._chat),
                 web.post("/v1/messages", self._messages),
                 web.get("/v1/models", self._models),
+                web.get("/v1beta/models", self._gemini_models),
+                web.get("/api/tags", self._ollama_tags),
                 web.get("/sim/sendlog/{response_id}", self._sendlog),
                 web.get("/sim/stats", self._stats),
             ]
@@ -238,11 +241,29 @@ class SimServer:
             return error_response(
                 OPENAI, RequestError(401, "Incorrect or missing API key.", "invalid_api_key")
             )
-        data = [
-            {"id": name, "object": "model", "created": 0, "owned_by": "llmbench-sim"}
-            for name in self._scenarios
-        ]
-        return web.json_response({"object": "list", "data": data})
+        names = list(self._scenarios)
+        if "anthropic-version" in request.headers:
+            return web.json_response(model_lists.anthropic_list(names, request.query))
+        return web.json_response(model_lists.openai_list(names))
+
+    async def _gemini_models(self, request: web.Request) -> web.Response:
+        if self._require_key is not None and not hmac.compare_digest(
+            request.headers.get("x-goog-api-key", "").encode(), self._require_key.encode()
+        ):
+            return web.json_response(
+                {
+                    "error": {
+                        "code": 403,
+                        "message": "API key not valid.",
+                        "status": "PERMISSION_DENIED",
+                    }
+                },
+                status=403,
+            )
+        return web.json_response(model_lists.gemini_list(list(self._scenarios), request.query))
+
+    async def _ollama_tags(self, request: web.Request) -> web.Response:
+        return web.json_response(model_lists.ollama_tags(list(self._scenarios)))
 
     async def _sendlog(self, request: web.Request) -> web.Response:
         rid = request.match_info["response_id"]

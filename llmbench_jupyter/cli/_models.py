@@ -1,0 +1,65 @@
+"""``llmbench models discover``: what a provider offers against the config, and adding it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from llmbench_jupyter.cli._tables import _console
+
+
+def add_models_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    models = sub.add_parser("models", help="discover a provider's models, add them to the config")
+    msub = models.add_subparsers(dest="action", required=True, metavar="ACTION")
+    disc = msub.add_parser(
+        "discover",
+        help="list the models a provider offers, marked new / configured / not offered",
+        description="Read a configured provider's model list (OpenAI-compatible /models, "
+        "Anthropic, Gemini or Ollama) and compare it with the config; --add or --add-new "
+        "writes models into your config file, its comments and layout kept.",
+    )
+    disc.add_argument("--provider", "-p", required=True, help="a provider of the config")
+    disc.add_argument(
+        "--shape",
+        choices=("openai", "anthropic", "gemini", "ollama"),
+        help="the model list's shape (default: from the provider's kind and host)",
+    )
+    disc.add_argument("--config", help="config file (default: the usual search order)")
+    disc.add_argument(
+        "--add", action="append", metavar="MODEL", help="add this model to the config (repeatable)"
+    )
+    disc.add_argument("--add-new", action="store_true", help="add every new model")
+    disc.add_argument("--json", action="store_true", help="print the rows as JSON")  # fmt: skip
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    from llmbench_jupyter.jobs.discovery import add_models, discover
+
+    out, err = _console(), _console(stderr=True)
+    found = discover(args.provider, config=args.config, shape=args.shape)
+    if args.json:
+        out.print_json(json.dumps(found.rows, default=str))
+    else:
+        table = Table(title=f"{found.provider}: {found.listing.url}")
+        for column in ("id", "status", "display name", "context", "max output"):
+            table.add_column(
+                column, justify="right" if column in ("context", "max output") else "left"
+            )
+        for r in found.rows:
+            table.add_row(r["id"], r["status"], r["display_name"] or "",
+                          _n(r["context_window"]), _n(r["max_output_tokens"]))  # fmt: skip
+        out.print(table)
+    err.print(repr(found).strip("<>"), markup=False)
+    wanted = "new" if args.add_new else args.add
+    if wanted:
+        added = add_models(args.provider, wanted, config=args.config, discovery=found)
+        where = found.config_path or "the config"
+        err.print(f"added {len(added)} model(s) to {where}: {', '.join(added) or '-'}",
+                  markup=False)  # fmt: skip
+    return 0
+
+
+def _n(value: object) -> str:
+    return f"{value:,}" if isinstance(value, int) else ""
