@@ -12,6 +12,8 @@ stays cheap and never pulls in litellm, pandas or plotly until a feature needs t
 - model profiles: :func:`save_profile`, :func:`load_profile`, :func:`profiles`,
   :func:`delete_profile` (apply one with ``profile=`` in bench, evaluate and tune);
 - suites: :func:`load_suite` (more in :mod:`llmbench_jupyter.evals`);
+- models: :func:`discover_models` (what a provider offers, against the config) and
+  :func:`add_models` (into your config file);
 - your API keys: :mod:`keys` (``keys.set``, ``keys.list``, ``keys.delete``);
 - errors: every error this package raises on purpose is an :class:`LLMBenchError`.
 
@@ -52,6 +54,8 @@ _EXPORTS = {
     "eval_history": "analysis.eval_history",
     "export_html": "analysis.report",
     "load_suite": "evals.suites",
+    "discover_models": "jobs.discovery",
+    "add_models": "jobs.discovery",
     # the error hierarchy: all of it derives from LLMBenchError
     "LLMBenchError": "core.errors",
     "InputError": "core.errors",
@@ -59,6 +63,7 @@ _EXPORTS = {
     "JudgeError": "evals.judge",
     "RequestFailed": "core.errors",
     "ConfigError": "core.config",
+    "DiscoveryError": "core.discovery",
     "StatsInputError": "stats",
     "EvalModelError": "evals.model",
     "SuiteError": "evals.suites",

@@ -132,6 +132,8 @@ PUBLIC = {
     "load_profile",
     "profiles",
     "delete_profile",
+    "discover_models",
+    "add_models",
 }
 
 

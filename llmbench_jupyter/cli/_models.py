@@ -35,10 +35,10 @@ def add_models_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
 def cmd_models(args: argparse.Namespace) -> int:
     from rich.table import Table
 
-    from llmbench_jupyter.jobs.discovery import add_models, discover
+    from llmbench_jupyter.jobs.discovery import add_models, discover_models
 
     out, err = _console(), _console(stderr=True)
-    found = discover(args.provider, config=args.config, shape=args.shape)
+    found = discover_models(args.provider, config=args.config, shape=args.shape)
     if args.json:
         out.print_json(json.dumps(found.rows, default=str))
     else:

@@ -117,16 +117,20 @@ def _headers(shape: str, endpoint: Endpoint) -> dict[str, str]:
 
 
 async def list_models(
-    session: aiohttp.ClientSession, endpoint: Endpoint, shape: str | None = None
+    session: aiohttp.ClientSession,
+    endpoint: Endpoint,
+    shape: str | None = None,
+    page_size: int = 1000,
 ) -> Listing:
-    """Every model ``endpoint`` lists, all pages followed (at most ``MAX_PAGES``)."""
+    """Every model ``endpoint`` lists, all pages followed (at most ``MAX_PAGES`` of
+    ``page_size``, where the API pages)."""
     shape = shape or guess_shape(endpoint.kind, endpoint.api_base)
     url = listing_url(shape, endpoint.api_base)
     out = Listing(endpoint.provider, shape, _shown(url, endpoint))
     seen: set[str] = set()
     token: str | None = None
     while out.pages < MAX_PAGES:
-        body = await _get(session, endpoint, shape, url, _page_params(shape, token))
+        body = await _get(session, endpoint, shape, url, _page_params(shape, token, page_size))
         out.pages += 1
         entries, token = _entries(shape, body, out.url)
         for entry in entries:
@@ -145,11 +149,11 @@ def _shown(url: str, endpoint: Endpoint) -> str:
     return scrub(redact_url(url), endpoint.secrets())
 
 
-def _page_params(shape: str, token: str | None) -> dict[str, str]:
+def _page_params(shape: str, token: str | None, size: int) -> dict[str, str]:
     if shape == "anthropic":
-        return {"limit": "1000", **({"after_id": token} if token else {})}
+        return {"limit": str(size), **({"after_id": token} if token else {})}
     if shape == "gemini":
-        return {"pageSize": "1000", **({"pageToken": token} if token else {})}
+        return {"pageSize": str(size), **({"pageToken": token} if token else {})}
     return {}
 
 
@@ -160,8 +164,7 @@ async def _get(session: aiohttp.ClientSession, endpoint: Endpoint, shape: str, u
     try:
         async with session.get(url, headers=_headers(shape, endpoint), params=params,
                                timeout=timeout) as resp:  # fmt: skip
-            raw = await resp.content.read(MAX_BODY + 1)
-            status = resp.status
+            raw, status = await _body(resp), resp.status
     except TimeoutError:
         raise DiscoveryError(f"{where}: no answer within {endpoint.timeout_s:g} s") from None
     except aiohttp.ClientError as exc:
@@ -186,6 +189,17 @@ async def _get(session: aiohttp.ClientSession, endpoint: Endpoint, shape: str, u
         return json.loads(raw)
     except ValueError:
         raise DiscoveryError(f"{where}: the answer is not JSON: {text!r}") from None
+
+
+async def _body(resp: aiohttp.ClientResponse) -> bytes:
+    """The body, or its first ``MAX_BODY + 1`` bytes: an endless one is cut, not read."""
+    parts, size = [], 0
+    async for chunk in resp.content.iter_chunked(2**16):
+        parts.append(chunk)
+        size += len(chunk)
+        if size > MAX_BODY:
+            break
+    return b"".join(parts)
 
 
 def _entries(shape: str, body: Any, where: str) -> tuple[list[Any], str | None]:

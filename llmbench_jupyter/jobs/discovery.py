@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -81,7 +82,7 @@ def _endpoint(loaded: Config, provider: str, api_base: str | None) -> Endpoint:
 
 
 async def adiscover(provider: str, *, config: Any = None, shape: str | None = None,
-                    sim_url: str | None = None) -> Discovery:  # fmt: skip
+                    sim_url: str | None = None, page_size: int = 1000) -> Discovery:  # fmt: skip
     """Read ``provider``'s model list and compare it with its configured models."""
     import aiohttp
 
@@ -95,13 +96,23 @@ async def adiscover(provider: str, *, config: Any = None, shape: str | None = No
             sim_url = await asyncio.to_thread(stack.enter_context, sim_process())
         endpoint = _endpoint(loaded, provider, sim_url if prov.simulated else None)
         async with aiohttp.ClientSession() as session:
-            listing = await list_models(session, endpoint, shape)
+            listing = await list_models(session, endpoint, shape, page_size)
     return Discovery(prov.name, listing, path, _rows(prov, listing.models))
 
 
-def discover(provider: str, **kwargs: Any) -> Discovery:
-    """:func:`adiscover` for scripts and the CLI (not inside a running event loop)."""
-    return asyncio.run(adiscover(provider, **kwargs))
+def discover_models(provider: str, *, config: Any = None, shape: str | None = None,
+                    sim_url: str | None = None) -> Discovery:  # fmt: skip
+    """The models ``provider`` offers next to its configured ones (``.new``,
+    ``.to_pandas()``); ``shape`` (openai, anthropic, gemini, ollama) when the provider's
+    kind and host do not say. In a notebook it waits in a worker thread (the kernel's
+    own loop is running), a second or so."""
+    coro = adiscover(provider, config=config, shape=shape, sim_url=sim_url)
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
 
 
 def _rows(prov: Any, found: Sequence[FoundModel]) -> list[dict[str, Any]]:
@@ -139,10 +150,11 @@ def add_models(provider: str, models: Sequence[str] | str, *, config: Any = None
             f"{path} is the config shipped inside the package; copy it to ./config.yaml (or "
             "set $LLMBENCH_CONFIG to your own copy) and add models there"
         )
-    found = discovery if discovery is not None else discover(provider, config=path)
+    found = discovery if discovery is not None else discover_models(provider, config=path)
     by_id = {r["id"]: r for r in found.rows}
     wanted = found.new if models == "new" else [models] if isinstance(models, str) else list(models)
-    configured = [m for m in wanted if by_id.get(m, {}).get("status") in (CONFIGURED, NOT_OFFERED)]
+    current = {m.id for m in load_config(path).provider(found.provider).models}
+    configured = [m for m in wanted if m in current]  # the file now, not the discovery's
     if configured:
         raise InputError(f"add_models: {configured} already configured for {provider!r}")
     unknown = [m for m in wanted if m not in by_id]
