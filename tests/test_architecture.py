@@ -134,6 +134,7 @@ PUBLIC = {
     "delete_profile",
     "discover_models",
     "add_models",
+    "calibrate_judge",
 }
 
 

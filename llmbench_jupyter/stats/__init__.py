@@ -4,6 +4,7 @@ Definitions (formulas, percentile method, bootstrap, IQR rule) are in docs/metri
 numpy and pandas are imported inside functions so ``import llmbench_jupyter`` stays light.
 """
 
+from llmbench_jupyter.stats._agreement import cohen_kappa
 from llmbench_jupyter.stats._columns import GROUP_KEYS, METRICS, STATS, StatsInputError
 from llmbench_jupyter.stats._describe import describe
 from llmbench_jupyter.stats._judge import judge_mean
@@ -45,6 +46,7 @@ __all__ = [
     "aggregate_throughput",
     "client_bound_reason",
     "clustered_proportion",
+    "cohen_kappa",
     "compare",
     "cpu_share",
     "describe",
