@@ -135,6 +135,8 @@ PUBLIC = {
     "discover_models",
     "add_models",
     "calibrate_judge",
+    "trends",
+    "changes",
 }
 
 

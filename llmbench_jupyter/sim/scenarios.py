@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from llmbench_jupyter.core.errors import LLMBenchError
 from llmbench_jupyter.sim.hostile import HOSTILE_KINDS
@@ -83,6 +84,10 @@ class Scenario:
     stall_s: float = 30.0
     hostile: str | None = None  # one of sim.hostile.HOSTILE_KINDS
     params: str = "chat"  # which request parameters it takes: PARAM_RULES, sim.params
+    #: From this moment (epoch seconds, the server's clock) TTFT, ITL and prefill are
+    #: ``slow_factor`` times longer: a provider that got slower, for change detection.
+    slow_after: float | None = None
+    slow_factor: float = 1.0
 
     def __post_init__(self) -> None:
         checks = [
@@ -100,10 +105,21 @@ class Scenario:
                 f"hostile must be one of {', '.join(HOSTILE_KINDS)}",
             ),
             (self.params in PARAM_RULES, f"params must be one of {', '.join(PARAM_RULES)}"),
+            (self.slow_factor > 0, "slow (the slow-down factor) must be > 0"),
         ]
         for ok, message in checks:
             if not ok:
                 raise ScenarioError(f"invalid scenario: {message}")
+
+    def at(self, now: float) -> Scenario:
+        """This scenario as it answers at ``now`` (slowed down once ``slow_after`` passed)."""
+        if self.slow_after is None or now < self.slow_after or self.slow_factor == 1.0:
+            return self
+        f = self.slow_factor
+        return dataclasses.replace(
+            self, ttft_ms=self.ttft_ms * f, itl_ms=self.itl_ms * f,
+            prefill_ms_per_1k_tokens=self.prefill_ms_per_1k_tokens * f, slow_after=None,
+        )  # fmt: skip
 
 
 # Prefill in ms per 1k prompt tokens, so context tiers show the TTFT growth real servers
@@ -139,6 +155,8 @@ _KEYS: dict[str, tuple[str, type]] = {
     "stall": ("stall_s", float),
     "hostile": ("hostile", str),
     "params": ("params", str),
+    "slow_after": ("slow_after", datetime),
+    "slow": ("slow_factor", float),
 }
 SPEC_PREFIX = "sim:"
 
@@ -146,6 +164,14 @@ SPEC_PREFIX = "sim:"
 def _convert(key: str, kind: type, raw: str) -> object:
     if kind is Fault:
         return parse_fault(raw)
+    if kind is datetime:  # an ISO date or time, UTC unless it says otherwise: epoch seconds
+        try:
+            when = datetime.fromisoformat(raw)
+        except ValueError:
+            raise ScenarioError(
+                f"model spec key {key!r}: expected an ISO date or time, got {raw!r}"
+            ) from None
+        return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
     if kind is bool:
         if raw.lower() in ("1", "true", "yes", "on"):
             return True
@@ -164,7 +190,8 @@ def parse_model_spec(name: str, base: Scenario | None = None) -> Scenario:
     """Build a scenario from ``sim:ttft=50,itl=2,tpc=3,out=30,role=1,reason=5,fault=cut@10``.
 
     Keys: ttft, itl, prefill (ms); tpc, out, reason (tokens); role (0/1); jitter and
-    fault_rate (fractions); fault; stall (seconds); hostile (see ``sim.hostile``). Unset
+    fault_rate (fractions); fault; stall (seconds); hostile (see ``sim.hostile``);
+    slow_after (an ISO date or time) with slow (a factor): slower from then on. Unset
     keys keep ``base`` (or defaults); params (chat or reasoning) picks the request-parameter
     rules.
     """

@@ -12,7 +12,9 @@ import hmac
 import os
 import random
 import threading
+import time
 from collections import Counter
+from collections.abc import Callable
 from time import perf_counter_ns
 from typing import Any
 
@@ -54,8 +56,11 @@ class SimServer:
         rules: str | os.PathLike[str] | list[Any] | None = None,
         require_key: str | None = None,
         scenarios: dict[str, Scenario | str] | None = None,
+        clock: Callable[[], float] = time.time,
     ):
         self.host = host
+        #: The wall clock scenarios with ``slow_after`` read (a test sets its own).
+        self.clock = clock
         self.port = port
         self.seed = seed
         self.rules: list[Rule] = load_rules(rules)
@@ -173,7 +178,7 @@ class SimServer:
                 found = parse_model_spec(model)
                 if len(self._spec_cache) < 1000:
                     self._spec_cache[model] = found
-        return found
+        return found.at(self.clock()) if found is not None else None
 
     def next_request_number(self) -> int:
         self._requests += 1

@@ -32,6 +32,7 @@ from llmbench_jupyter.stats._proportions import (
     sign_test_worse,
     wilson_interval,
 )
+from llmbench_jupyter.stats._shift import shift_test
 from llmbench_jupyter.stats._sketch import RELATIVE_ACCURACY, Sketch, sketch_quantile
 
 __all__ = [
@@ -59,6 +60,7 @@ __all__ = [
     "pairwise_summary",
     "proportion",
     "repeat_rates",
+    "shift_test",
     "sign_test_worse",
     "sketch_quantile",
     "summarize",

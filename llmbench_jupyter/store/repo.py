@@ -115,11 +115,21 @@ class Store(RecordsMixin, JobsMixin, EvalsMixin, SecurityMixin, TuningMixin, Pro
         versions: Mapping[str, Any],
         host: Mapping[str, Any],
         run_id: str | None = None,
+        created_at: datetime | None = None,
     ) -> str:
         """Insert a new run in status ``running`` and return its id (``core.records.new_id``
-        by default)."""
+        by default); ``created_at`` (timezone-aware, not in the future) for a run that
+        happened earlier: an import, a simulated history."""
         run_id = run_id or new_id()
         _check_id("run_id", run_id)
+        now = datetime.now(UTC)
+        if created_at is not None and (
+            not isinstance(created_at, datetime) or created_at.tzinfo is None or created_at > now
+        ):
+            raise LLMBenchError(
+                f"create_run: created_at must be a timezone-aware time not in the future, got "
+                f"{created_at!r}"
+            )
         owner = self._owner(owner, write=True)
         for label, value in (
             ("spec", spec),
@@ -137,7 +147,7 @@ class Store(RecordsMixin, JobsMixin, EvalsMixin, SecurityMixin, TuningMixin, Pro
             "kind": kind,
             "name": name,
             "status": "running",
-            "created_at": datetime.now(UTC),
+            "created_at": created_at or now,
             "finished_at": None,
             "spec": redact_config(dict(spec)),
             "config_snapshot": redact_config(_drop_secret_keys(dict(config_snapshot))),
