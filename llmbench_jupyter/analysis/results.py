@@ -57,6 +57,7 @@ RANK_BY: dict[str, tuple[str, bool]] = {
     "ttft_ms": ("ttft_ms_p50", True),
     "cost": ("cost_per_1k_output_usd", True),
     "success_rate": ("success_rate", False),
+    "pass_rate": ("pass_rate", False),  # with quality=<suite>
 }
 #: Where the history's and leaderboard's numbers come from (``DataFrame.attrs["source"]``).
 SOURCE = (
@@ -187,7 +188,10 @@ def load(run_id_or_prefix: str, store: Store | str | None = None) -> BenchResult
     )
 
 
-def _check_leaderboard_args(by: str, context_tier: Any, since_days: Any) -> None:
+def _check_leaderboard_args(by: str, context_tier: Any, since_days: Any,
+                            quality: str | None = None) -> None:  # fmt: skip
+    if by == "pass_rate" and quality is None:
+        raise LLMBenchError("leaderboard(by='pass_rate') needs quality=<suite name>")
     if by not in RANK_BY:
         raise LLMBenchError(
             f"leaderboard(by=...): unknown value {by!r}; expected one of {', '.join(RANK_BY)}"
@@ -228,6 +232,7 @@ def leaderboard(
     store: Store | str | None = None,
     include_published: bool = False,
     full: bool = False,
+    quality: str | None = None,
 ) -> pd.DataFrame:
     """Rank provider/model pairs, per context tier, over stored measured requests.
 
@@ -235,12 +240,16 @@ def leaderboard(
     per 1k output tokens first) or ``success_rate`` (highest first); rows without a value
     rank last. ``runs``: run ids or prefixes (default: all your benchmark runs, or
     everyone's with ``all_owners``); ``since_days`` keeps recent runs only;
-    ``include_published`` adds runs other users published (on a hub).
+    ``include_published`` adds runs other users published (on a hub). ``quality`` (a
+    suite name) joins each model's pass rate on that suite, from its newest finished
+    eval run of it (in the window), with the Wilson 95% interval (``by="pass_rate"``
+    ranks on it).
 
     Default: the compact view, ``rank`` as the index (per tier), numbers rounded by unit;
     ``full=True``: ``rank`` as a column and full precision. The stored values never change.
     """
-    df = _leaderboard(by, runs, context_tier, since_days, all_owners, store, include_published)
+    df = _leaderboard(by, runs, context_tier, since_days, all_owners, store, include_published,
+                      quality)  # fmt: skip
     if full:
         return df
     from llmbench_jupyter.analysis.display import round_frame
@@ -256,10 +265,11 @@ def _leaderboard(
     all_owners: bool,
     store: Store | str | None,
     include_published: bool,
+    quality: str | None = None,
 ) -> pd.DataFrame:
     import pandas as pd
 
-    _check_leaderboard_args(by, context_tier, since_days)
+    _check_leaderboard_args(by, context_tier, since_days, quality)
     db = _store(store)
     ids = _run_ids(db, runs, include_published)
     since = None
@@ -277,8 +287,15 @@ def _leaderboard(
         if summary["requests"]:
             key = (summary["provider"], summary["model"], summary["context_tier"])
             groups.setdefault(key, []).append(summary)
+    columns = list(LEADERBOARD_COLUMNS)
+    scores: dict[str, dict[str, Any]] = {}
+    if quality is not None:
+        from llmbench_jupyter.analysis.quality import QUALITY_COLUMNS, quality_by_target
+
+        scores = quality_by_target(db, quality, since, all_owners, include_published)
+        columns += list(QUALITY_COLUMNS)
     if not groups:
-        empty = pd.DataFrame(columns=list(LEADERBOARD_COLUMNS))
+        empty = pd.DataFrame(columns=columns)
         empty.attrs["source"] = SOURCE
         return empty
     rows = []
@@ -302,10 +319,11 @@ def _leaderboard(
                 if priced_tokens > 0
                 else None,
                 "n_runs": len({p["run_id"] for p in parts}),
+                **scores.get(f"{provider}/{model}", {}),
             }
         )
     column, ascending = RANK_BY[by]
-    df = pd.DataFrame(rows)
+    df = pd.DataFrame(rows).reindex(columns=columns[1:])  # every column, a model unscored
     df[column] = pd.to_numeric(df[column], errors="coerce")
     df = df.sort_values(
         ["context_tier", column, "provider", "model"],
@@ -314,7 +332,7 @@ def _leaderboard(
         kind="stable",
     ).reset_index(drop=True)
     df.insert(0, "rank", df.groupby("context_tier").cumcount() + 1)
-    df = df[list(LEADERBOARD_COLUMNS)]
+    df = df.reindex(columns=columns)
     df.attrs["source"] = SOURCE
     return df
 
