@@ -10,6 +10,7 @@ stays cheap and never pulls in litellm, pandas or plotly until a feature needs t
   :func:`eval_history`, :func:`load_tune`, :func:`publish`, :func:`audit_log`,
   :func:`export_html`, :func:`calibrate_judge` (a judge against human labels),
   :func:`trends` and :func:`changes` (speed over time, and who got slower);
+- experiments: :func:`experiment` (runs with a baseline, compared by the right test);
 - model profiles: :func:`save_profile`, :func:`load_profile`, :func:`profiles`,
   :func:`delete_profile` (apply one with ``profile=`` in bench, evaluate and tune);
 - suites: :func:`load_suite` (more in :mod:`llmbench_jupyter.evals`);
@@ -54,6 +55,7 @@ _EXPORTS = {
     "delete_profile": "analysis.profiles",
     "eval_history": "analysis.eval_history",
     "calibrate_judge": "analysis.judge_calibration",
+    "experiment": "analysis.experiments",
     "trends": "analysis.trends",
     "changes": "analysis.trends",
     "export_html": "analysis.report",

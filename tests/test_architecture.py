@@ -137,6 +137,7 @@ PUBLIC = {
     "calibrate_judge",
     "trends",
     "changes",
+    "experiment",
 }
 
 

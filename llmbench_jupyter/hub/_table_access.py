@@ -24,6 +24,9 @@ _OWNED_TABLE_GRANTS = ("SELECT", "INSERT", "UPDATE", "DELETE")
 _APPEND_ONLY = {"audit_log": ("created_at",)}
 #: Tables whose rows admins do not read (ciphertexts help no one but their owner).
 _NO_ADMIN_READ = frozenset({"api_keys"})
+#: Tables not readable through a published run: which experiments hold a run is its
+#: experiment owner's business, even when the run itself is public.
+_NO_PUBLISHED_READ = frozenset({"experiment_runs"})
 _VERSION_TABLE = "alembic_version"
 
 
@@ -163,7 +166,7 @@ def _apply_policies(conn: psycopg.Connection[Any], roles: Roles) -> None:
         published: sql.Composable | None = None
         if table.name == "runs":
             published = sql.SQL("runs.published")
-        elif fk is not None:
+        elif fk is not None and table.name not in _NO_PUBLISHED_READ:
             published = sql.SQL(
                 "EXISTS (SELECT 1 FROM public.runs r WHERE r.run_id = {t}.{fk} "
                 "AND r.owner = {t}.owner AND r.published)"

@@ -12,16 +12,16 @@ checks that these models and the migrations agree.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
-    DateTime,
     Float,
     ForeignKey,
+    ForeignKeyConstraint,
     Identity,
     Index,
     Integer,
@@ -33,9 +33,9 @@ from sqlalchemy import (
     false,
     func,
 )
-from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-from sqlalchemy.types import TypeDecorator
+
+from llmbench_jupyter.store.column_types import UTCDateTime
 
 #: Deterministic constraint and index names, so migrations can refer to them.
 NAMING_CONVENTION = {
@@ -45,31 +45,6 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """A timezone-aware UTC datetime on every backend.
-
-    SQLite has no time zones: we store UTC and re-attach UTC on the way out, so
-    callers always get aware datetimes whatever the database.
-    """
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError(f"naive datetime {value!r}: pass a timezone-aware datetime")
-        return value.astimezone(UTC)
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
 
 
 class Base(DeclarativeBase):
@@ -436,6 +411,41 @@ class ModelProfile(Base):
     notes: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ExperimentRow(Base):
+    """A named experiment: a set of its owner's runs, one of them the baseline.
+
+    Names are per owner, like profiles: the key is ``(owner, name)``.
+    """
+
+    __tablename__ = "experiments"
+
+    owner: Mapped[str] = mapped_column(String, primary_key=True, index=True)
+    name: Mapped[str] = mapped_column(String, primary_key=True)
+    description: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ExperimentRunRow(Base):
+    """A run in an experiment (at most one per experiment is its ``baseline``)."""
+
+    __tablename__ = "experiment_runs"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["owner", "experiment"], ["experiments.owner", "experiments.name"],
+            ondelete="CASCADE",
+        ),
+    )  # fmt: skip
+
+    owner: Mapped[str] = mapped_column(String, primary_key=True)
+    experiment: Mapped[str] = mapped_column(String, primary_key=True)
+    run_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("runs.run_id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    baseline: Mapped[bool] = mapped_column(Boolean, default=False)
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 #: Column names of ``runs`` in table order: the keys of every run dict.

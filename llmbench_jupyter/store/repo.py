@@ -39,6 +39,7 @@ from llmbench_jupyter.store.db import (
     upgrade_to_head,
 )
 from llmbench_jupyter.store.evals_repo import EvalsMixin
+from llmbench_jupyter.store.experiments_repo import ExperimentsMixin
 from llmbench_jupyter.store.jobs_repo import JobsMixin
 from llmbench_jupyter.store.models import RUN_COLUMNS, Run
 from llmbench_jupyter.store.profiles_repo import ProfilesMixin
@@ -55,7 +56,8 @@ _SECRET_KEYS = frozenset({"api_key"})
 _RUN_COLS = tuple(Run.__table__.columns)
 
 
-class Store(RecordsMixin, JobsMixin, EvalsMixin, SecurityMixin, TuningMixin, ProfilesMixin):
+class Store(RecordsMixin, JobsMixin, EvalsMixin, SecurityMixin, TuningMixin, ProfilesMixin,
+            ExperimentsMixin):  # fmt: skip
     """A results store on one database. Thread-safe; each call is its own transaction.
 
     With ``$LLMBENCH_DB_MIGRATE=0`` the store never migrates: it checks that the schema

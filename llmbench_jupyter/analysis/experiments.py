@@ -1,0 +1,259 @@
+"""Experiments: a named set of runs with a baseline, each run compared with it by the test
+that fits what was measured.
+
+- **Latency and speed** (``ttft_ms``, ``ttfat_ms``, ``e2e_ms``, ``tpot_ms``,
+  ``decode_tps``) of bench runs, per target and context tier present in both: the
+  difference in medians with its bootstrap 95% interval (``stats.compare``) and the
+  Mann-Whitney U test with Cliff's delta (``stats.shift_test``) over the successful
+  measured requests. "better" or "worse" only when the interval excludes zero.
+- **Pass rates** of eval runs of the same suite, per target: McNemar's exact test on the
+  paired cases (``stats.mcnemar``; each case's first attempt).
+
+Anything else (an eval against a bench baseline, another suite) is listed as not
+comparable, with the reason, never tested.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from llmbench_jupyter.core.errors import InputError, LLMBenchError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+#: Bench metrics compared, and whether lower is better.
+LATENCY = {"ttft_ms": True, "ttfat_ms": True, "e2e_ms": True, "tpot_ms": True,
+           "decode_tps": False}  # fmt: skip
+METRICS = (*LATENCY, "pass_rate")
+COMPARE_COLUMNS = (
+    "run_id", "kind", "target", "context_tier", "baseline_value", "value", "diff",
+    "diff_ci_low", "diff_ci_high", "ratio", "p_value", "test", "effect", "verdict", "note",
+)  # fmt: skip
+
+
+def _run_id(run: Any, store: Any) -> str:
+    """A run id from a Job, a result with ``run_id``, or an id or unique prefix."""
+    if hasattr(run, "wait") and hasattr(run, "progress"):  # a Job: its run, once it has one
+        run = run.progress.get("run_id") or getattr(run.result(), "run_id", None)
+    run = getattr(run, "run_id", run)
+    if not isinstance(run, str) or not run:
+        raise InputError(f"experiment: expected a run, a job or a run id, got {run!r}")
+    return str(store.get_run(run)["run_id"])
+
+
+class Experiment:
+    """A stored experiment (``lj.experiment(name)``), read fresh on every call."""
+
+    def __init__(self, name: str, store: Any) -> None:
+        self.name = name
+        self.store = store
+
+    def _row(self) -> dict[str, Any]:
+        found = self.store.experiment(self.name)
+        if found is None:
+            raise LLMBenchError(f"experiment {self.name!r} no longer exists in {self.store.url}")
+        return dict(found)
+
+    # ------------------------------------------------------------- membership
+    def add(self, *runs: Any, baseline: bool = False) -> Experiment:
+        """Add runs (jobs, results or ids); ``baseline=True`` makes the first one the
+        baseline."""
+        ids = [_run_id(r, self.store) for r in runs]
+        self.store.add_experiment_runs(
+            self.name, ids, baseline=ids[0] if baseline and ids else None
+        )
+        return self
+
+    def set_baseline(self, run: Any) -> Experiment:
+        self.store.set_experiment_baseline(self.name, _run_id(run, self.store))
+        return self
+
+    def remove(self, run: Any) -> Experiment:
+        self.store.remove_experiment_run(self.name, _run_id(run, self.store))
+        return self
+
+    @property
+    def baseline(self) -> str | None:
+        return next((r["run_id"] for r in self._row()["runs"] if r["baseline"]), None)
+
+    def runs(self) -> pd.DataFrame:
+        import pandas as pd
+
+        cols = ["run_id", "kind", "name", "created_at", "status", "baseline"]
+        return pd.DataFrame([{c: r[c] for c in cols} for r in self._row()["runs"]], columns=cols)
+
+    # ------------------------------------------------------------- analysis
+    def compare(self, metric: str = "ttft_ms", *, seed: int = 0) -> pd.DataFrame:
+        """Every other run against the baseline on ``metric`` (see the module)."""
+        import pandas as pd
+
+        if metric not in METRICS:
+            raise InputError(f"compare: metric {metric!r} unknown; expected one of {METRICS}")
+        row = self._row()
+        base = next((r for r in row["runs"] if r["baseline"]), None)
+        if base is None:
+            raise LLMBenchError(f"experiment {self.name!r} has no baseline: set_baseline(run)")
+        out: list[dict[str, Any]] = []
+        for run in row["runs"]:
+            if run["run_id"] == base["run_id"]:
+                continue
+            why = _not_comparable(metric, base, run)
+            if why:
+                out.append({"run_id": run["run_id"], "kind": run["kind"], "note": why})
+            elif metric == "pass_rate":
+                out += _compare_evals(self.store, base["run_id"], run["run_id"])
+            else:
+                out += _compare_bench(self.store, base["run_id"], run["run_id"], metric, seed)
+        df = pd.DataFrame(out, columns=list(COMPARE_COLUMNS))
+        df.attrs.update(experiment=self.name, baseline=base["run_id"], metric=metric)
+        return df
+
+    def best(self, metric: str = "ttft_ms") -> pd.DataFrame:
+        """Per target, the run with the best ``metric`` (bench medians from the run
+        summaries; eval pass rates from the stored summary)."""
+        import pandas as pd
+
+        from llmbench_jupyter.stats import sketch_quantile
+
+        if metric not in METRICS or metric == "ttfat_ms":
+            raise InputError(f"best: metric {metric!r}; expected one of "
+                             f"{[m for m in METRICS if m != 'ttfat_ms']}")  # fmt: skip
+        values: list[dict[str, Any]] = []
+        for run in self._row()["runs"]:
+            if metric == "pass_rate" and run["kind"] == "eval":
+                summary = self.store.get_run(run["run_id"]).get("summary") or {}
+                values += [{"target": t, "run_id": run["run_id"], "value": s.get("pass_rate")}
+                           for t, s in summary.items()]  # fmt: skip
+            elif metric != "pass_rate" and run["kind"] == "bench":
+                for s in self.store.summary_rows([run["run_id"]]):
+                    values.append(
+                        {
+                            "target": f"{s['provider']}/{s['model']}",
+                            "run_id": run["run_id"],
+                            "context_tier": s["context_tier"],
+                            "value": sketch_quantile([s[f"{metric}_sketch"]], 0.5),
+                        }
+                    )
+        df = pd.DataFrame(values, columns=["target", "context_tier", "run_id", "value"])
+        df = df.dropna(subset=["value"])
+        if df.empty:
+            return df
+        lower = LATENCY.get(metric, False)
+        df = df.sort_values("value", ascending=lower, kind="stable")
+        keys = ["target"] + (["context_tier"] if metric != "pass_rate" else [])
+        return df.groupby(keys, dropna=False, sort=True).head(1).reset_index(drop=True)
+
+    def __repr__(self) -> str:
+        row = self._row()
+        kinds: dict[str, int] = {}
+        for r in row["runs"]:
+            kinds[r["kind"]] = kinds.get(r["kind"], 0) + 1
+        held = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) or "no runs"
+        base = next((r["run_id"] for r in row["runs"] if r["baseline"]), None)
+        return f"<Experiment {self.name!r}: {held}; baseline {base or 'not set'}>"
+
+
+def _not_comparable(metric: str, base: dict[str, Any], run: dict[str, Any]) -> str | None:
+    want = "eval" if metric == "pass_rate" else "bench"
+    if base["kind"] != want:
+        return f"the baseline is a {base['kind']} run; {metric} needs a {want} baseline"
+    if run["kind"] != want:
+        return f"a {run['kind']} run has no {metric}"
+    return None
+
+
+def _compare_bench(store: Any, base: str, run: str, metric: str,
+                   seed: int) -> list[dict[str, Any]]:  # fmt: skip
+    from llmbench_jupyter.stats import compare, shift_test
+
+    def values(run_id: str) -> dict[tuple[str, int], list[float]]:
+        df = store.records_df(run_id, include_warmup=False)
+        df = df[(df["status"] == "ok") & df[metric].notna()]
+        return {
+            (f"{p}/{m}", int(t)): part[metric].astype(float).tolist()
+            for (p, m, t), part in df.groupby(["provider", "model", "context_tier"])
+        }
+
+    a, b = values(base), values(run)
+    rows = []
+    for key in sorted(set(a) | set(b)):
+        row: dict[str, Any] = {"run_id": run, "kind": "bench", "target": key[0],
+                               "context_tier": key[1]}  # fmt: skip
+        if key not in a or key not in b:
+            rows.append(row | {"note": "not in both runs"})
+            continue
+        diff = compare(a[key], b[key], metric, seed=seed)
+        shift = shift_test(a[key], b[key])
+        verdict = "no significant difference"
+        if diff["significant"]:
+            lower_better = LATENCY[metric]
+            better = diff["diff_ci_high"] < 0 if lower_better else diff["diff_ci_low"] > 0
+            verdict = "better" if better else "worse"
+        rows.append(row | {
+            "baseline_value": diff["median_a"], "value": diff["median_b"], "diff": diff["diff"],
+            "diff_ci_low": diff["diff_ci_low"], "diff_ci_high": diff["diff_ci_high"],
+            "ratio": diff["ratio"], "p_value": shift["p_value"],
+            "test": "bootstrap CI of the median difference; Mann-Whitney U",
+            "effect": shift["cliffs_delta"], "verdict": verdict,
+        })  # fmt: skip
+    return rows
+
+
+def _compare_evals(store: Any, base: str, run: str) -> list[dict[str, Any]]:
+    from llmbench_jupyter.analysis.eval_history import load_eval
+    from llmbench_jupyter.stats import mcnemar
+
+    a, b = load_eval(base, store=store), load_eval(run, store=store)
+    if a.suite.name != b.suite.name:
+        return [
+            {
+                "run_id": run,
+                "kind": "eval",
+                "note": f"another suite ({b.suite.name}, the baseline ran {a.suite.name})",
+            }
+        ]
+
+    def verdicts(result: Any) -> dict[str, dict[str, bool]]:
+        out: dict[str, dict[str, bool]] = {}
+        for r in result.runs:
+            if r.attempt == 0:
+                out.setdefault(f"{r.provider}/{r.model}", {})[r.case_id] = bool(r.score.passed)
+        return out
+
+    va, vb = verdicts(a), verdicts(b)
+    rows = []
+    for target in sorted(set(va) | set(vb)):
+        row: dict[str, Any] = {"run_id": run, "kind": "eval", "target": target}
+        if target not in va or target not in vb:
+            rows.append(row | {"note": "not in both runs"})
+            continue
+        test = mcnemar(va[target], vb[target])
+        common = sorted(set(va[target]) & set(vb[target]))
+        rate_a = sum(va[target][c] for c in common) / len(common) if common else None
+        rate_b = sum(vb[target][c] for c in common) / len(common) if common else None
+        verdict = "no significant difference"
+        if test["significant"]:
+            verdict = "better" if test["b_only"] > test["a_only"] else "worse"
+        rows.append(row | {
+            "baseline_value": rate_a, "value": rate_b,
+            "diff": None if rate_a is None or rate_b is None else rate_b - rate_a,
+            "p_value": test["p_value"], "test": "McNemar exact, paired cases",
+            "effect": test["b_only"] - test["a_only"], "verdict": verdict,
+            "note": f"{test['cases']} paired cases: {test['b_only']} only this run passed, "
+                    f"{test['a_only']} only the baseline",
+        })  # fmt: skip
+    return rows
+
+
+def experiment(name: str, *, description: str | None = None, create: bool = True,
+               store: Any = None) -> Experiment:  # fmt: skip
+    """Your experiment ``name``, created when it does not exist (unless ``create=False``)."""
+    from llmbench_jupyter.analysis.results import _store
+
+    db = _store(store)
+    if create:
+        db.create_experiment(name, description=description, exist_ok=True)
+    elif db.experiment(name) is None:
+        raise LLMBenchError(f"no experiment {name!r} of yours in {db.url}")
+    return Experiment(name, db)
