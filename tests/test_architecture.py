@@ -138,6 +138,7 @@ PUBLIC = {
     "trends",
     "changes",
     "experiment",
+    "import_results",
 }
 
 

@@ -107,7 +107,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also export warm-up requests (as `bench --output`: measured requests only)",
     )
-    for p in (lst, show, exp, pub, aud):
+    imp = rsub.add_parser(
+        "import", help="import the predecessor's (llm-benchmark-studio) exported results"
+    )
+    imp.add_argument("file", help="benchmark_history.csv, or a benchmark_run_<id>.csv")
+    imp.add_argument("--when", help="a one-run export's time (ISO 8601; UTC unless given)")
+    for p in (lst, show, exp, pub, aud, imp):
         p.add_argument("--db", help="database URL (default: $LLMBENCH_DB_URL or the local SQLite)")
     return parser
 

@@ -48,6 +48,25 @@ def cmd_results(args: argparse.Namespace) -> int:
             )
         out.print(table)
         return 0
+    if args.action == "import":
+        from datetime import UTC, datetime
+
+        from llmbench_jupyter.core.errors import InputError
+        from llmbench_jupyter.store.import_predecessor import import_predecessor
+
+        when = None
+        if args.when:
+            try:
+                when = datetime.fromisoformat(args.when)
+            except ValueError:
+                raise InputError(f"--when {args.when!r}: expected an ISO date and time") from None
+            when = when if when.tzinfo else when.replace(tzinfo=UTC)
+        done = import_predecessor(store, args.file, when=when)
+        for run_id in done["imported"]:
+            out.print(f"imported run {run_id}", markup=False)
+        for run_id in done["skipped"]:
+            out.print(f"skipped run {run_id}: imported from this file before", markup=False)
+        return 0
     if args.action == "audit":
         table = Table(title=f"audit log in {store.url}", title_justify="left")
         for col in ("created_at", "owner", "action", "target", "details"):
