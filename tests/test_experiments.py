@@ -127,3 +127,19 @@ def test_experiment_input_is_checked(manager) -> None:  # type: ignore[no-untype
         exp.compare("latency")
     with pytest.raises(LLMBenchError, match="no experiment 'nope'"):
         lj.experiment("nope", create=False, store=manager.store)
+
+
+def test_the_experiment_report_embeds_plotly_once_and_stays_small(manager, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    store = manager.store
+    owner = store._owner(None)
+    runs = [_bench(store, owner, f"sim:ttft={20 + 2 * i},itl=1,out=4,jitter=0.1", seed=i)
+            for i in range(10)]  # fmt: skip
+    exp = lj.experiment("ten", store=store).add(*runs)
+    exp.set_baseline(runs[0])
+    path = exp.report(str(tmp_path / "ten.html"))
+    page = path.read_text()
+    assert path.stat().st_size < 5 * 2**20, path.stat().st_size
+    assert page.count("plotly.js v") == 1  # the library once, for ten figures
+    assert page.count('id="llmbench-figure-') == 10
+    assert "Against the baseline" in page and "worse" in page  # the slowest runs
+    assert runs[0] in page

@@ -144,6 +144,13 @@ class Experiment:
         keys = ["target"] + (["context_tier"] if metric != "pass_rate" else [])
         return df.groupby(keys, dropna=False, sort=True).head(1).reset_index(drop=True)
 
+    def report(self, path: str) -> Any:
+        """An offline HTML report of this experiment at ``path`` (plotly.js embedded
+        once); the path written."""
+        from llmbench_jupyter.analysis.report import experiment_html
+
+        return experiment_html(self, path)
+
     def __repr__(self) -> str:
         row = self._row()
         kinds: dict[str, int] = {}
