@@ -88,6 +88,8 @@ def test_bench_runs_are_compared_by_median_difference_and_mann_whitney(manager) 
     assert decode.loc[slow, "verdict"] in ("worse", "no significant difference")
     note = exp.compare("pass_rate")
     assert note["note"].str.contains("needs a eval baseline").all()
+    shown = exp._repr_html_()  # in a notebook: the runs and the TTFT comparison
+    assert "against the baseline: ttft_ms" in shown and slow in shown
 
 
 def test_eval_runs_are_compared_by_mcnemar_on_paired_cases(manager) -> None:  # type: ignore[no-untyped-def]

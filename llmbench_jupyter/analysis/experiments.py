@@ -151,6 +151,22 @@ class Experiment:
 
         return experiment_html(self, path)
 
+    def _repr_html_(self) -> str:
+        """In a notebook: the runs, and each run against the baseline on the metric that
+        fits the baseline (TTFT for bench, pass rate for eval)."""
+        import html
+
+        runs = self.runs()
+        parts = [f"<b>{html.escape(repr(self))}</b>", runs.to_html(index=False, border=0)]
+        kinds = dict(zip(runs["run_id"], runs["kind"], strict=True))
+        base = self.baseline
+        if base is not None and len(runs) > 1:
+            metric = "pass_rate" if kinds.get(base) == "eval" else "ttft_ms"
+            table = self.compare(metric).drop(columns=["test"])
+            parts += [f"<p>against the baseline: {metric}</p>",
+                      table.to_html(index=False, border=0, na_rep="")]  # fmt: skip
+        return "".join(parts)
+
     def __repr__(self) -> str:
         row = self._row()
         kinds: dict[str, int] = {}
