@@ -21,7 +21,8 @@ import nbformat
 import pytest
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
-SHIPPED = ("quickstart.ipynb", "benchmark_report.ipynb", "tool_eval.ipynb", "tuning.ipynb")
+SHIPPED = ("quickstart.ipynb", "benchmark_report.ipynb", "tool_eval.ipynb", "tuning.ipynb",
+           "experiment_report.ipynb")  # fmt: skip
 MAX_BYTES = 1_000_000
 
 pytestmark = pytest.mark.slow
@@ -151,6 +152,7 @@ NEWCOMER_ORDER = (
     "benchmark_report.ipynb",
     "quickstart_again.ipynb",
     "tuning.ipynb",
+    "experiment_report.ipynb",
 )
 
 
@@ -187,6 +189,7 @@ def test_notebooks_pass_nbval(tmp_path: Path) -> None:
     assert passed and int(passed.group(1)) == code_cells, tail
     assert "failed" not in proc.stdout.splitlines()[-1], tail
     assert (work / "benchmark_report.html").is_file()  # the report exported its HTML
+    assert (work / "experiment_report.html").is_file()
 
 
 @pytest.fixture
@@ -246,3 +249,28 @@ def test_report_notebook_with_papermill_compares_two_runs(
     assert "stored demo run" not in provenance  # the store had runs: no demo was added
     page = html.read_text()
     assert "Two-run report" in page and first[:8] in page
+
+
+def test_experiment_report_notebook_with_papermill(
+    tmp_path: Path, two_runs: tuple[str, list[str]]
+) -> None:
+    """Papermill picks a stored experiment by name: its runs, the comparison against its
+    baseline, and the HTML report."""
+    import papermill as pm
+
+    from llmbench_jupyter.analysis.experiments import experiment
+    from llmbench_jupyter.store import open_store
+
+    url, (first, second) = two_runs
+    experiment("papermill", store=open_store(url)).add(first, baseline=True).add(second)
+    out, html = tmp_path / "exp-out.ipynb", tmp_path / "exp.html"
+    pm.execute_notebook(
+        str(NOTEBOOKS / "experiment_report.ipynb"), str(out),
+        parameters={"experiment": "papermill", "db_url": url, "output_html": str(html)},
+        kernel_name="python3", cwd=str(tmp_path), execution_timeout=300, progress_bar=False,
+    )  # fmt: skip
+    nb = nbformat.read(out, as_version=4)
+    text = "\n".join(_outputs_text(c) for c in nb.cells if c.cell_type == "code")
+    assert "<Experiment 'papermill': 2 bench; baseline " + first in text
+    assert second in text and "diff_ci_low" in text and "demo run" not in text
+    assert html.is_file() and html.stat().st_size < 5 * 2**20
