@@ -10,7 +10,8 @@ stays cheap and never pulls in litellm, pandas or plotly until a feature needs t
   :func:`eval_history`, :func:`load_tune`, :func:`publish`, :func:`audit_log`,
   :func:`export_html`, :func:`calibrate_judge` (a judge against human labels),
   :func:`trends` and :func:`changes` (speed over time, and who got slower);
-- experiments: :func:`experiment` (runs with a baseline, compared by the right test);
+- experiments: :func:`experiment` (runs with a baseline, compared by the right test),
+  :func:`compare_runs` (N runs side by side);
   :func:`import_results` (the predecessor's exported benchmark results);
 - model profiles: :func:`save_profile`, :func:`load_profile`, :func:`profiles`,
   :func:`delete_profile` (apply one with ``profile=`` in bench, evaluate and tune);
@@ -57,6 +58,7 @@ _EXPORTS = {
     "eval_history": "analysis.eval_history",
     "calibrate_judge": "analysis.judge_calibration",
     "experiment": "analysis.experiments",
+    "compare_runs": "analysis.experiments",
     "import_results": "store.import_predecessor",
     "trends": "analysis.trends",
     "changes": "analysis.trends",

@@ -139,6 +139,7 @@ PUBLIC = {
     "changes",
     "experiment",
     "import_results",
+    "compare_runs",
 }
 
 

@@ -88,6 +88,10 @@ def test_bench_runs_are_compared_by_median_difference_and_mann_whitney(manager) 
     assert decode.loc[slow, "verdict"] in ("worse", "no significant difference")
     note = exp.compare("pass_rate")
     assert note["note"].str.contains("needs a eval baseline").all()
+    side = lj.compare_runs([base, same[:10], slow], store=store)
+    assert list(side.columns.get_level_values("run_id")[:3]) == [base, same, slow]
+    p50 = side.loc[("p/m", 0), "ttft_ms"]
+    assert p50[slow] > 1.5 * p50[base] and side.loc[("p/m", 0), ("requests", base)] == 12
     shown = exp._repr_html_()  # in a notebook: the runs and the TTFT comparison
     assert "against the baseline: ttft_ms" in shown and slow in shown
 

@@ -280,3 +280,41 @@ def experiment(name: str, *, description: str | None = None, create: bool = True
     elif db.experiment(name) is None:
         raise LLMBenchError(f"no experiment {name!r} of yours in {db.url}")
     return Experiment(name, db)
+
+
+def compare_runs(runs: Any, metrics: Any = ("ttft_ms", "decode_tps", "tpot_ms"), *,
+                 store: Any = None) -> pd.DataFrame:  # fmt: skip
+    """N bench runs side by side: one row per target and context tier, one column per
+    metric and run (its median from the run summary), plus each run's request count.
+    Runs are ids, unique prefixes, jobs or results, in the order given."""
+    import pandas as pd
+
+    from llmbench_jupyter.analysis.results import _store
+    from llmbench_jupyter.stats import sketch_quantile
+
+    db = _store(store)
+    given = [runs] if isinstance(runs, str) else list(runs)
+    names = [metrics] if isinstance(metrics, str) else list(metrics)
+    bad = [m for m in names if m not in LATENCY or m == "ttfat_ms"]
+    if bad or not names:
+        raise InputError(f"compare_runs: metrics {bad or names!r}; expected some of "
+                         f"{[m for m in LATENCY if m != 'ttfat_ms']}")  # fmt: skip
+    ids = [_run_id(r, db) for r in given]
+    if len(set(ids)) != len(ids) or not ids:
+        raise InputError("compare_runs: give each run once (at least one)")
+    rows: dict[tuple[str, int], dict[tuple[str, str], Any]] = {}
+    for run_id in ids:
+        kind = db.get_run(run_id)["kind"]
+        if kind != "bench":
+            raise InputError(f"compare_runs: run {run_id} is a {kind} run; give bench runs")
+        for s in db.summary_rows([run_id]):
+            cells = rows.setdefault((f"{s['provider']}/{s['model']}", s["context_tier"]), {})
+            cells[("requests", run_id)] = s["requests"]
+            for m in names:
+                cells[(m, run_id)] = sketch_quantile([s[f"{m}_sketch"]], 0.5)
+    columns = pd.MultiIndex.from_tuples([(m, r) for m in [*names, "requests"] for r in ids],
+                                        names=["metric", "run_id"])  # fmt: skip
+    index = pd.MultiIndex.from_tuples(sorted(rows), names=["target", "context_tier"])
+    df = pd.DataFrame([rows[k] for k in sorted(rows)], index=index).reindex(columns=columns)
+    df.attrs["source"] = "run_summaries: p50s from each run's quantile sketch (within ±0.5%)"
+    return df
