@@ -83,3 +83,18 @@ def test_bad_arguments_and_bad_dates_are_refused(store) -> None:  # type: ignore
     with pytest.raises(LLMBenchError, match="timezone-aware"):
         store.create_run(spec={}, config_snapshot={}, versions={}, host={},
                          created_at=datetime(2026, 1, 1))  # fmt: skip
+
+
+def test_the_cli_lists_the_changes(store, owner, tmp_path, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from llmbench_jupyter.cli import main
+
+    monkeypatch.setenv("COLUMNS", "250")  # the table whole, as in a wide terminal
+    if not store.url.startswith("sqlite"):
+        return  # the CLI reads the caller's own runs: one backend is enough here
+    end = datetime.now(UTC)
+    start = (end - timedelta(days=6.5)).isoformat()  # the last 7 daily runs slowed
+    simulate_history(store, f"{BASE},slow_after={start},slow=1.6", days=14, seed=4, end=end,
+                     provider="slowing")  # fmt: skip
+    assert main(["results", "changes", "--days", "14", "--recent", "7", "--db", store.url]) == 0
+    out = capsys.readouterr().out
+    assert "slowing" in out and "True" in out and "slower" in out, out

@@ -107,12 +107,20 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also export warm-up requests (as `bench --output`: measured requests only)",
     )
+    chg = rsub.add_parser(
+        "changes", help="which providers/models got slower or faster lately (Mann-Whitney)"
+    )
+    chg.add_argument("--metric", default="ttft_ms",
+                     choices=("ttft_ms", "e2e_ms", "tpot_ms", "decode_tps"))  # fmt: skip
+    chg.add_argument("--days", type=float, default=30, help="the window (default 30)")
+    chg.add_argument("--recent", type=float, default=7, help="the recent part (default 7)")
+    chg.add_argument("--all-owners", action="store_true", help="include other users' runs")
     imp = rsub.add_parser(
         "import", help="import the predecessor's (llm-benchmark-studio) exported results"
     )
     imp.add_argument("file", help="benchmark_history.csv, or a benchmark_run_<id>.csv")
     imp.add_argument("--when", help="a one-run export's time (ISO 8601; UTC unless given)")
-    for p in (lst, show, exp, pub, aud, imp):
+    for p in (lst, show, exp, pub, aud, imp, chg):
         p.add_argument("--db", help="database URL (default: $LLMBENCH_DB_URL or the local SQLite)")
     return parser
 

@@ -18,6 +18,12 @@ def _count(row: dict[str, Any], col: str) -> str:
     return "—" if value is None or pd.isna(value) else str(int(value))
 
 
+def _cell(value: object) -> str:
+    if value is None or value != value:  # None or NaN
+        return ""
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
 def cmd_results(args: argparse.Namespace) -> int:
     from rich.table import Table
 
@@ -46,6 +52,21 @@ def cmd_results(args: argparse.Namespace) -> int:
                 row["status"],
                 *(_count(row, col) for col in cols[6:]),
             )
+        out.print(table)
+        return 0
+    if args.action == "changes":
+        from llmbench_jupyter.analysis.trends import changes
+
+        df = changes(args.metric, days=args.days, recent_days=args.recent, store=store,
+                     all_owners=args.all_owners)  # fmt: skip
+        table = Table(title=f"{args.metric}: the last {args.recent:g} days against the "
+                      f"{args.days - args.recent:g} before", title_justify="left")  # fmt: skip
+        cols = ("provider", "model", "context_tier", "flagged", "direction", "ratio",
+                "p_value", "runs_reference", "runs_recent", "note")  # fmt: skip
+        for col in cols:
+            table.add_column(col)
+        for row in df.to_dict("records"):
+            table.add_row(*(_cell(row[c]) for c in cols))
         out.print(table)
         return 0
     if args.action == "import":
