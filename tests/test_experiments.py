@@ -149,3 +149,19 @@ def test_the_experiment_report_embeds_plotly_once_and_stays_small(manager, tmp_p
     assert page.count('id="llmbench-figure-') == 10
     assert "Against the baseline" in page and "worse" in page  # the slowest runs
     assert runs[0] in page
+
+
+def test_a_run_joins_its_experiment_when_it_ends(manager) -> None:  # type: ignore[no-untyped-def]
+    srv = SimServer().start_in_thread()
+    try:
+        job = lj.bench(model="sim-fast", runs=2, warmup=0, sim_url=srv.base_url,
+                       experiment="joined", display=False)  # fmt: skip
+        result = job.wait(60)
+        evaluated = lj.evaluate("example", ["sim-fast"], sim_url=srv.base_url,
+                                experiment="joined", display=False).wait(60)  # fmt: skip
+    finally:
+        srv.stop_thread()
+    runs = lj.experiment("joined", create=False, store=manager.store).runs()
+    assert set(runs["run_id"]) == {result.run_id, evaluated.run_id}
+    with pytest.raises(LLMBenchError, match="needs a stored run"):
+        lj.bench(model="sim-fast", save=False, experiment="joined", display=False)

@@ -78,6 +78,7 @@ class Job(Generic[R]):
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._done: concurrent.futures.Future[R] = concurrent.futures.Future()
+        self._finishers: list[Callable[[Any], None]] = []
         #: writes of this job's row on the manager's journal thread, in order
         self._writes: list[concurrent.futures.Future[Any]] = []
 
@@ -251,6 +252,11 @@ class Job(Generic[R]):
             log.warning("job %s: its final state was not saved: %s", self.id[:8], exc)
         await self._deliver_final()
         if not isinstance(outcome, JobError):
+            for finish in self._finishers:
+                try:
+                    await asyncio.to_thread(finish, outcome)
+                except Exception as exc:
+                    log.warning("job %s: %s", self.id[:8], exc)
             self._result = outcome
             self._done.set_result(outcome)
         else:
@@ -289,6 +295,12 @@ class Job(Generic[R]):
         return True
 
     # --------------------------------------------------------------- results
+    def before_delivery(self, callback: Callable[[Any], None]) -> None:
+        """Call ``callback(result)`` in a worker thread once the job has a result and
+        before anyone awaiting the job gets it (so what it stores is there when ``await
+        job`` returns); its errors are logged, never raised into the job."""
+        self._finishers.append(callback)
+
     def result(self) -> R:
         """The result once finished (partial when cancelled). Never blocks."""
         if not self._done.done():

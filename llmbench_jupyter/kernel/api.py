@@ -63,20 +63,56 @@ def bench(
     ``prompt``, ``prompt_template``, ``seed``, ``timeout``, ``name``, ``config``,
     ``api_base``, ``api_key``, ``kind``). ``sim_url`` points simulated providers at an
     endpoint you started (``SimServer``); otherwise one is started for the job.
+    ``experiment``: the name of an experiment of yours (made if new) the run joins when
+    it ends.
     """
     from llmbench_jupyter.core.errors import LLMBenchError
     from llmbench_jupyter.jobs.specs import BENCH_OPTIONS, build_bench_spec
 
-    unknown = sorted(set(options) - set(BENCH_OPTIONS))
+    unknown = sorted(set(options) - {*BENCH_OPTIONS, "experiment"})
     if unknown:
         raise LLMBenchError(
             f"bench(): unknown option(s) {', '.join(unknown)}; expected "
             f"{', '.join(o for o in BENCH_OPTIONS if o not in ('provider', 'model'))}"
         )
     _stored_profile(options)
+    experiment = options.pop("experiment", None)
     spec, snapshot = build_bench_spec(provider=provider, model=model, **options)
+    store = _experiment_store(experiment, save)
     job = get_manager().submit(spec, save=save, config_snapshot=snapshot, sim_url=sim_url)
+    _join_experiment(job, experiment, store)
     return _shown(job, display)
+
+
+def _experiment_store(experiment: str | None, save: bool) -> Any:
+    """The store an ``experiment=`` run joins (the experiment made now if new), or None."""
+    if experiment is None:
+        return None
+    from llmbench_jupyter.core.errors import LLMBenchError
+
+    store = get_manager().store
+    if store is None or not save:
+        raise LLMBenchError("experiment= needs a stored run: no store, or save=False")
+    store.create_experiment(experiment, exist_ok=True)  # a bad name fails before any request
+    return store
+
+
+def _join_experiment(job: Any, experiment: str | None, store: Any) -> None:
+    """Add the job's run to ``experiment`` when it ends with one."""
+    if experiment is None:
+        return
+    from llmbench_jupyter.core.errors import LLMBenchError
+
+    def join(result: Any) -> None:  # before `await job` returns: the run is in it then
+        run_id = getattr(result, "run_id", None)
+        if run_id:
+            try:
+                store.add_experiment_runs(experiment, [run_id])
+            except Exception as exc:  # the run is stored either way: say why not grouped
+                raise LLMBenchError(f"run {run_id} not added to experiment {experiment!r}: "
+                                    f"{exc}") from None  # fmt: skip
+
+    job.before_delivery(join)
 
 
 def evaluate(
@@ -97,26 +133,29 @@ def evaluate(
     underscores: ``k``, ``mode`` (``default`` or ``bfcl``), ``concurrency``, ``timeout``,
     ``name``, ``judge`` (a configured model that grades answers), ``judge_threshold``
     (judge only cases scoring below it), ``sim_rules``, ``mock_tools`` (``{name: class}``
-    for stateful mock tools), ``config``, ``api_base``, ``api_key``. The job's result is an
-    ``EvalResult``.
+    for stateful mock tools), ``config``, ``api_base``, ``api_key``, ``experiment`` (as
+    in :func:`bench`). The job's result is an ``EvalResult``.
     """
     from llmbench_jupyter.core.errors import LLMBenchError
     from llmbench_jupyter.jobs.eval_work import EvalWork
     from llmbench_jupyter.jobs.specs import EVAL_OPTIONS, build_eval_spec
 
-    unknown = sorted(set(options) - set(EVAL_OPTIONS))
+    unknown = sorted(set(options) - {*EVAL_OPTIONS, "experiment"})
     if unknown:
         raise LLMBenchError(
             f"evaluate(): unknown option(s) {', '.join(unknown)}; expected "
             f"{', '.join(o for o in EVAL_OPTIONS if o not in ('suite', 'provider', 'model'))}"
         )
     _stored_profile(options)
+    experiment = options.pop("experiment", None)
     spec, snapshot = build_eval_spec(suite=suite, model=models, provider=provider, **options)
     manager = get_manager()
+    store = _experiment_store(experiment, save)
     work = EvalWork(
         spec, save=save and manager.store is not None, config_snapshot=snapshot, sim_url=sim_url
     )
     job = manager.submit(work)
+    _join_experiment(job, experiment, store)
     return _shown(job, display)
 
 
