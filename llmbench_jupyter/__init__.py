@@ -11,7 +11,8 @@ stays cheap and never pulls in litellm, pandas or plotly until a feature needs t
   :func:`export_html`, :func:`calibrate_judge` (a judge against human labels),
   :func:`trends` and :func:`changes` (speed over time, and who got slower);
 - experiments: :func:`experiment` (runs with a baseline, compared by the right test),
-  :func:`compare_runs` (N runs side by side);
+  :func:`compare_runs` (N runs side by side); :func:`schedule` (a bench or eval on a cron
+  expression, fired by ``llmbench scheduler``);
   :func:`import_results` (the predecessor's exported benchmark results);
 - model profiles: :func:`save_profile`, :func:`load_profile`, :func:`profiles`,
   :func:`delete_profile` (apply one with ``profile=`` in bench, evaluate and tune);
@@ -59,6 +60,7 @@ _EXPORTS = {
     "calibrate_judge": "analysis.judge_calibration",
     "experiment": "analysis.experiments",
     "compare_runs": "analysis.experiments",
+    "schedule": "jobs.scheduler",
     "import_results": "store.import_predecessor",
     "trends": "analysis.trends",
     "changes": "analysis.trends",

@@ -140,6 +140,7 @@ PUBLIC = {
     "experiment",
     "import_results",
     "compare_runs",
+    "schedule",
 }
 
 

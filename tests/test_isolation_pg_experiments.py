@@ -1,4 +1,4 @@
-"""Experiments on a hub are kept apart by PostgreSQL itself, like runs and studies.
+"""Experiments and schedules on a hub are kept apart by PostgreSQL itself, like runs.
 
 alice groups her private and her published run in an experiment; bob (a user) tries to
 read it, add to it, or link her runs into his own, through the store and in plain SQL
@@ -64,3 +64,24 @@ def test_bob_cannot_reach_alices_experiment_in_sql(world: Seeded) -> None:
         bob.execute(_ADD, (me, "bob-exp", world.runs["b_pub"]))  # his own: fine
     with world.hub.connect("carol") as carol:  # an admin reads everyone's
         assert _ids(carol, "SELECT name FROM experiments") == {"alice-exp", "bob-exp"}
+
+
+def test_schedules_are_their_owners_alone(world: Seeded) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    alice, bob = world.stores["alice"], world.stores["bob"]
+    now = datetime.now(UTC)
+    fields = {"kind": "bench", "options": {"model": "sim-fast"}, "cron": "0 6 * * *",
+              "timezone": "UTC", "missed": "skip", "enabled": True,
+              "next_due_at": now - timedelta(minutes=1), "created_at": now}  # fmt: skip
+    alice.save_schedule("nightly", fields=fields)
+    assert alice.schedule("nightly")["owner"] == world.hub.role("alice")
+    assert bob.schedule("nightly", owner=world.hub.role("alice")) is None
+    assert bob.list_schedules(all_owners=True) == []
+    # bob cannot fire it: the claim finds no row of his
+    assert not bob.claim_schedule("nightly", now, owner=world.hub.role("alice"))
+    with world.hub.connect("bob") as conn:
+        assert _ids(conn, "SELECT name FROM schedules") == set()
+        assert conn.execute("UPDATE schedules SET enabled = false").rowcount == 0
+        assert conn.execute("DELETE FROM schedules").rowcount == 0
+    assert alice.claim_schedule("nightly", now)  # still hers, still due

@@ -19,6 +19,7 @@ from llmbench_jupyter.cli._models import cmd_models
 from llmbench_jupyter.cli._parser import build_parser
 from llmbench_jupyter.cli._profiles import cmd_profile
 from llmbench_jupyter.cli._results import cmd_results
+from llmbench_jupyter.cli._schedules import cmd_schedule, cmd_scheduler
 from llmbench_jupyter.cli._sim import cmd_sim
 from llmbench_jupyter.cli._suite import cmd_suite
 from llmbench_jupyter.cli._tables import eval_tables, summary_table
@@ -74,6 +75,10 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_profile(args)
         if args.command == "models":
             return cmd_models(args)
+        if args.command == "schedule":
+            return cmd_schedule(args)
+        if args.command == "scheduler":
+            return cmd_scheduler(args)
         return cmd_results(args)
     except LLMBenchError as exc:
         print(f"error: {scrub(str(exc))}", file=sys.stderr)

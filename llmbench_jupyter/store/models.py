@@ -448,6 +448,32 @@ class ExperimentRunRow(Base):
     added_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+class ScheduleRow(Base):
+    """A benchmark or eval that runs on its cron expression (``jobs.scheduler``).
+
+    ``running_since`` is the lock: set while a firing runs, so a second scheduler (or a
+    second firing) never overlaps it. ``next_due_at`` is when it fires next.
+    """
+
+    __tablename__ = "schedules"
+
+    owner: Mapped[str] = mapped_column(String, primary_key=True, index=True)
+    name: Mapped[str] = mapped_column(String, primary_key=True)
+    kind: Mapped[str] = mapped_column(String)  # bench | eval
+    options: Mapped[dict[str, Any]] = mapped_column(JSON)
+    cron: Mapped[str] = mapped_column(String)
+    timezone: Mapped[str] = mapped_column(String)
+    missed: Mapped[str] = mapped_column(String)  # skip | catch_up
+    enabled: Mapped[bool] = mapped_column(Boolean)
+    next_due_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    running_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_fired_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_run_id: Mapped[str | None] = mapped_column(String(64))
+    last_status: Mapped[str | None] = mapped_column(String)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 #: Column names of ``runs`` in table order: the keys of every run dict.
 RUN_COLUMNS: tuple[str, ...] = tuple(c.name for c in Run.__table__.columns)
 #: Column names of ``run_summaries``.
