@@ -165,3 +165,26 @@ def test_a_run_joins_its_experiment_when_it_ends(manager) -> None:  # type: igno
     assert set(runs["run_id"]) == {result.run_id, evaluated.run_id}
     with pytest.raises(LLMBenchError, match="needs a stored run"):
         lj.bench(model="sim-fast", save=False, experiment="joined", display=False)
+
+
+def test_the_cli_groups_shows_reports_and_deletes(manager, tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    from llmbench_jupyter.cli import main
+
+    store = manager.store
+    owner = store._owner(None)
+    a = _bench(store, owner, "sim:ttft=30,itl=1,out=4,jitter=0.1", seed=1)
+    b = _bench(store, owner, "sim:ttft=70,itl=1,out=4,jitter=0.1", seed=2)
+    db = ["--db", store.url]
+    assert main(["experiment", "add", "cli", a[:8], b, "--baseline", a, *db]) == 0
+    assert f"baseline {a}" in capsys.readouterr().out
+    assert main(["experiment", "show", "cli", *db]) == 0
+    shown = capsys.readouterr().out
+    assert "against the baseline" in shown and "worse" in shown
+    html = tmp_path / "cli.html"
+    assert main(["experiment", "report", "cli", "-o", str(html), *db]) == 0
+    assert html.stat().st_size < 5 * 2**20
+    assert main(["experiment", "list", *db]) == 0
+    assert "cli: 2 runs" in capsys.readouterr().out
+    assert main(["experiment", "delete", "cli", *db]) == 0
+    assert main(["experiment", "show", "cli", *db]) == 2  # gone: a clear error
+    assert "no experiment 'cli'" in capsys.readouterr().err

@@ -149,3 +149,16 @@ def test_bad_label_files_say_what_and_where(
     path.write_text(text)
     with pytest.raises(InputError, match=message):
         lj.calibrate_judge(path, result.run_id, store=store)
+
+
+def test_the_cli_calibrates_from_a_labels_file(judged, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    from llmbench_jupyter.cli import main
+
+    result, store = judged
+    path = tmp_path / "labels.csv"
+    path.write_text("case_id,verdict\n" + "".join(
+        f"{r.case_id},{'pass' if r.score.passed else 'fail'}\n" for r in result.runs))  # fmt: skip
+    assert main(["eval-calibrate", result.run_id[:10], "--labels", str(path),
+                 "--db", store.url]) == 0  # fmt: skip
+    out = capsys.readouterr().out
+    assert "Cohen's kappa 1.000" in out and "confusion" in out

@@ -14,6 +14,7 @@ import sys
 
 from llmbench_jupyter.cli._bench import cmd_bench
 from llmbench_jupyter.cli._eval import cmd_eval, cmd_eval_compare
+from llmbench_jupyter.cli._experiments import cmd_calibrate, cmd_experiment
 from llmbench_jupyter.cli._job import EXIT_ALL_FAILED, EXIT_INTERRUPTED, EXIT_USAGE
 from llmbench_jupyter.cli._models import cmd_models
 from llmbench_jupyter.cli._parser import build_parser
@@ -79,6 +80,10 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_schedule(args)
         if args.command == "scheduler":
             return cmd_scheduler(args)
+        if args.command == "experiment":
+            return cmd_experiment(args)
+        if args.command == "eval-calibrate":
+            return cmd_calibrate(args)
         return cmd_results(args)
     except LLMBenchError as exc:
         print(f"error: {scrub(str(exc))}", file=sys.stderr)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 
+from llmbench_jupyter.cli._experiments import add_experiment_parsers
 from llmbench_jupyter.cli._models import add_models_parser
 from llmbench_jupyter.cli._profiles import add_profile_parser
 from llmbench_jupyter.cli._schedules import add_schedule_parsers
@@ -60,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_profile_parser(sub)
     add_models_parser(sub)
     add_schedule_parsers(sub)
+    add_experiment_parsers(sub)
 
     su = sub.add_parser("suite", help="import a tool-calling suite (file, BFCL, predecessor, MCP)")
     su.add_argument("source", help="file path; for MCP a server URL or command line")
