@@ -90,7 +90,9 @@ def test_the_sims_reasoning_effort_sets_how_long_it_thinks(sim, config) -> None:
 
 
 # ------------------------------------------------------------------ the search
-def test_a_workload_search_finds_the_fastest_effort_and_confirms_it(manager, sim, config) -> None:  # type: ignore[no-untyped-def]
+def test_a_workload_search_finds_the_fastest_effort_and_confirms_it(
+    manager, sim, config, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
     result = tune(sim, config, sampler="grid", prune=False, name="effort").wait(180)
     df = result.trials_df()
     assert df["number"].tolist() == [0, 1, 2, 3] and df.loc[0, "baseline"]
@@ -111,6 +113,13 @@ def test_a_workload_search_finds_the_fastest_effort_and_confirms_it(manager, sim
     stored = lj.load_tune(result.study_id, store=manager.store)
     assert stored.study["kind"] == "bench" and stored.verdict == "significant improvement"
     assert stored.trials_df()["ttfat_ms"].tolist() == df["ttfat_ms"].tolist()
+    # and out to an Optuna study, as a suite search goes (the baseline was not Optuna's)
+    import optuna
+
+    storage = f"sqlite:///{tmp_path / 'optuna.db'}"
+    stored.to_optuna(storage, study_name="effort")
+    study = optuna.load_study(study_name="effort", storage=storage)
+    assert [t.value for t in study.trials] == df["ttfat_ms"].tolist()[1:]
 
 
 def test_a_search_whose_variants_are_no_better_claims_nothing(sim, config) -> None:  # type: ignore[no-untyped-def]
