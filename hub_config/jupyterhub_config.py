@@ -3,6 +3,7 @@
 # Everything is set from the environment, so a deployment changes settings without
 # editing this file; LLMBENCH_HUB_EXTRA_CONFIG names a further config file loaded last.
 import os
+import sys
 from pathlib import Path
 
 from llmbench_jupyter.core.errors import LLMBenchError
@@ -78,6 +79,28 @@ def configure() -> None:
     c.Spawner.start_timeout = 120
     c.Spawner.http_timeout = 120
     c.JupyterHub.cleanup_servers = True
+
+    # --- schedules fire while their users' servers are stopped: as those users ------
+    c.JupyterHub.services = [
+        {
+            "name": "llmbench-scheduler",
+            "command": [sys.executable, "-m", "llmbench_jupyter.hub.scheduler_service"],
+            "environment": {
+                "LLMBENCH_HUB_STORE_ADMIN_URL": database_url(pg_server, store_db),
+                "LLMBENCH_HUB_STATE": str(state),
+                "LLMBENCH_HUB_LIMITS": str(limits_file),
+                "LLMBENCH_HUB_USERS_BIN": str(paths.users_venv / "bin"),
+                "LLMBENCH_SCHEDULER_INTERVAL": env("LLMBENCH_SCHEDULER_INTERVAL", "30"),
+            },
+        }
+    ]
+    c.JupyterHub.load_roles = [
+        {
+            "name": "llmbench-scheduler",
+            "scopes": ["list:users", "read:users"],
+            "services": ["llmbench-scheduler"],
+        }
+    ]
 
 
 try:

@@ -146,3 +146,27 @@ def test_the_cli_adds_lists_fires_and_deletes(tmp_path: Path, capsys) -> None:  
     assert "must have 5 fields" in capsys.readouterr().err
     assert main(["schedule", "delete", "daily", "--db", db]) == 0
     assert Store(db).list_schedules() == []
+
+
+@pytest.mark.postgres
+def test_the_hub_service_finds_the_owners_with_a_due_schedule(owner: str, pg_url: str) -> None:
+    """What the hub's scheduler service asks the store first (as its owner role)."""
+    from llmbench_jupyter.hub.scheduler_service import due_owners
+
+    url = pg_url
+    pg = Store(url)
+    try:
+        now = datetime.now(UTC)
+        fields = {"kind": "bench", "options": BENCH, "cron": "0 6 * * *", "timezone": "UTC",
+                  "missed": "skip", "enabled": True, "created_at": now}  # fmt: skip
+        pg.save_schedule("due", owner=owner, fields={**fields, "next_due_at": now - timedelta(1)})
+        pg.save_schedule("later", owner=f"{owner}-2",
+                         fields={**fields, "next_due_at": now + timedelta(1)})  # fmt: skip
+        found = due_owners(url)
+        assert owner in found and f"{owner}-2" not in found
+        assert pg.claim_schedule("due", now, owner=owner)  # running: not due for the service
+        assert owner not in due_owners(url)
+    finally:
+        pg.delete_schedule("due", owner=owner)
+        pg.delete_schedule("later", owner=f"{owner}-2")
+        pg.close()

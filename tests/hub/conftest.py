@@ -211,6 +211,7 @@ def world() -> Iterator[World]:
         "LLMBENCH_HUB_PROXY_API_PORT": str(free_port()),
         "LLMBENCH_HUB_ADMIN": names["admin"],
         "LLMBENCH_HUB_LIMITS": str(root / "limits.yaml"),
+        "LLMBENCH_SCHEDULER_INTERVAL": "3",  # the hub's scheduler service checks often
     }
     base = f"http://127.0.0.1:{port}"
     # B's account exists before the hub knows B (home 0755, the system default);
