@@ -184,11 +184,21 @@ class BaseJobWidget(anywidget.AnyWidget):
         """The job's widget, created once: displaying a job twice shows the same model."""
         key = (cls, job.id)
         with cls._registry_lock:
-            widget: Self | None = cls._by_job.get(key)
-            if widget is None:
-                widget = cls._by_job[key] = cls(job)
-                widget._registry_key = key
-            return widget
+            found: Self | None = cls._by_job.get(key)
+        if found is not None:
+            return found
+        # built outside the lock: building starts a timer thread, and a thread start may
+        # run the garbage collector, whose ``__del__`` of an old widget takes this lock
+        made = cls(job)
+        with cls._registry_lock:
+            found = cls._by_job.get(key)
+            if found is None:
+                made._registry_key = key
+                cls._by_job[key] = made
+        if found is not None:  # another thread made it first: keep theirs
+            made.close()
+            return found
+        return made
 
     @property
     def job(self) -> JobLike:
