@@ -7,7 +7,6 @@ another user's work is ever linked into it. Deleting a run drops it from its exp
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -18,7 +17,6 @@ from llmbench_jupyter.core.errors import InputError, LLMBenchError
 from llmbench_jupyter.store import tuning_checks as chk
 from llmbench_jupyter.store.models import ExperimentRow, ExperimentRunRow, Run
 
-MAX_NAME = 200
 #: Runs an experiment holds: a study is not a run (compare searches with ``load_tune``).
 KINDS = ("bench", "eval")
 
@@ -40,7 +38,7 @@ class ExperimentsMixin:
     ) -> dict[str, Any]:
         """Create ``name`` for ``owner`` (default: the caller); an existing one is an error
         unless ``exist_ok`` (then it is returned as it is)."""
-        _check_name("create_experiment", name)
+        chk.name("create_experiment", name)
         if description is not None and not isinstance(description, str):
             raise InputError("create_experiment: description must be a string or None")
         owner = self._owner(owner, write=True)
@@ -63,7 +61,7 @@ class ExperimentsMixin:
     def experiment(self, name: str, owner: str | None = None) -> dict[str, Any] | None:
         """The experiment with its ``runs`` (run id, kind, name, created_at, baseline), or
         None."""
-        _check_name("experiment", name)
+        chk.name("experiment", name)
         with self._tx("cannot read experiment", write=False) as conn:
             return _read(conn, self._owner(owner), name)
 
@@ -81,7 +79,7 @@ class ExperimentsMixin:
                             owner: str | None = None) -> dict[str, Any]:  # fmt: skip
         """Add runs (full ids) to the experiment; ``baseline`` (one of its runs, added
         or already in it) becomes the baseline. Runs already in it stay as they are."""
-        _check_name("add_experiment_runs", name)
+        chk.name("add_experiment_runs", name)
         owner = self._owner(owner, write=True)
         wanted = list(dict.fromkeys([*run_ids, *([baseline] if baseline else [])]))
         now = datetime.now(UTC)
@@ -183,11 +181,3 @@ def _read(conn: Any, owner: str, name: str) -> dict[str, Any] | None:
         .order_by(Run.created_at, Run.run_id)
     ).mappings().all()  # fmt: skip
     return {**dict(row), "runs": [dict(m, baseline=bool(m["baseline"])) for m in members]}
-
-
-def _check_name(what: str, name: object) -> None:
-    if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME:
-        raise InputError(f"{what}: name must be a non-empty string of at most {MAX_NAME} "
-                         f"characters, got {chk.show(name)}")  # fmt: skip
-    if any(unicodedata.category(c) == "Cc" for c in name):
-        raise InputError(f"{what}: name contains a control character: {chk.show(name)}")

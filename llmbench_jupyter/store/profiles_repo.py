@@ -14,7 +14,6 @@ there is stored as ``null``. Both are redacted like a run's spec first, so an
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -27,7 +26,6 @@ from llmbench_jupyter.core.redact import redact_config
 from llmbench_jupyter.store import tuning_checks as chk
 from llmbench_jupyter.store.models import PROFILE_COLUMNS, ModelProfile
 
-MAX_PROFILE_NAME = 200
 _PROFILE_COLS = tuple(ModelProfile.__table__.columns)
 
 
@@ -58,7 +56,7 @@ class ProfilesMixin:
         replaced by what is given here (``created_at`` stays, ``updated_at`` moves).
         """
         what = "save_profile"
-        _check_name(what, name)
+        chk.name(what, name)
         provider, slash, model = target.partition("/") if isinstance(target, str) else ("",) * 3
         if not (slash and provider.strip() and model.strip()):
             raise InputError(
@@ -105,7 +103,7 @@ class ProfilesMixin:
 
     def profile(self, name: str, owner: str | None = None) -> dict[str, Any] | None:
         """The profile ``name`` of ``owner`` (default: the caller) as a dict, or None."""
-        _check_name("profile", name)
+        chk.name("profile", name)
         with self._tx("cannot read profile", write=False) as conn:
             return _read(conn, self._owner(owner), name)
 
@@ -125,7 +123,7 @@ class ProfilesMixin:
     def delete_profile(self, name: str, owner: str | None = None) -> None:
         """Delete the profile ``name`` of ``owner`` (default: the caller; on a hub always
         the login role: only a profile's owner deletes it)."""
-        _check_name("delete_profile", name)
+        chk.name("delete_profile", name)
         owner = self._owner(owner, write=True)
         with self._tx("cannot delete profile") as conn:
             deleted = conn.execute(
@@ -136,20 +134,6 @@ class ProfilesMixin:
                 f"delete_profile: no profile {name!r} of {owner!r} in {self.url} that you may "
                 "delete"
             )
-
-
-def _check_name(what: str, name: object) -> None:
-    if not isinstance(name, str) or not name.strip() or len(name) > MAX_PROFILE_NAME:
-        raise InputError(
-            f"{what}: name must be a non-empty string of at most {MAX_PROFILE_NAME} "
-            f"characters, got {chk.show(name)}"
-        )
-    bad = next((c for c in name if unicodedata.category(c) == "Cc"), None)
-    if bad is not None:
-        raise InputError(
-            f"{what}: name contains the control character U+{ord(bad):04X}; a profile name "
-            f"is one line of printable text, got {chk.show(name)}"
-        )
 
 
 def _redacted(what: str, label: str, value: object, *, descriptive: bool = False) -> dict[str, Any]:

@@ -7,6 +7,7 @@ error says which call and which value was wrong, and what was expected instead.
 from __future__ import annotations
 
 import math
+import unicodedata
 from collections.abc import Mapping, Sequence
 from numbers import Integral, Real
 from typing import Any
@@ -140,3 +141,22 @@ def json_dict(
     if optional and value is None:
         return {}
     return json_data(what, label, mapping(what, label, value), nan_as_null=nan_as_null)
+
+
+#: Longest name of a stored profile, experiment or other named thing of a user.
+MAX_NAME = 200
+
+
+def name(what: str, value: object) -> None:
+    """A user-given name: one line of printable text, 1 to ``MAX_NAME`` characters."""
+    if not isinstance(value, str) or not value.strip() or len(value) > MAX_NAME:
+        raise InputError(
+            f"{what}: name must be a non-empty string of at most {MAX_NAME} characters, "
+            f"got {show(value)}"
+        )
+    bad = next((c for c in value if unicodedata.category(c) == "Cc"), None)
+    if bad is not None:
+        raise InputError(
+            f"{what}: name contains the control character U+{ord(bad):04X}; a name is one "
+            f"line of printable text, got {show(value)}"
+        )

@@ -101,12 +101,7 @@ def _bench_tune_spec(
         config=config, provider=provider, model=model, api_base=api_base, api_key=api_key,
         profile=options.pop("profile", None), seed=options.get("seed", 0), **given,
     )  # fmt: skip
-    if len(bench.targets) != 1:
-        keys = ", ".join(t.key for t in bench.targets)
-        raise InputError(
-            f"tune: a search tunes one model; {len(bench.targets)} match ({keys}): name one "
-            "(model=..., --model)"
-        )
+    _require_one("tune", bench.targets)
     spec = BenchTuneSpec(workload=bench, target=bench.targets[0], space=dict(space),
                          sim_rules=sim_rules, **options)  # fmt: skip
     spec.validate()
@@ -136,13 +131,17 @@ def _one_model(what: str, options: dict[str, Any], **eval_options: Any) -> tuple
         judge=options.pop("judge", None), profile=options.pop("profile", None),
         concurrency=options.get("concurrency", 4), **eval_options,
     )  # fmt: skip
-    if len(evaluated.targets) != 1:
-        keys = ", ".join(t.key for t in evaluated.targets)
+    _require_one(what, evaluated.targets)
+    return evaluated, snapshot
+
+
+def _require_one(what: str, targets: Sequence[Any]) -> None:
+    if len(targets) != 1:
+        keys = ", ".join(t.key for t in targets)
         raise InputError(
-            f"{what}: a search tunes one model; {len(evaluated.targets)} match ({keys}): "
+            f"{what}: a search tunes one model; {len(targets)} match ({keys}): "
             "name one (model=..., --model)"
         )
-    return evaluated, snapshot
 
 
 def _from_eval(evaluated: Any, timeout: float) -> dict[str, Any]:

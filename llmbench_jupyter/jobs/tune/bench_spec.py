@@ -10,8 +10,6 @@ the baseline, interleaved, compared with a bootstrap interval.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,7 +21,7 @@ from llmbench_jupyter.jobs.tune.budget import Budget
 from llmbench_jupyter.jobs.tune.objectives import Objective, objectives_of
 from llmbench_jupyter.jobs.tune.search import check_sampler
 from llmbench_jupyter.jobs.tune.space import SearchSpace, build_space
-from llmbench_jupyter.jobs.tune.spec import DEFAULT_TRIALS, known_price
+from llmbench_jupyter.jobs.tune.spec import DEFAULT_TRIALS, fingerprint_of, known_price
 
 
 @dataclass
@@ -140,7 +138,7 @@ class BenchTuneSpec:
             "seed": self.seed,
             "baseline": self.baseline,
         }
-        return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+        return fingerprint_of(body)
 
     def describe(self) -> dict[str, Any]:
         return {

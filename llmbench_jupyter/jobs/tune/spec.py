@@ -177,7 +177,7 @@ class TuneSpec:
             "system_prompt": self.system_prompt,
             "mode": self.mode,
         }
-        return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+        return fingerprint_of(body)
 
     def describe(self) -> dict[str, Any]:
         train, held = self.split()
@@ -208,6 +208,11 @@ class TuneSpec:
             "concurrency": self.concurrency,
             "fingerprint": self.fingerprint(),
         }
+
+
+def fingerprint_of(body: dict[str, Any]) -> str:
+    """What a resumed search must share with the stored one, as one digest."""
+    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def known_price(t: Target) -> bool:
