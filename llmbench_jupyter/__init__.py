@@ -19,6 +19,8 @@ stays cheap and never pulls in litellm, pandas or plotly until a feature needs t
 - suites: :func:`load_suite` (more in :mod:`llmbench_jupyter.evals`);
 - models: :func:`discover_models` (what a provider offers, against the config) and
   :func:`add_models` (into your config file);
+- set-up: :func:`onboarding` (the widget: providers, keys, a test request, models) and
+  :func:`check_connection` (one short request: does the key work, how fast);
 - your API keys: :mod:`keys` (``keys.set``, ``keys.list``, ``keys.delete``);
 - errors: every error this package raises on purpose is an :class:`LLMBenchError`.
 
@@ -68,6 +70,8 @@ _EXPORTS = {
     "load_suite": "evals.suites",
     "discover_models": "jobs.discovery",
     "add_models": "jobs.discovery",
+    "check_connection": "jobs.connection",
+    "onboarding": "kernel.onboarding_widget",
     # the error hierarchy: all of it derives from LLMBenchError
     "LLMBenchError": "core.errors",
     "InputError": "core.errors",

@@ -134,6 +134,8 @@ PUBLIC = {
     "delete_profile",
     "discover_models",
     "add_models",
+    "check_connection",
+    "onboarding",
     "calibrate_judge",
     "trends",
     "changes",

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,6 +20,7 @@ from llmbench_jupyter.core.config._edit import add_models_to_file
 from llmbench_jupyter.core.discovery import Endpoint, FoundModel, Listing, list_models
 from llmbench_jupyter.core.errors import InputError, register_secret
 from llmbench_jupyter.core.redact import exact_secrets
+from llmbench_jupyter.jobs.blocking import wait_for
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -107,12 +107,7 @@ def discover_models(provider: str, *, config: Any = None, shape: str | None = No
     kind and host do not say. In a notebook it waits in a worker thread (the kernel's
     own loop is running), a second or so."""
     coro = adiscover(provider, config=config, shape=shape, sim_url=sim_url)
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coro)
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coro).result()
+    return wait_for(coro)
 
 
 def _rows(prov: Any, found: Sequence[FoundModel]) -> list[dict[str, Any]]:
