@@ -65,6 +65,7 @@ def test_quickstart_follows_the_cell_plan() -> None:
     nb = nbformat.read(NOTEBOOKS / "quickstart.ipynb", as_version=4)
     code = [c.source for c in nb.cells if c.cell_type == "code"]
     plan = [
+        "lj.onboarding()",
         "SimServer(seed=0).start_in_thread()",
         "lj.bench(",
         "await job",

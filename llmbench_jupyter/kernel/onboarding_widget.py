@@ -12,13 +12,16 @@ in a worker thread, so the kernel stays free and the widget shows "checking…" 
 from __future__ import annotations
 
 import html
+import os
 from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import ipywidgets as w
 
 from llmbench_jupyter.core.config import Config, default_config_path, load_config
 from llmbench_jupyter.core.errors import LLMBenchError, scrub
+from llmbench_jupyter.core.redact import redact_url
 from llmbench_jupyter.jobs.connection import (
     ENV,
     MISSING,
@@ -68,7 +71,10 @@ class OnboardingWidget(w.VBox):
         self.key_form.save_button.on_click(lambda _b: self._show_overview())
         self.key_form.delete_button.on_click(lambda _b: self._show_overview())
         self.key_form.provider.observe(lambda _c: self._provider_changed(), "value")
+        self.key_form.provider.add_class("llmbench-onboard-provider")
+        self.key_form.password.add_class("llmbench-onboard-password")
         self.model = w.Dropdown(description="Model")
+        self.model.add_class("llmbench-onboard-model")
         self.test_button = w.Button(description="Test connection", icon="plug")
         self.test_button.add_class("llmbench-onboard-test")
         self.test_status = w.HTML()
@@ -96,7 +102,7 @@ class OnboardingWidget(w.VBox):
 
         grid = w.GridBox(list(self.choices.values()),
                          layout=w.Layout(grid_template_columns="repeat(4, 200px)"))  # fmt: skip
-        where = html.escape(str(self.config_path))
+        where = html.escape(_shown(self.config_path))
         return [
             w.HTML(f"<h3>Set up llmbench</h3><small>config: <code>{where}</code></small>"),
             head("1. The providers you use"), grid, self.overview,
@@ -109,7 +115,7 @@ class OnboardingWidget(w.VBox):
         ]  # fmt: skip
 
     def __repr__(self) -> str:
-        return f"OnboardingWidget(config={str(self.config_path)!r}, chosen={self.chosen})"
+        return f"OnboardingWidget(config={_shown(self.config_path)!r}, chosen={self.chosen})"
 
     @property
     def chosen(self) -> list[str]:
@@ -182,7 +188,7 @@ class OnboardingWidget(w.VBox):
         self.config = load_config(self.config_path)
         self.found.options = [m for m in self.found.options if m not in added]
         self.add_button.disabled = not self.found.options
-        _say(self.models_status, f"added {', '.join(added)} to {self.config_path}")
+        _say(self.models_status, f"added {', '.join(added)} to {_shown(self.config_path)}")
         self._show_models()
         self._show_overview()
         return added
@@ -217,10 +223,10 @@ class OnboardingWidget(w.VBox):
         rows = []
         for name in self.chosen:
             prov, src = self.config.providers[name], sources[name]
-            where = "built-in simulator" if prov.simulated else (prov.api_base or prov.kind)
+            where = "built-in simulator" if prov.simulated else redact_url(prov.api_base or "")
             colour = _KEY_COLOURS.get(src.source, _OK)
             rows.append(
-                f"<tr><td><b>{html.escape(name)}</b></td><td>{html.escape(scrub(where))}</td>"
+                f"<tr><td><b>{html.escape(name)}</b></td><td>{html.escape(where or prov.kind)}</td>"
                 f'<td style="color:{colour}" data-provider="{html.escape(name)}">'
                 f"{html.escape(src.describe())}</td><td>{len(prov.models)}</td></tr>"
             )
@@ -228,6 +234,15 @@ class OnboardingWidget(w.VBox):
             '<table class="llmbench-onboard-overview"><tr><th>provider</th><th>endpoint</th>'
             f"<th>key</th><th>models</th></tr>{''.join(rows)}</table>"
         )
+
+
+def _shown(path: Path) -> str:
+    """The config's path as a person reads it: from here, or from home, not from the root."""
+    relative = os.path.relpath(path)
+    if not relative.startswith(f"..{os.sep}..{os.sep}"):
+        return relative
+    home = Path.home()
+    return f"~{os.sep}{path.relative_to(home)}" if path.is_relative_to(home) else str(path)
 
 
 def _in_use(prov: Any, source: KeySource) -> bool:
