@@ -167,3 +167,23 @@ def test_discovery_without_the_key_shows_the_refusal_not_the_key(config: Path) -
     finally:
         keys.delete("team")
     assert "401" in widget.models_status.value and WRONG not in widget.models_status.value
+
+
+def test_the_cli_lists_key_sources_and_checks_one_provider(config: Path, capsys) -> None:
+    from llmbench_jupyter.cli import main as cli_main
+
+    assert cli_main(["models", "check", "--config", str(config)]) == 0
+    listed = capsys.readouterr().out
+    assert "missing ($LLMBENCH_TEST_TEAM_KEY_UNSET is not set)" in listed
+    assert cli_main(["models", "check", "-p", "team", "--config", str(config)]) == 1
+    assert "nothing was sent" in capsys.readouterr().out
+    keys.set("team", KEY)
+    try:
+        assert cli_main(["models", "check", "-p", "team", "--config", str(config)]) == 0
+    finally:
+        keys.delete("team")
+    shown = capsys.readouterr().out
+    assert "team/sim-fast answered (HTTP 200)" in shown and "key: vault" in shown
+    assert KEY not in shown
+    assert cli_main(["models", "check", "-p", "nobody", "--config", str(config)]) != 0
+    assert 'unknown provider "nobody"' in capsys.readouterr().err

@@ -1,4 +1,5 @@
-"""``llmbench models discover``: what a provider offers against the config, and adding it."""
+"""``llmbench models discover``: what a provider offers against the config, and adding it;
+``llmbench models check``: where each key comes from, and one short request to prove it."""
 
 from __future__ import annotations
 
@@ -30,9 +31,22 @@ def add_models_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     disc.add_argument("--add-new", action="store_true", help="add every new model")
     disc.add_argument("--json", action="store_true", help="print the rows as JSON")  # fmt: skip
+    check = msub.add_parser(
+        "check",
+        help="where each provider's key comes from; with -p, one short request to it",
+        description="Without --provider: every configured provider and where its key would "
+        "come from (vault, environment, config, missing). With --provider: send one short "
+        "request (a few tokens, nothing stored) and say how fast it answered or what to fix; "
+        "exit status 1 if it failed.",
+    )
+    check.add_argument("--provider", "-p", help="the provider to send one request to")
+    check.add_argument("--model", "-m", help="its model (default: the provider's first)")
+    check.add_argument("--config", help="config file (default: the usual search order)")
 
 
 def cmd_models(args: argparse.Namespace) -> int:
+    if args.action == "check":
+        return _check(args)
     from rich.table import Table
 
     from llmbench_jupyter.jobs.discovery import add_models, discover_models
@@ -63,3 +77,24 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 def _n(value: object) -> str:
     return f"{value:,}" if isinstance(value, int) else ""
+
+
+def _check(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    from llmbench_jupyter.jobs.connection import MISSING, check_connection, key_sources
+
+    out = _console()
+    if args.provider is None:
+        table = Table(title="where each provider's key comes from")
+        table.add_column("provider")
+        table.add_column("key")
+        for name, source in key_sources(args.config).items():
+            style = "red" if source.source == MISSING else None
+            table.add_row(name, source.describe(), style=style)
+        out.print(table)
+        return 0
+    result = check_connection(args.provider, args.model, config=args.config)
+    out.print(result.summary(), markup=False)
+    out.print(f"key: {result.key_source}; endpoint: {result.endpoint}", markup=False)
+    return 0 if result.ok else 1
