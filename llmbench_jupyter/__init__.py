@@ -10,7 +10,8 @@ stays cheap and never pulls in litellm, pandas or plotly until a feature needs t
   :func:`eval_history`, :func:`load_tune`, :func:`publish`, :func:`audit_log`,
   :func:`export_html`, :func:`calibrate_judge` (a judge against human labels),
   :func:`trends` and :func:`changes` (speed over time, and who got slower);
-- experiments: :func:`experiment` (runs with a baseline, compared by the right test),
+- experiments: :func:`experiment` (runs with a baseline, compared by the right test;
+  :func:`experiment_widget` shows one live, with its forest plot),
   :func:`compare_runs` (N runs side by side); :func:`schedule` (a bench or eval on a cron
   expression, fired by ``llmbench scheduler``);
   :func:`import_results` (the predecessor's exported benchmark results);
@@ -62,6 +63,7 @@ _EXPORTS = {
     "calibrate_judge": "analysis.judge_calibration",
     "experiment": "analysis.experiments",
     "compare_runs": "analysis.experiments",
+    "experiment_widget": "kernel.experiment_widget",
     "schedule": "jobs.scheduler",
     "import_results": "store.import_predecessor",
     "trends": "analysis.trends",

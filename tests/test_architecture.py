@@ -142,6 +142,7 @@ PUBLIC = {
     "experiment",
     "import_results",
     "compare_runs",
+    "experiment_widget",
     "schedule",
 }
 

@@ -3,6 +3,7 @@ backends; comparisons checked against scipy; real runs against the simulator."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -146,7 +147,9 @@ def test_the_experiment_report_embeds_plotly_once_and_stays_small(manager, tmp_p
     page = path.read_text()
     assert path.stat().st_size < 5 * 2**20, path.stat().st_size
     assert page.count("plotly.js v") == 1  # the library once, for ten figures
-    assert page.count('id="llmbench-figure-') == 10
+    assert len(re.findall(r'id="llmbench-figure-\d+"', page)) == 10  # one per run
+    for metric in ("ttft_ms", "decode_tps"):  # each comparison's forest plot
+        assert page.count(f'id="llmbench-figure-compare-{metric}"') == 1
     assert "Against the baseline" in page and "worse" in page  # the slowest runs
     assert runs[0] in page
 

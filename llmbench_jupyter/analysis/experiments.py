@@ -144,6 +144,13 @@ class Experiment:
         keys = ["target"] + (["context_tier"] if metric != "pass_rate" else [])
         return df.groupby(keys, dropna=False, sort=True).head(1).reset_index(drop=True)
 
+    def plot(self, metric: str = "ttft_ms", *, seed: int = 0) -> Any:
+        """A forest plot of ``compare(metric)``: each run's difference from the baseline
+        with its interval, coloured by verdict (a plotly figure)."""
+        from llmbench_jupyter.analysis.experiment_chart import comparison_figure
+
+        return comparison_figure(self.compare(metric, seed=seed))
+
     def report(self, path: str) -> Any:
         """An offline HTML report of this experiment at ``path`` (plotly.js embedded
         once); the path written."""

@@ -74,7 +74,7 @@ class _Figures:
         self.embedded = False
         self.count = 0
 
-    def html(self, fig: Any, number: int) -> str:
+    def html(self, fig: Any, number: int | str) -> str:
         """``fig`` in a div ``llmbench-figure-<number>`` (the section's number)."""
         import plotly.io as pio
 
@@ -125,6 +125,7 @@ def _write(what: str, path: str | os.PathLike[str], page: str) -> Path:
 def experiment_html(exp: Any, path: str | os.PathLike[str]) -> Path:
     """An offline HTML report of an experiment: its runs, every run against the baseline
     on each metric that fits it, then each bench run's tables and figure (plotly.js once)."""
+    from llmbench_jupyter.analysis.experiment_chart import comparison_figure
     from llmbench_jupyter.analysis.experiments import LATENCY
     from llmbench_jupyter.analysis.results import load
 
@@ -133,17 +134,20 @@ def experiment_html(exp: Any, path: str | os.PathLike[str]) -> Path:
     base = exp.baseline
     base_kind = next((r.kind for r in runs.itertuples() if r.run_id == base), None)
     metrics = ["pass_rate"] if base_kind == "eval" else ["ttft_ms", "decode_tps"] if base else []
+    figures = _Figures()
     for metric in metrics:
-        table = exp.compare(metric).drop(columns=["test"])
+        compared = exp.compare(metric)
+        table = compared.drop(columns=["test"])
+        drawn = (figures.html(comparison_figure(compared), f"compare-{metric}")
+                 if compared["diff"].notna().any() else "")  # fmt: skip
         sections.append(
             f"<section><h2>Against the baseline ({html.escape(base or '')}): "
             f"{html.escape(metric)}</h2><p class='llmbench-meta'>"
             + ("McNemar exact on paired cases" if metric == "pass_rate" else
                "median difference with its bootstrap 95% CI; Mann-Whitney U p-value; "
                f"{'lower' if LATENCY[metric] else 'higher'} is better")
-            + "</p>" + table.to_html(index=False, border=0, na_rep="") + "</section>"
+            + "</p>" + table.to_html(index=False, border=0, na_rep="") + drawn + "</section>"
         )  # fmt: skip
-    figures = _Figures()
     for i, row in enumerate((r for r in runs.itertuples() if r.kind == "bench"), start=1):
         note = "<p class='llmbench-meta'>the baseline</p>" if row.run_id == base else ""
         sections.append(_result_section(load(row.run_id, store=exp.store), i, figures, note))
