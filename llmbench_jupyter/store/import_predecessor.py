@@ -13,6 +13,8 @@ whole request), which is our ``total_tps``, never ``decode_tps``; its TTFT was t
 the first chunk of any kind, so the run says so (``spec["imported"]["caveats"]``).
 A row without a TTFT is a failed request (the export gives no reason). Importing the
 same file again is refused run by run (the run ids derive from the file's content).
+A JSON file is its tool-eval export (:mod:`.import_predecessor_evals`); its tool-eval
+history CSV is refused, with the reason.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -100,10 +103,18 @@ def read_predecessor_csv(text: str, source: str, when: datetime | None = None
     return [(at, prompt, rows) for (at, prompt), rows in sorted(runs.items())]
 
 
-def import_predecessor(store: Any, path: str | Path, *, when: datetime | None = None,
-                       owner: str | None = None) -> dict[str, list[str]]:  # fmt: skip
+def import_predecessor(
+    store: Any,
+    path: str | Path,
+    *,
+    when: datetime | None = None,
+    owner: str | None = None,
+    targets: Mapping[str, str] | None = None,
+) -> dict[str, list[str]]:
     """Store each run of the export at ``path``; ``{"imported": ids, "skipped": ids}``
-    (skipped: already imported from this very file)."""
+    (skipped: already imported from this very file). The format is told by the content:
+    a bench CSV, or a tool-eval JSON (``targets``: its model ids to our ``provider/model``,
+    see :mod:`.import_predecessor_evals`); its tool-eval history CSV is refused."""
     p = Path(path).expanduser()
     try:
         data = p.read_bytes()
@@ -114,6 +125,9 @@ def import_predecessor(store: Any, path: str | Path, *, when: datetime | None = 
     except UnicodeDecodeError:
         raise InputError(f"import: {p} is not UTF-8 text") from None
     digest = hashlib.sha256(data).hexdigest()
+    if text.lstrip().startswith(("{", "[")):
+        return _import_json(store, text, p, digest, when, owner, targets)
+    _refuse_eval_history(text, p)
     out: dict[str, list[str]] = {"imported": [], "skipped": []}
     for at, prompt, rows in read_predecessor_csv(text, str(p), when):
         run_id = hashlib.sha256(f"{digest}:{at.isoformat()}:{prompt}".encode()).hexdigest()[:16]
@@ -123,9 +137,9 @@ def import_predecessor(store: Any, path: str | Path, *, when: datetime | None = 
             continue
         except LLMBenchError:
             pass
-        targets = sorted({(r["provider"], r["model"]) for r in rows})
+        pairs = sorted({(r["provider"], r["model"]) for r in rows})
         spec = {
-            "targets": [{"provider": pv, "model": m} for pv, m in targets], "prompt": prompt,
+            "targets": [{"provider": pv, "model": m} for pv, m in pairs], "prompt": prompt,
             "imported": {"source": SOURCE, "file": p.name, "sha256": digest,
                          "rows": len(rows), "caveats": list(CAVEATS)},
         }  # fmt: skip
@@ -136,6 +150,46 @@ def import_predecessor(store: Any, path: str | Path, *, when: datetime | None = 
         store.finish_run(run_id, "done")
         out["imported"].append(run_id)
     return out
+
+
+def _import_json(
+    store: Any,
+    text: str,
+    p: Path,
+    digest: str,
+    when: datetime | None,
+    owner: str | None,
+    targets: Mapping[str, str] | None,
+) -> dict[str, list[str]]:
+    from llmbench_jupyter.store.import_predecessor_eval_store import store_eval_export
+    from llmbench_jupyter.store.import_predecessor_evals import looks_like_eval_export
+
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise InputError(f"{p}: not valid JSON ({exc})") from None
+    if not looks_like_eval_export(data):
+        found = sorted(data)[:8] if isinstance(data, dict) else type(data).__name__
+        raise InputError(
+            f"{p}: not a {SOURCE} export: a JSON export must be a tool-eval run "
+            f"(GET /api/export/eval/<id>: an object with 'eval_id', 'suite_name', 'timestamp', "
+            f"'results' and 'summary'); found {found}"
+        )
+    return store_eval_export(store, data, p, digest, when=when, owner=owner, targets=targets)
+
+
+def _refuse_eval_history(text: str, p: Path) -> None:
+    """Its tool-eval history CSV holds one row of averages per model and run: stored as an
+    eval run it would load with no cases, pair with nothing and (in its newer format,
+    where ``cases_passed`` counted calls without an API error) even misstate passes."""
+    header = {c.strip() for c in (next(csv.reader(io.StringIO(text)), None) or [])}
+    if {"suite_name", "tool_accuracy_pct", "cases_passed"} <= header:
+        raise InputError(
+            f"{p}: this is {SOURCE}'s tool-eval history CSV (averages per model and run, no "
+            "cases): an eval run here is its cases' verdicts, which the averages cannot "
+            "give back, so it is not imported. Export each eval run as JSON instead (GET "
+            "/api/export/eval/<eval_id>, its eval-<id>.json) and import those files."
+        )
 
 
 def _records(run_id: str, at: datetime, rows: Sequence[dict[str, Any]]) -> list[RequestRecord]:
@@ -157,11 +211,12 @@ def _records(run_id: str, at: datetime, rows: Sequence[dict[str, Any]]) -> list[
     return out
 
 
-def import_results(path: str | Path, *, when: datetime | None = None,
-                   store: Any = None) -> dict[str, list[str]]:  # fmt: skip
-    """Import the predecessor's exported benchmark results (``benchmark_history.csv``, or
-    one run's ``benchmark_run_<id>.csv`` with ``when=`` its time) into your store; the
-    run ids imported and those skipped as already imported."""
+def import_results(path: str | Path, *, when: datetime | None = None, store: Any = None,
+                   targets: Mapping[str, str] | None = None) -> dict[str, list[str]]:  # fmt: skip
+    """Import the predecessor's exported results into your store: benchmark results
+    (``benchmark_history.csv``, or one run's ``benchmark_run_<id>.csv`` with ``when=`` its
+    time) or one tool-eval run (``eval-<id>.json``; ``targets`` maps its model ids to
+    your ``provider/model``); the run ids imported and those skipped as already imported."""
     from llmbench_jupyter.store import open_store
 
-    return import_predecessor(store or open_store(), path, when=when)
+    return import_predecessor(store or open_store(), path, when=when, targets=targets)
