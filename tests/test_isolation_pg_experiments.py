@@ -8,6 +8,7 @@ from a kernel. The database must refuse or show him nothing; carol (an admin) re
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from isolation_pg import Seeded, _denied, _ids, seeded_hub
@@ -20,6 +21,16 @@ _ADD = ("INSERT INTO experiment_runs (owner, experiment, run_id, baseline, added
         "VALUES (%s, %s, %s, false, now())")  # fmt: skip
 
 
+_ADD_STUDY = ("INSERT INTO experiment_studies (owner, experiment, study_id, added_at) "
+              "VALUES (%s, %s, %s, now())")  # fmt: skip
+
+
+def _study(store: Any, name: str) -> str:
+    made = store.create_study(name=name, kind="params", target="local-sim/sim-fast",
+                              directions=["minimize"], objectives=["ttft_ms"], spec={})  # fmt: skip
+    return str(made)
+
+
 @pytest.fixture(scope="module")
 def world() -> Iterator[Seeded]:
     for seeded in seeded_hub():
@@ -27,8 +38,11 @@ def world() -> Iterator[Seeded]:
         alice.create_experiment("alice-exp")
         alice.add_experiment_runs("alice-exp", [seeded.runs["a_priv"], seeded.runs["a_pub"]],
                                   baseline=seeded.runs["a_priv"])  # fmt: skip
+        seeded.runs["a_study"] = _study(alice, "alice-search")
+        alice.add_experiment_studies("alice-exp", [seeded.runs["a_study"]])
         bob.create_experiment("bob-exp")
         bob.add_experiment_runs("bob-exp", [seeded.runs["b_priv"]])
+        seeded.runs["b_study"] = _study(bob, "bob-search")
         yield seeded
 
 
@@ -64,6 +78,26 @@ def test_bob_cannot_reach_alices_experiment_in_sql(world: Seeded) -> None:
         bob.execute(_ADD, (me, "bob-exp", world.runs["b_pub"]))  # his own: fine
     with world.hub.connect("carol") as carol:  # an admin reads everyone's
         assert _ids(carol, "SELECT name FROM experiments") == {"alice-exp", "bob-exp"}
+
+
+def test_tuning_searches_in_experiments_stay_their_owners(world: Seeded) -> None:
+    alice, bob = world.stores["alice"], world.stores["bob"]
+    me, her = world.hub.role("bob"), world.hub.role("alice")
+    found = alice.experiment("alice-exp")
+    assert found is not None and [s["study_id"] for s in found["studies"]] == [
+        world.runs["a_study"]]  # fmt: skip
+    with pytest.raises(LLMBenchError, match="no tuning search"):  # he cannot even see it
+        bob.add_experiment_studies("bob-exp", [world.runs["a_study"]])
+    with world.hub.connect("bob") as conn:
+        assert _ids(conn, "SELECT study_id FROM experiment_studies") == set()
+        assert conn.execute("DELETE FROM experiment_studies WHERE owner = %s",
+                            (her,)).rowcount == 0  # fmt: skip
+        _denied(conn, _ADD_STUDY, me, "bob-exp", world.runs["a_study"])  # her search, his exp
+        _denied(conn, _ADD_STUDY, her, "alice-exp", world.runs["b_study"])  # into hers
+        conn.execute(_ADD_STUDY, (me, "bob-exp", world.runs["b_study"]))  # his own: fine
+    with world.hub.connect("carol") as carol:
+        assert _ids(carol, "SELECT study_id FROM experiment_studies") == {
+            world.runs["a_study"], world.runs["b_study"]}  # fmt: skip
 
 
 def test_schedules_are_their_owners_alone(world: Seeded) -> None:

@@ -114,6 +114,7 @@ def mixed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mixed]:
         records = [dataclasses.replace(r, run_id=ids["interrupted"]) for r in interrupted.records]
         store.add_records(records)
         reset_manager(JobManager(store, owner="alice"))
+        _more_kinds(store, sim, ids, jobs, db.parent)
         yield Mixed(url, db, ids, jobs)
     finally:
         sim.stop_thread()
@@ -123,6 +124,44 @@ def mixed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mixed]:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+PREDECESSOR_CSV = (
+    "timestamp,prompt,model,provider,tokens_per_second,ttft_ms,cost,context_tokens,"
+    """output_tokens
+2025-06-01T10:00:00,Say hi,sim-fast,local-sim,110.5,41.2,0.0001,0,64
+2025-06-01T10:00:00,Say hi,sim-fast,local-sim,,,,0,
+"""
+)
+
+
+def _more_kinds(store: Any, sim: SimServer, ids: dict[str, str], jobs: dict[str, Any],
+                folder: Path) -> None:  # fmt: skip
+    """Alice's other kinds of run: a tuning search over a workload, an imported
+    predecessor run, a scheduled run fired by the scheduler, and an experiment over all."""
+    from datetime import timedelta
+
+    from llmbench_jupyter.jobs.scheduler import run_due
+
+    tuned = lj.tune(
+        model="sim-fast", space={"temperature": [0.0, 1.0]}, sampler="grid", confirm=False,
+        workload={"runs": 3, "warmup": 0, "context_tiers": [0], "max_tokens": 16},
+        sim_url=sim.base_url, name="mixed tune", display=False,
+    ).wait(180)  # fmt: skip
+    jobs["tune"] = tuned  # a search: a study, not a run
+    csv = folder / "benchmark_history.csv"
+    csv.write_text(PREDECESSOR_CSV)
+    imported = lj.import_results(csv, store=store)
+    (ids["imported"],) = imported["imported"]
+    made = lj.schedule("nightly", "0 6 * * *", model="sim-fast", runs=2, warmup=0,
+                       max_tokens=16)  # fmt: skip
+    (fired,) = run_due(store, now=made["next_due_at"] + timedelta(seconds=1))
+    assert fired["status"] == "done", fired
+    ids["scheduled"] = fired["run_id"]
+    exp = lj.experiment("everything", store=store)
+    exp.add(ids["alice-bench"], baseline=True)
+    exp.add(*(ids[k] for k in ("alice-eval", "failed", "cancelled", "interrupted", "imported",
+                               "scheduled")), tuned)  # fmt: skip
 
 
 @pytest.fixture(autouse=True)
@@ -138,6 +177,7 @@ def test_the_store_holds_every_kind_of_run(mixed: Mixed) -> None:
     assert status == {
         "bob-bench": "done", "bob-eval": "done", "alice-bench": "done", "alice-eval": "done",
         "failed": "failed", "cancelled": "cancelled", "interrupted": "running",
+        "imported": "done", "scheduled": "done",
     }  # fmt: skip
     assert runs[mixed.ids["bob-bench"]]["published"] and runs[mixed.ids["bob-eval"]]["published"]
     assert store.judgements(mixed.ids["alice-eval"])  # the eval was judged
@@ -145,9 +185,9 @@ def test_the_store_holds_every_kind_of_run(mixed: Mixed) -> None:
 
 def test_history_and_leaderboard(mixed: Mixed) -> None:
     mine = lj.history()
-    assert set(mine["run_id"]) == {
-        mixed.ids[k] for k in ("alice-bench", "alice-eval", "failed", "cancelled", "interrupted")
-    }
+    alices = ("alice-bench", "alice-eval", "failed", "cancelled", "interrupted", "imported",
+              "scheduled")  # fmt: skip
+    assert set(mine["run_id"]) == {mixed.ids[k] for k in alices}
     row = mine.set_index("run_id").loc[mixed.ids["alice-eval"]]
     assert row["targets"] == "local-sim/sim-fast" and row["status"] == "done"
     shared = lj.history(include_published=True)
@@ -242,3 +282,46 @@ def test_job_widgets_show_the_finished_and_cancelled_jobs(mixed: Mixed) -> None:
     assert cancelled.snapshot["state"] == "cancelled"
     assert 2 <= cancelled.snapshot["done"] < cancelled.snapshot["total"]
     assert "cancelled" in repr(cancelled)
+
+
+def test_an_experiment_over_every_kind_of_run(mixed: Mixed, tmp_path: Path) -> None:
+    """Each run against the baseline where the metric applies; the reason where not."""
+    from llmbench_jupyter.kernel.experiment_widget import experiment_widget
+
+    exp = lj.experiment("everything", create=False)
+    table = exp.compare("ttft_ms")
+    by_run = {run: part for run, part in table.groupby("run_id")}
+    ids = mixed.ids
+    study = mixed.jobs["tune"].study_id
+    kinds = ("alice-eval", "failed", "cancelled", "interrupted", "imported", "scheduled")
+    assert set(by_run) == {study} | {ids[k] for k in kinds}
+    assert by_run[ids["alice-eval"]]["note"].iloc[0] == "a eval run has no ttft_ms"
+    assert by_run[study]["note"].iloc[0].startswith("best trial")  # tested: same metric
+    assert by_run[study]["p_value"].notna().all()
+    assert by_run[ids["failed"]]["note"].eq("not in both runs").all()  # no successful request
+    for key in ("cancelled", "interrupted"):  # ad-hoc endpoints: other targets than the base
+        assert by_run[ids[key]]["note"].eq("not in both runs").all(), key
+    assert by_run[ids["scheduled"]]["verdict"].notna().all()  # local-sim/sim-fast, tier 0
+    imported = by_run[ids["imported"]].iloc[0]  # its one successful TTFT, same target
+    assert imported["target"] == "local-sim/sim-fast" and imported["value"] == 41.2
+    best = exp.best("ttft_ms")
+    assert not best.empty and set(best["run_id"]) <= set(ids.values())
+    assert exp.compare("pass_rate")["note"].str.contains("needs a eval baseline").all()
+    widget = experiment_widget(exp)
+    assert widget.figure is not None and "#b00020" not in widget.status.value
+    widget.metric.value = "pass_rate"
+    assert "needs a eval baseline" in widget.compare_html.value
+    path = exp.report(str(tmp_path / "everything.html"))
+    assert path.stat().st_size < 5 * 2**20
+    side = lj.compare_runs([ids["alice-bench"], ids["cancelled"], ids["scheduled"],
+                            ids["imported"]])  # fmt: skip
+    assert ("local-sim/sim-fast", 0) in side.index
+
+
+def test_trends_changes_and_quality_on_every_kind_of_run(mixed: Mixed) -> None:
+    trend = lj.trends("ttft_ms", days=3650)
+    assert {"local-sim"} <= set(trend["provider"])
+    changed = lj.changes("ttft_ms", days=3650, recent_days=7)
+    assert isinstance(changed, pd.DataFrame)
+    board = lj.leaderboard(quality=_suite().name)
+    assert "sim-fast" in set(board["model"])

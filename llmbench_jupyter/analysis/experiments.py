@@ -1,5 +1,5 @@
-"""Experiments: a named set of runs with a baseline, each run compared with it by the test
-that fits what was measured.
+"""Experiments: a named set of runs (and tuning searches) with a baseline, each compared
+with it by the test that fits what was measured (searches: see ``experiment_studies``).
 
 - **Latency and speed** (``ttft_ms``, ``ttfat_ms``, ``e2e_ms``, ``tpot_ms``,
   ``decode_tps``) of bench runs, per target and context tier present in both: the
@@ -32,6 +32,19 @@ COMPARE_COLUMNS = (
 )  # fmt: skip
 
 
+def _member(thing: Any, store: Any) -> tuple[str, str]:
+    """``("study", id)`` for a tuning search (its job, its result, or its id) and
+    ``("run", id)`` for anything else a run can be named by."""
+    if getattr(thing, "kind", None) == "tune" and hasattr(thing, "wait"):
+        thing = thing.result()  # a tuning job: its search
+    study_id = getattr(thing, "study_id", None)
+    if isinstance(study_id, str) and study_id:
+        return "study", study_id
+    if isinstance(thing, str) and len(thing) == 16 and store.study(thing) is not None:
+        return "study", thing
+    return "run", _run_id(thing, store)
+
+
 def _run_id(run: Any, store: Any) -> str:
     """A run id from a Job, a result with ``run_id``, or an id or unique prefix."""
     if hasattr(run, "wait") and hasattr(run, "progress"):  # a Job: its run, once it has one
@@ -59,18 +72,34 @@ class Experiment:
     def add(self, *runs: Any, baseline: bool = False) -> Experiment:
         """Add runs (jobs, results or ids); ``baseline=True`` makes the first one the
         baseline."""
-        ids = [_run_id(r, self.store) for r in runs]
-        self.store.add_experiment_runs(
-            self.name, ids, baseline=ids[0] if baseline and ids else None
-        )
+        members = [_member(r, self.store) for r in runs]
+        if baseline and members and members[0][0] == "study":
+            raise InputError("experiment: a tuning search cannot be the baseline; make a "
+                             "bench or eval run the baseline")  # fmt: skip
+        ids = [i for kind, i in members if kind == "run"]
+        studies = [i for kind, i in members if kind == "study"]
+        if ids or not studies:
+            self.store.add_experiment_runs(
+                self.name, ids, baseline=ids[0] if baseline and ids else None
+            )
+        if studies:
+            self.store.add_experiment_studies(self.name, studies)
         return self
 
     def set_baseline(self, run: Any) -> Experiment:
-        self.store.set_experiment_baseline(self.name, _run_id(run, self.store))
+        kind, found = _member(run, self.store)
+        if kind == "study":
+            raise InputError("set_baseline: a tuning search cannot be the baseline (its "
+                             "trials are not one run); choose a bench or eval run")  # fmt: skip
+        self.store.set_experiment_baseline(self.name, found)
         return self
 
     def remove(self, run: Any) -> Experiment:
-        self.store.remove_experiment_run(self.name, _run_id(run, self.store))
+        kind, found = _member(run, self.store)
+        if kind == "study":
+            self.store.remove_experiment_study(self.name, found)
+        else:
+            self.store.remove_experiment_run(self.name, found)
         return self
 
     @property
@@ -80,13 +109,19 @@ class Experiment:
     def runs(self) -> pd.DataFrame:
         import pandas as pd
 
+        from llmbench_jupyter.analysis.experiment_studies import member_rows
+
+        row = self._row()
         cols = ["run_id", "kind", "name", "created_at", "status", "baseline"]
-        return pd.DataFrame([{c: r[c] for c in cols} for r in self._row()["runs"]], columns=cols)
+        members = [{c: r[c] for c in cols} for r in row["runs"]] + member_rows(row["studies"])
+        return pd.DataFrame(members, columns=cols)
 
     # ------------------------------------------------------------- analysis
     def compare(self, metric: str = "ttft_ms", *, seed: int = 0) -> pd.DataFrame:
         """Every other run against the baseline on ``metric`` (see the module)."""
         import pandas as pd
+
+        from llmbench_jupyter.analysis.experiment_studies import compare_study
 
         if metric not in METRICS:
             raise InputError(f"compare: metric {metric!r} unknown; expected one of {METRICS}")
@@ -105,6 +140,13 @@ class Experiment:
                 out += _compare_evals(self.store, base["run_id"], run["run_id"])
             else:
                 out += _compare_bench(self.store, base["run_id"], run["run_id"], metric, seed)
+        for study in row["studies"]:
+            why = _not_comparable(metric, base, {"kind": "eval" if metric == "pass_rate"
+                                                 else "bench"})  # fmt: skip
+            if why:
+                out.append({"run_id": study["study_id"], "kind": "tune", "note": why})
+            else:
+                out += compare_study(self.store, base, study, metric, seed)
         df = pd.DataFrame(out, columns=list(COMPARE_COLUMNS))
         df.attrs.update(experiment=self.name, baseline=base["run_id"], metric=metric)
         return df
@@ -119,8 +161,13 @@ class Experiment:
         if metric not in METRICS or metric == "ttfat_ms":
             raise InputError(f"best: metric {metric!r}; expected one of "
                              f"{[m for m in METRICS if m != 'ttfat_ms']}")  # fmt: skip
+        from llmbench_jupyter.analysis.experiment_studies import best_values
+
         values: list[dict[str, Any]] = []
-        for run in self._row()["runs"]:
+        row = self._row()
+        for study in row["studies"]:
+            values += best_values(self.store, study, metric)
+        for run in row["runs"]:
             if metric == "pass_rate" and run["kind"] == "eval":
                 summary = self.store.get_run(run["run_id"]).get("summary") or {}
                 values += [{"target": t, "run_id": run["run_id"], "value": s.get("pass_rate")}
@@ -179,6 +226,8 @@ class Experiment:
         kinds: dict[str, int] = {}
         for r in row["runs"]:
             kinds[r["kind"]] = kinds.get(r["kind"], 0) + 1
+        if row["studies"]:
+            kinds["tune"] = len(row["studies"])
         held = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) or "no runs"
         base = next((r["run_id"] for r in row["runs"] if r["baseline"]), None)
         return f"<Experiment {self.name!r}: {held}; baseline {base or 'not set'}>"
@@ -193,19 +242,62 @@ def _not_comparable(metric: str, base: dict[str, Any], run: dict[str, Any]) -> s
     return None
 
 
-def _compare_bench(store: Any, base: str, run: str, metric: str,
-                   seed: int) -> list[dict[str, Any]]:  # fmt: skip
+def bench_values(store: Any, run_id: str, metric: str) -> dict[tuple[str, int], list[float]]:
+    """A bench run's successful measured values of ``metric`` per (target, context tier)."""
+    df = store.records_df(run_id, include_warmup=False)
+    df = df[(df["status"] == "ok") & df[metric].notna()]
+    return {
+        (f"{p}/{m}", int(t)): part[metric].astype(float).tolist()
+        for (p, m, t), part in df.groupby(["provider", "model", "context_tier"])
+    }
+
+
+def latency_row(a: list[float], b: list[float], metric: str, seed: int) -> dict[str, Any]:
+    """Baseline values ``a`` against ``b``: the median difference with its bootstrap CI
+    (``stats.compare``), Mann-Whitney U with Cliff's delta (``stats.shift_test``)."""
     from llmbench_jupyter.stats import compare, shift_test
 
-    def values(run_id: str) -> dict[tuple[str, int], list[float]]:
-        df = store.records_df(run_id, include_warmup=False)
-        df = df[(df["status"] == "ok") & df[metric].notna()]
-        return {
-            (f"{p}/{m}", int(t)): part[metric].astype(float).tolist()
-            for (p, m, t), part in df.groupby(["provider", "model", "context_tier"])
-        }
+    diff = compare(a, b, metric, seed=seed)
+    shift = shift_test(a, b)
+    verdict = "no significant difference"
+    if diff["significant"]:
+        lower_better = LATENCY[metric]
+        better = diff["diff_ci_high"] < 0 if lower_better else diff["diff_ci_low"] > 0
+        verdict = "better" if better else "worse"
+    return {
+        "baseline_value": diff["median_a"], "value": diff["median_b"], "diff": diff["diff"],
+        "diff_ci_low": diff["diff_ci_low"], "diff_ci_high": diff["diff_ci_high"],
+        "ratio": diff["ratio"], "p_value": shift["p_value"],
+        "test": "bootstrap CI of the median difference; Mann-Whitney U",
+        "effect": shift["cliffs_delta"], "verdict": verdict,
+    }  # fmt: skip
 
-    a, b = values(base), values(run)
+
+def pass_row(a: dict[str, bool], b: dict[str, bool]) -> dict[str, Any]:
+    """Per-case verdicts ``a`` (the baseline) against ``b``: McNemar's exact test on the
+    cases both have, and each side's pass rate over those cases."""
+    from llmbench_jupyter.stats import mcnemar
+
+    test = mcnemar(a, b)
+    common = sorted(set(a) & set(b))
+    rate_a = sum(a[c] for c in common) / len(common) if common else None
+    rate_b = sum(b[c] for c in common) / len(common) if common else None
+    verdict = "no significant difference"
+    if test["significant"]:
+        verdict = "better" if test["b_only"] > test["a_only"] else "worse"
+    return {
+        "baseline_value": rate_a, "value": rate_b,
+        "diff": None if rate_a is None or rate_b is None else rate_b - rate_a,
+        "p_value": test["p_value"], "test": "McNemar exact, paired cases",
+        "effect": test["b_only"] - test["a_only"], "verdict": verdict,
+        "note": f"{test['cases']} paired cases: {test['b_only']} only this run passed, "
+                f"{test['a_only']} only the baseline",
+    }  # fmt: skip
+
+
+def _compare_bench(store: Any, base: str, run: str, metric: str,
+                   seed: int) -> list[dict[str, Any]]:  # fmt: skip
+    a, b = bench_values(store, base, metric), bench_values(store, run, metric)
     rows = []
     for key in sorted(set(a) | set(b)):
         row: dict[str, Any] = {"run_id": run, "kind": "bench", "target": key[0],
@@ -213,26 +305,21 @@ def _compare_bench(store: Any, base: str, run: str, metric: str,
         if key not in a or key not in b:
             rows.append(row | {"note": "not in both runs"})
             continue
-        diff = compare(a[key], b[key], metric, seed=seed)
-        shift = shift_test(a[key], b[key])
-        verdict = "no significant difference"
-        if diff["significant"]:
-            lower_better = LATENCY[metric]
-            better = diff["diff_ci_high"] < 0 if lower_better else diff["diff_ci_low"] > 0
-            verdict = "better" if better else "worse"
-        rows.append(row | {
-            "baseline_value": diff["median_a"], "value": diff["median_b"], "diff": diff["diff"],
-            "diff_ci_low": diff["diff_ci_low"], "diff_ci_high": diff["diff_ci_high"],
-            "ratio": diff["ratio"], "p_value": shift["p_value"],
-            "test": "bootstrap CI of the median difference; Mann-Whitney U",
-            "effect": shift["cliffs_delta"], "verdict": verdict,
-        })  # fmt: skip
+        rows.append(row | latency_row(a[key], b[key], metric, seed))
     return rows
+
+
+def eval_verdicts(result: Any) -> dict[str, dict[str, bool]]:
+    """An eval's first-attempt verdict per target and case."""
+    out: dict[str, dict[str, bool]] = {}
+    for r in result.runs:
+        if r.attempt == 0:
+            out.setdefault(f"{r.provider}/{r.model}", {})[r.case_id] = bool(r.score.passed)
+    return out
 
 
 def _compare_evals(store: Any, base: str, run: str) -> list[dict[str, Any]]:
     from llmbench_jupyter.analysis.eval_history import load_eval
-    from llmbench_jupyter.stats import mcnemar
 
     a, b = load_eval(base, store=store), load_eval(run, store=store)
     if a.suite.name != b.suite.name:
@@ -243,36 +330,14 @@ def _compare_evals(store: Any, base: str, run: str) -> list[dict[str, Any]]:
                 "note": f"another suite ({b.suite.name}, the baseline ran {a.suite.name})",
             }
         ]
-
-    def verdicts(result: Any) -> dict[str, dict[str, bool]]:
-        out: dict[str, dict[str, bool]] = {}
-        for r in result.runs:
-            if r.attempt == 0:
-                out.setdefault(f"{r.provider}/{r.model}", {})[r.case_id] = bool(r.score.passed)
-        return out
-
-    va, vb = verdicts(a), verdicts(b)
+    va, vb = eval_verdicts(a), eval_verdicts(b)
     rows = []
     for target in sorted(set(va) | set(vb)):
         row: dict[str, Any] = {"run_id": run, "kind": "eval", "target": target}
         if target not in va or target not in vb:
             rows.append(row | {"note": "not in both runs"})
             continue
-        test = mcnemar(va[target], vb[target])
-        common = sorted(set(va[target]) & set(vb[target]))
-        rate_a = sum(va[target][c] for c in common) / len(common) if common else None
-        rate_b = sum(vb[target][c] for c in common) / len(common) if common else None
-        verdict = "no significant difference"
-        if test["significant"]:
-            verdict = "better" if test["b_only"] > test["a_only"] else "worse"
-        rows.append(row | {
-            "baseline_value": rate_a, "value": rate_b,
-            "diff": None if rate_a is None or rate_b is None else rate_b - rate_a,
-            "p_value": test["p_value"], "test": "McNemar exact, paired cases",
-            "effect": test["b_only"] - test["a_only"], "verdict": verdict,
-            "note": f"{test['cases']} paired cases: {test['b_only']} only this run passed, "
-                    f"{test['a_only']} only the baseline",
-        })  # fmt: skip
+        rows.append(row | pass_row(va[target], vb[target]))
     return rows
 
 

@@ -104,13 +104,15 @@ def _join_experiment(job: Any, experiment: str | None, store: Any) -> None:
     from llmbench_jupyter.core.errors import LLMBenchError
 
     def join(result: Any) -> None:  # before `await job` returns: the run is in it then
-        run_id = getattr(result, "run_id", None)
-        if run_id:
-            try:
+        run_id, study_id = getattr(result, "run_id", None), getattr(result, "study_id", None)
+        try:
+            if run_id:
                 store.add_experiment_runs(experiment, [run_id])
-            except Exception as exc:  # the run is stored either way: say why not grouped
-                raise LLMBenchError(f"run {run_id} not added to experiment {experiment!r}: "
-                                    f"{exc}") from None  # fmt: skip
+            elif study_id:
+                store.add_experiment_studies(experiment, [study_id])
+        except Exception as exc:  # the run is stored either way: say why not grouped
+            raise LLMBenchError(f"{run_id or study_id} not added to experiment "
+                                f"{experiment!r}: {exc}") from None  # fmt: skip
 
     job.before_delivery(join)
 
@@ -185,14 +187,16 @@ def tune(
     ``baseline`` (parameters of trial 0; default: as configured), ``system_prompt``,
     ``name`` and ``resume=True`` (continue the search of that name), ``profile`` (a model
     profile: the baseline to beat), plus the eval's ``concurrency``, ``timeout``,
-    ``mode``, ``sim_rules``, ``config``, ``api_base``, ``api_key``. The job's result is a
+    ``mode``, ``sim_rules``, ``config``, ``api_base``, ``api_key``. ``experiment``: an
+    experiment of yours (made if new) the search joins when it ends. The job's result is a
     ``TuneResult``.
     """
     from llmbench_jupyter.jobs.tune import build_tune_spec
 
     _stored_profile(options)
+    experiment = options.pop("experiment", None)
     spec, _snapshot = build_tune_spec(suite, model, provider=provider, space=space, **options)
-    return _submit_search(spec, save, sim_url, display)
+    return _submit_search(spec, save, sim_url, display, experiment)
 
 
 def tune_prompts(
@@ -221,18 +225,23 @@ def tune_prompts(
     from llmbench_jupyter.jobs.tune import build_prompt_spec
 
     _stored_profile(options)
+    experiment = options.pop("experiment", None)
     spec = build_prompt_spec(
         suite, model, proposer=proposer, method=method, provider=provider, **options
     )
-    return _submit_search(spec, save, sim_url, display)
+    return _submit_search(spec, save, sim_url, display, experiment)
 
 
-def _submit_search(spec: Any, save: bool, sim_url: str | None, display: bool | None) -> Any:
+def _submit_search(spec: Any, save: bool, sim_url: str | None, display: bool | None,
+                   experiment: str | None = None) -> Any:  # fmt: skip
     from llmbench_jupyter.jobs.tune import work_for
 
     manager = get_manager()
+    store = _experiment_store(experiment, save)
     work = work_for(spec, save=save and manager.store is not None, sim_url=sim_url)
-    return _shown(manager.submit(work), display)
+    job = manager.submit(work)
+    _join_experiment(job, experiment, store)
+    return _shown(job, display)
 
 
 def target(model: str, *, config: Any = None, sim_url: str | None = None) -> Target:

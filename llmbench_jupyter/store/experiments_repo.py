@@ -1,4 +1,5 @@
-"""Experiments: a named set of its owner's runs (bench and eval), one of them the baseline.
+"""Experiments: a named set of its owner's runs (bench and eval), one of them the baseline,
+and tuning searches (listed with their best trial; a search is never the baseline).
 
 An experiment holds runs of its own owner only (on a hub row-level security enforces it:
 a membership row may reference only its writer's own experiment and run), so nothing of
@@ -15,9 +16,15 @@ from sqlalchemy import delete, insert, select, update
 
 from llmbench_jupyter.core.errors import InputError, LLMBenchError
 from llmbench_jupyter.store import tuning_checks as chk
-from llmbench_jupyter.store.models import ExperimentRow, ExperimentRunRow, Run
+from llmbench_jupyter.store.models import (
+    ExperimentRow,
+    ExperimentRunRow,
+    ExperimentStudyRow,
+    Run,
+    TuneStudy,
+)
 
-#: Runs an experiment holds: a study is not a run (compare searches with ``load_tune``).
+#: Runs an experiment holds; tuning searches are held as studies (``add_experiment_studies``).
 KINDS = ("bench", "eval")
 
 
@@ -148,6 +155,50 @@ class ExperimentsMixin:
         if not gone:
             raise LLMBenchError(f"run {run_id} is not in experiment {name!r} of {owner!r}")
 
+    def add_experiment_studies(self, name: str, study_ids: Sequence[str],
+                               owner: str | None = None) -> dict[str, Any]:  # fmt: skip
+        """Add tuning searches (full study ids) of the owner's to the experiment."""
+        chk.name("add_experiment_studies", name)
+        owner = self._owner(owner, write=True)
+        wanted = list(dict.fromkeys(study_ids))
+        now = datetime.now(UTC)
+        with self._tx("cannot add tuning searches to experiment") as conn:
+            if _read(conn, owner, name) is None:
+                raise LLMBenchError(f"no experiment {name!r} of {owner!r} in {self.url}")
+            found = dict(conn.execute(select(TuneStudy.study_id, TuneStudy.owner).where(
+                TuneStudy.study_id.in_(wanted))).all())  # fmt: skip
+            for study_id in wanted:
+                if study_id not in found:
+                    raise LLMBenchError(f"add_experiment_studies: no tuning search "
+                                        f"{study_id!r} in {self.url}")  # fmt: skip
+                if found[study_id] != owner:
+                    raise LLMBenchError(
+                        f"add_experiment_studies: search {study_id} belongs to "
+                        f"{found[study_id]!r}; an experiment holds its owner's ({owner!r}) only"
+                    )
+            mine = (ExperimentStudyRow.owner == owner, ExperimentStudyRow.experiment == name)
+            here = set(conn.execute(select(ExperimentStudyRow.study_id).where(*mine)).scalars())
+            new = [{"owner": owner, "experiment": name, "study_id": s, "added_at": now}
+                   for s in wanted if s not in here]  # fmt: skip
+            if new:
+                conn.execute(insert(ExperimentStudyRow), new)
+            conn.execute(update(ExperimentRow).where(
+                ExperimentRow.owner == owner, ExperimentRow.name == name,
+            ).values(updated_at=now))  # fmt: skip
+            out = _read(conn, owner, name)
+        assert out is not None
+        return out
+
+    def remove_experiment_study(self, name: str, study_id: str,
+                                owner: str | None = None) -> None:  # fmt: skip
+        owner = self._owner(owner, write=True)
+        with self._tx("cannot remove the tuning search") as conn:
+            gone = conn.execute(delete(ExperimentStudyRow).where(
+                ExperimentStudyRow.owner == owner, ExperimentStudyRow.experiment == name,
+                ExperimentStudyRow.study_id == study_id)).rowcount  # fmt: skip
+        if not gone:
+            raise LLMBenchError(f"search {study_id} is not in experiment {name!r} of {owner!r}")
+
     def delete_experiment(self, name: str, owner: str | None = None) -> None:
         """Delete the experiment (its runs stay; only their membership goes)."""
         owner = self._owner(owner, write=True)
@@ -180,4 +231,13 @@ def _read(conn: Any, owner: str, name: str) -> dict[str, Any] | None:
         .where(ExperimentRunRow.owner == owner, ExperimentRunRow.experiment == name)
         .order_by(Run.created_at, Run.run_id)
     ).mappings().all()  # fmt: skip
-    return {**dict(row), "runs": [dict(m, baseline=bool(m["baseline"])) for m in members]}
+    studies = conn.execute(
+        select(ExperimentStudyRow.study_id, ExperimentStudyRow.added_at, TuneStudy.name,
+               TuneStudy.kind, TuneStudy.target, TuneStudy.objectives, TuneStudy.directions,
+               TuneStudy.status, TuneStudy.created_at, TuneStudy.result)
+        .join(TuneStudy, TuneStudy.study_id == ExperimentStudyRow.study_id)
+        .where(ExperimentStudyRow.owner == owner, ExperimentStudyRow.experiment == name)
+        .order_by(TuneStudy.created_at, TuneStudy.study_id)
+    ).mappings().all()  # fmt: skip
+    return {**dict(row), "runs": [dict(m, baseline=bool(m["baseline"])) for m in members],
+            "studies": [dict(s) for s in studies]}  # fmt: skip

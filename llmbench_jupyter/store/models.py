@@ -21,7 +21,6 @@ from sqlalchemy import (
     Boolean,
     Float,
     ForeignKey,
-    ForeignKeyConstraint,
     Identity,
     Index,
     Integer,
@@ -413,41 +412,6 @@ class ModelProfile(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
-class ExperimentRow(Base):
-    """A named experiment: a set of its owner's runs, one of them the baseline.
-
-    Names are per owner, like profiles: the key is ``(owner, name)``.
-    """
-
-    __tablename__ = "experiments"
-
-    owner: Mapped[str] = mapped_column(String, primary_key=True, index=True)
-    name: Mapped[str] = mapped_column(String, primary_key=True)
-    description: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
-
-
-class ExperimentRunRow(Base):
-    """A run in an experiment (at most one per experiment is its ``baseline``)."""
-
-    __tablename__ = "experiment_runs"
-    __table_args__ = (
-        ForeignKeyConstraint(
-            ["owner", "experiment"], ["experiments.owner", "experiments.name"],
-            ondelete="CASCADE",
-        ),
-    )  # fmt: skip
-
-    owner: Mapped[str] = mapped_column(String, primary_key=True)
-    experiment: Mapped[str] = mapped_column(String, primary_key=True)
-    run_id: Mapped[str] = mapped_column(
-        String(64), ForeignKey("runs.run_id", ondelete="CASCADE"), primary_key=True, index=True
-    )
-    baseline: Mapped[bool] = mapped_column(Boolean, default=False)
-    added_at: Mapped[datetime] = mapped_column(UTCDateTime())
-
-
 class ScheduleRow(Base):
     """A benchmark or eval that runs on its cron expression (``jobs.scheduler``).
 
@@ -495,3 +459,13 @@ STUDY_COLUMNS: tuple[str, ...] = tuple(c.name for c in TuneStudy.__table__.colum
 TRIAL_COLUMNS: tuple[str, ...] = tuple(c.name for c in TuneTrial.__table__.columns)
 #: Column names of ``model_profiles``: the keys of every profile dict.
 PROFILE_COLUMNS: tuple[str, ...] = tuple(c.name for c in ModelProfile.__table__.columns)
+
+# Experiments live in their own module (this one would pass 500 lines); importing them
+# here registers their tables in Base.metadata wherever the models are loaded.
+from llmbench_jupyter.store.experiment_models import ExperimentRow as ExperimentRow  # noqa: E402
+from llmbench_jupyter.store.experiment_models import (  # noqa: E402
+    ExperimentRunRow as ExperimentRunRow,
+)
+from llmbench_jupyter.store.experiment_models import (  # noqa: E402
+    ExperimentStudyRow as ExperimentStudyRow,
+)
