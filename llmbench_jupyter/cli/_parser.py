@@ -122,7 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
     imp = rsub.add_parser(
         "import", help="import the predecessor's (llm-benchmark-studio) exported results"
     )
-    imp.add_argument("file", help="benchmark_history.csv, or a benchmark_run_<id>.csv")
+    imp.add_argument("file", help="benchmark_history.csv, a benchmark_run_<id>.csv, or a "
+                     "tool eval's eval-<id>.json")  # fmt: skip
     imp.add_argument("--when", help="a one-run export's time (ISO 8601; UTC unless given)")
     for p in (lst, show, exp, pub, aud, imp, chg):
         p.add_argument("--db", help="database URL (default: $LLMBENCH_DB_URL or the local SQLite)")
