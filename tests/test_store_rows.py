@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from llmbench_jupyter.core.errors import LLMBenchError
 from llmbench_jupyter.core.measure import rates
 from llmbench_jupyter.core.records import RECORD_FIELDS, RequestRecord
 from llmbench_jupyter.store import Store
@@ -164,3 +165,21 @@ def test_a_failed_batch_leaves_no_label_behind(store: Store) -> None:
         store.add_records([_engine_like(run_id, 2, model="rolled-back"), stray])
     store.add_records([good, _engine_like(run_id, 3, model="rolled-back")])
     assert [r.model for r in store.records(run_id)] == ["kept", "rolled-back"]
+
+
+def test_values_of_other_types_are_stored_as_given(store: Store) -> None:
+    """PostgreSQL takes the engine's values by binary COPY; a record holding other types
+    (an int where the engine puts a float) goes as text, as before, and an integer too
+    large for its column is refused: binary COPY would wrap it around."""
+    run_id = _run(store)
+    store.add_records([_engine_like(run_id, 0), _engine_like(run_id, 1, ttft_ms=100, e2e_ms=400)])
+    got = store.records(run_id)
+    assert [r.ttft_ms for r in got] == [100.0, 100.0] and isinstance(got[1].e2e_ms, float)
+    huge = _engine_like(run_id, 2, output_tokens=2**40)
+    if store._engine.dialect.name == "postgresql":  # an INTEGER column
+        with pytest.raises(LLMBenchError, match="out of range"):
+            store.add_records([_engine_like(run_id, 3), huge])
+        assert len(store.records(run_id)) == 2  # neither record
+    else:  # SQLite keeps any 64-bit integer
+        store.add_records([huge])
+        assert store.records(run_id)[-1].output_tokens == 2**40

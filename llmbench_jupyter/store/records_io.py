@@ -9,9 +9,9 @@ was written.
 
 Writes: one list per record straight from the dataclass' attributes (no ``to_dict``, no
 per-float cleaning: the measurement validated the floats when it parsed them). SQLite
-takes them through one ``executemany`` of positional rows; PostgreSQL through ``COPY``
-(or pipelined INSERTs when row-level security is on: PostgreSQL refuses ``COPY FROM``
-into a table with policies).
+takes them through one ``executemany`` of positional rows; PostgreSQL through ``COPY``,
+binary when every value has the engine's types (or pipelined INSERTs when row-level
+security is on: PostgreSQL refuses ``COPY FROM`` into a table with policies).
 
 Reads: the driver's rows go straight into columns (``read_frame``, through the bare
 DB-API cursor: SQLAlchemy's row objects cost as much again as the fetch) or into record
@@ -27,7 +27,17 @@ from datetime import UTC, datetime, timedelta
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Select, delete, select
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Float,
+    Integer,
+    LargeBinary,
+    Select,
+    String,
+    delete,
+    select,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
@@ -131,15 +141,28 @@ def add_labels(
     lock, and numbers again), and this returns False. Saves reading the labels on every
     batch of a run this store writes alone.
     """
-    insert_fn = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
     rows = label_rows(run_id, owner, new)
-    stmt = insert_fn(RequestLabel).on_conflict_do_nothing().returning(RequestLabel.label)
-    kept = list(conn.execute(stmt, rows).scalars())  # one statement ("insertmanyvalues")
+    kept = insert_labels(conn, rows)
     if len(kept) == len(rows):
         return True
-    mine = (RequestLabel.run_id == run_id) & RequestLabel.label.in_(kept)
-    conn.execute(delete(RequestLabel).where(mine))
+    drop_labels(conn, run_id, kept)
     return False
+
+
+def insert_labels(conn: Connection, rows: Sequence[dict[str, Any]]) -> list[int]:
+    """Insert ``label_rows`` whose numbers are free; the numbers inserted."""
+    if not rows:
+        return []
+    insert_fn = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    stmt = insert_fn(RequestLabel).on_conflict_do_nothing().returning(RequestLabel.label)
+    return list(conn.execute(stmt, list(rows)).scalars())  # one statement ("insertmanyvalues")
+
+
+def drop_labels(conn: Connection, run_id: str, numbers: Sequence[int]) -> None:
+    """Delete the run's labels ``numbers`` (this transaction's own, when others were taken)."""
+    if numbers:
+        mine = (RequestLabel.run_id == run_id) & RequestLabel.label.in_(list(numbers))
+        conn.execute(delete(RequestLabel).where(mine))
 
 
 def set_owner(row: list[Any], owner: str) -> None:
@@ -211,9 +234,55 @@ def _copy(conn: Connection, rows: list[list[Any]], rls: bool) -> None:
             marks = ", ".join(["%s"] * len(ROW_COLUMNS))
             cur.executemany(f"INSERT INTO requests ({cols}) VALUES ({marks})", rows)
             return
-        with cur.copy(f"COPY requests ({cols}) FROM STDIN") as copy:
+        binary = _binary_fits(rows)
+        with cur.copy(f"COPY requests ({cols}) FROM STDIN{_BINARY if binary else ''}") as copy:
+            if binary:
+                copy.set_types(_PG_TYPES)
             for row in rows:
                 copy.write_row(row)
+
+
+def _binary_kind(column: Any) -> tuple[str, frozenset[type], int | None]:
+    """A column's binary COPY type, the Python types it takes, and its integer bound."""
+    kind = column.type
+    none: type = type(None)
+    if isinstance(kind, BigInteger):
+        return "int8", frozenset((int, none)), 2**63
+    if isinstance(kind, Integer):
+        return "int4", frozenset((int, none)), 2**31
+    if isinstance(kind, Float):
+        return "float8", frozenset((float, none)), None
+    if isinstance(kind, Boolean):
+        return "bool", frozenset((bool, none)), None
+    if isinstance(kind, LargeBinary):
+        return "bytea", frozenset((bytes, none)), None
+    assert isinstance(kind, String), kind  # text and varchar have one binary form
+    return "text", frozenset((str, none)), None
+
+
+_BINARY = " (FORMAT BINARY)"
+_COPY_KINDS = [_binary_kind(Request.__table__.c[name]) for name in ROW_COLUMNS]
+_PG_TYPES = [pg_type for pg_type, _, _ in _COPY_KINDS]
+
+
+def _binary_fits(rows: list[list[Any]]) -> bool:
+    """Whether binary COPY sends every value exactly as text COPY would (it spares
+    formatting and parsing every number).
+
+    Binary COPY picks the dumper by column, not by value, and wraps an integer too large
+    for its column around instead of refusing it; so it only takes values of the exact
+    Python types below, integers within range. Anything else (a float in an integer
+    column, a numpy scalar, a bool in a float column) goes as text, as always: the server
+    then reads or refuses it as before.
+    """
+    for values, (_, types, bound) in zip(zip(*rows, strict=True), _COPY_KINDS, strict=True):
+        if not types.issuperset(map(type, values)):
+            return False
+        if bound is not None:
+            ints = list(filter(None, values))  # neither None nor 0 (types are checked)
+            if ints and (min(ints) < -bound or max(ints) >= bound):
+                return False
+    return True
 
 
 # ------------------------------------------------------------------ reads

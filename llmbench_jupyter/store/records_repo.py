@@ -12,12 +12,12 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from llmbench_jupyter.core.errors import LLMBenchError
 from llmbench_jupyter.core.records import RequestRecord
-from llmbench_jupyter.store import records_io, summaries
+from llmbench_jupyter.store import ingest, records_io, summaries
 from llmbench_jupyter.store.models import Run
 
 if TYPE_CHECKING:
@@ -118,40 +118,51 @@ class RecordsMixin:
         summed: dict[str, set[summaries.GroupKey]] = {}
         with self._tx("cannot save records") as conn:
             for run_id, recs in by_run.items():
-                owner = self._run_owner(conn, run_id)
-                n_err = sum(1 for rec in recs if rec.status != "ok")
-                # first: the run's row lock orders writers of one run (label numbers)
-                conn.execute(
-                    update(Run)
-                    .where(Run.run_id == run_id)
-                    .values(n_requests=Run.n_requests + len(recs), n_errors=Run.n_errors + n_err)
-                )
-                cached = self._labels.get(run_id)  # {} for a run this store created
-                labels = records_io.run_labels(conn, run_id) if cached is None else dict(cached)
-                rows, new = records_io.record_rows(recs, labels)
-                if new and not records_io.add_labels(conn, run_id, owner, new):
-                    labels = records_io.run_labels(conn, run_id)  # another writer added some
-                    rows, new = records_io.record_rows(recs, labels)
-                    if new and not records_io.add_labels(conn, run_id, owner, new):
-                        raise LLMBenchError(f"cannot save records: labels of run {run_id} moved")
-                for rec, row in zip(recs, rows, strict=True):
-                    given = "" if rls else records_io.row_owner(row)  # RLS: the login role
-                    if given and given != owner:
-                        raise LLMBenchError(
-                            f"record {rec.request_id} has owner {given!r} but run "
-                            f"{run_id} belongs to {owner!r}"
-                        )
-                    records_io.set_owner(row, owner)
-                records_io.insert_rows(conn, rows, rls=rls)
-                groups = summaries.partials(recs)
-                had = self._summed.get(run_id, set())
-                summed[run_id] = had | summaries.fold(conn, run_id, owner, groups, had)
-                known[run_id] = labels
+                known[run_id], summed[run_id] = self._insert_run(conn, run_id, recs, rls)
         if len(self._labels) > 1000:  # long-lived kernels: keep the caches small
             self._labels.clear()
             self._summed.clear()
         self._labels.update(known)  # only what was committed
         self._summed.update(summed)
+
+    def _insert_run(
+        self, conn: Connection, run_id: str, recs: list[RequestRecord], rls: bool
+    ) -> tuple[records_io.Labels, set[summaries.GroupKey]]:
+        """One run's records, their labels, summaries and counters; returns the run's
+        labels and summary keys as committed with them."""
+        owner = self._run_owner(conn, run_id)
+        counts = (len(recs), sum(1 for rec in recs if rec.status != "ok"))
+        cached = self._labels.get(run_id)  # {} for a run this store created
+        if cached is None:  # lock the run first (it orders the run's writers), then read
+            ingest.count(conn, run_id, *counts)
+            labels, counted = records_io.run_labels(conn, run_id), True
+        else:
+            labels, counted = dict(cached), False
+        rows, new = records_io.record_rows(recs, labels)
+        _own(recs, rows, run_id, owner, rls)
+        groups = summaries.partials(recs)
+        had = self._summed.get(run_id, set())
+        opened = ingest.open_batch(
+            conn,
+            ingest.Opening(
+                run_id,
+                None if counted else counts,
+                records_io.label_rows(run_id, owner, new),
+                summaries.new_rows(run_id, owner, groups, had),
+                lock=not had.isdisjoint(groups),
+            ),
+        )
+        if len(opened.kept) != len(new):  # another writer numbered labels since: drop ours
+            records_io.drop_labels(conn, run_id, opened.kept)  # and number again (locked)
+            labels = records_io.run_labels(conn, run_id)
+            rows, new = records_io.record_rows(recs, labels)
+            if new and not records_io.add_labels(conn, run_id, owner, new):
+                raise LLMBenchError(f"cannot save records: labels of run {run_id} moved")
+            _own(recs, rows, run_id, owner, rls)
+        records_io.insert_rows(conn, rows, rls=rls)
+        rest = {key: part for key, part in groups.items() if key not in opened.made}
+        summaries.merge(conn, run_id, rest, opened.locked)
+        return labels, had | set(groups)
 
     def _run_owner(self, conn: Connection, run_id: str) -> str:
         owner = self._owners.get(run_id)
@@ -161,6 +172,19 @@ class RecordsMixin:
                 raise LLMBenchError(f"cannot save records: no run {run_id!r} in {self.url}")
             self._owners[run_id] = owner
         return owner
+
+
+def _own(
+    recs: list[RequestRecord], rows: list[list[Any]], run_id: str, owner: str, rls: bool
+) -> None:
+    """Give the rows the run's owner; refuse a record that names another one."""
+    for rec, row in zip(recs, rows, strict=True):
+        given = "" if rls else records_io.row_owner(row)  # RLS: the login role
+        if given and given != owner:
+            raise LLMBenchError(
+                f"record {rec.request_id} has owner {given!r} but run {run_id} belongs to {owner!r}"
+            )
+        records_io.set_owner(row, owner)
 
 
 def _check_id(label: str, value: object) -> None:

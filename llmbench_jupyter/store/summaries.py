@@ -122,35 +122,62 @@ def fold(
     return their keys (all of which now have a row).
 
     Groups not in ``existing`` (rows this store knows were committed) are first inserted
-    whole, and those another writer had already created then merged like the rest: read
-    and lock the run's rows (in primary-key order, so two writers never deadlock), write
-    them back. A new run's first batch costs one statement, a later one two.
+    whole, and those another writer had already created then merged like the rest
+    (``merge``). A new run's first batch costs one statement, a later one two.
     """
     if not groups:
         return set()
-    made_here: set[GroupKey] = set()
-    fresh = [key for key in groups if key not in existing]
-    if fresh:
-        rows = [_key_values(run_id, key) | _merged(_NONE, groups[key]) | {"owner": owner}
-                for key in fresh]  # fmt: skip
-        made = conn.execute(_INSERT[conn.dialect.name == "postgresql"], rows)
-        made_here.update((p, m, t) for p, m, t in made)
-    rest = {key: part for key, part in groups.items() if key not in made_here}
-    if rest:
-        locked = conn.execute(
-            select(*_COLS)
-            .where(RunSummary.run_id == run_id)
-            .order_by(RunSummary.provider, RunSummary.model, RunSummary.context_tier)
-            .with_for_update()
-        ).all()
-        current = {(r.provider, r.model, r.context_tier): r for r in locked}
-        updates = []
-        for key, part in rest.items():
-            values = _merged(current[key], part)
-            values.update({f"k_{k}": v for k, v in _key_values(run_id, key).items()})
-            updates.append(values)
-        conn.execute(_UPDATE, updates)
+    made = insert_new(conn, new_rows(run_id, owner, groups, existing))
+    merge(conn, run_id, {key: part for key, part in groups.items() if key not in made})
     return set(groups)
+
+
+def new_rows(
+    run_id: str, owner: str, groups: Mapping[GroupKey, Partial], existing: AbstractSet[GroupKey]
+) -> list[dict[str, Any]]:
+    """Whole summary rows of the groups not in ``existing``, to insert unless another
+    writer created them first."""
+    return [_key_values(run_id, key) | _merged(_NONE, part) | {"owner": owner}
+            for key, part in groups.items() if key not in existing]  # fmt: skip
+
+
+def insert_new(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> set[GroupKey]:
+    """Insert ``new_rows``; the keys of those inserted (the others existed)."""
+    if not rows:
+        return set()
+    made = conn.execute(_INSERT[conn.dialect.name == "postgresql"], list(rows))
+    return {(p, m, t) for p, m, t in made}
+
+
+def lock_select(run_id: str) -> Select[Any]:
+    """The run's summary rows, locked in primary-key order (two writers never deadlock)."""
+    return (
+        select(*_COLS)
+        .where(RunSummary.run_id == run_id)
+        .order_by(RunSummary.provider, RunSummary.model, RunSummary.context_tier)
+        .with_for_update()
+    )
+
+
+def merge(
+    conn: Connection,
+    run_id: str,
+    groups: Mapping[GroupKey, Partial],
+    locked: Sequence[Any] | None = None,
+) -> None:
+    """Add ``groups`` to their existing summary rows: read and lock the run's rows (or
+    take ``locked``, read so in this transaction), write them back."""
+    if not groups:
+        return
+    if locked is None:
+        locked = conn.execute(lock_select(run_id)).all()
+    current = {(r.provider, r.model, r.context_tier): r for r in locked}
+    updates = []
+    for key, part in groups.items():
+        values = _merged(current[key], part)
+        values.update({f"k_{k}": v for k, v in _key_values(run_id, key).items()})
+        updates.append(values)
+    conn.execute(_UPDATE, updates)
 
 
 def _key_values(run_id: str, key: GroupKey) -> dict[str, Any]:
@@ -175,7 +202,8 @@ def _merged(row: Any, part: Partial) -> dict[str, Any]:
     }
     for metric, sample in zip(SKETCHED, part.samples, strict=True):
         name = f"{metric}_sketch"
-        merged = Sketch.merge([getattr(row, name), Sketch.of(sample)])
+        old, new = getattr(row, name), Sketch.of(sample)
+        merged = new if old is None else Sketch.merge([old, new])  # a new row: nothing to add
         values[name] = None if merged is None else merged.to_bytes()
     return values
 
