@@ -9,7 +9,8 @@ stays cheap and never pulls in litellm, pandas or plotly until a feature needs t
 - results: :func:`load`, :func:`history`, :func:`leaderboard`, :func:`load_eval`,
   :func:`eval_history`, :func:`load_tune`, :func:`publish`, :func:`audit_log`,
   :func:`export_html`, :func:`calibrate_judge` (a judge against human labels),
-  :func:`trends` and :func:`changes` (speed over time, and who got slower);
+  :func:`trends` and :func:`changes` (speed over time, and who got slower),
+  :func:`plot` (the figure of a trends, changes, leaderboard or compare_runs frame);
 - experiments: :func:`experiment` (runs with a baseline, compared by the right test;
   :func:`experiment_widget` shows one live, with its forest plot),
   :func:`compare_runs` (N runs side by side); :func:`schedule` (a bench or eval on a cron
@@ -68,6 +69,7 @@ _EXPORTS = {
     "import_results": "store.import_predecessor",
     "trends": "analysis.trends",
     "changes": "analysis.trends",
+    "plot": "analysis.analytics_charts",
     "export_html": "analysis.report",
     "load_suite": "evals.suites",
     "discover_models": "jobs.discovery",

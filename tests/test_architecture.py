@@ -139,6 +139,7 @@ PUBLIC = {
     "calibrate_judge",
     "trends",
     "changes",
+    "plot",
     "experiment",
     "import_results",
     "compare_runs",

@@ -48,9 +48,9 @@ def test_trends_give_a_median_per_day_and_a_figure(store, owner) -> None:  # typ
     assert before.median() * 1.15 < after.median()
     weekly = lj.trends("ttft_ms", days=10, freq="W", store=store, owner=owner, now=END)
     assert weekly["runs"].sum() == 10
-    from llmbench_jupyter.analysis.trends import plot_trends
-
-    assert len(plot_trends(df).data) == 1
+    fig = lj.plot(df)
+    assert len(fig.data) == 1 and list(fig.data[0].y) == list(df["p50"])
+    assert "merged quantile sketches" in fig.layout.title.text  # where the numbers come from
 
 
 def test_shift_test_agrees_with_scipy_and_the_hand_computed_effect() -> None:

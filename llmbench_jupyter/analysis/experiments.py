@@ -388,5 +388,6 @@ def compare_runs(runs: Any, metrics: Any = ("ttft_ms", "decode_tps", "tpot_ms"),
                                         names=["metric", "run_id"])  # fmt: skip
     index = pd.MultiIndex.from_tuples(sorted(rows), names=["target", "context_tier"])
     df = pd.DataFrame([rows[k] for k in sorted(rows)], index=index).reindex(columns=columns)
-    df.attrs["source"] = "run_summaries: p50s from each run's quantile sketch (within ±0.5%)"
+    source = "run_summaries: p50s from each run's quantile sketch (within ±0.5%)"
+    df.attrs.update(kind="compare_runs", source=source)
     return df

@@ -296,7 +296,7 @@ def _leaderboard(
         columns += list(QUALITY_COLUMNS)
     if not groups:
         empty = pd.DataFrame(columns=columns)
-        empty.attrs["source"] = SOURCE
+        empty.attrs.update(source=SOURCE, kind="leaderboard", by=by)
         return empty
     rows = []
     for (provider, model, tier), parts in groups.items():
@@ -333,7 +333,7 @@ def _leaderboard(
     ).reset_index(drop=True)
     df.insert(0, "rank", df.groupby("context_tier").cumcount() + 1)
     df = df.reindex(columns=columns)
-    df.attrs["source"] = SOURCE
+    df.attrs.update(source=SOURCE, kind="leaderboard", by=by)
     return df
 
 

@@ -24,7 +24,6 @@ from llmbench_jupyter.core.errors import InputError
 
 if TYPE_CHECKING:
     import pandas as pd
-    import plotly.graph_objects as go
 
 #: Metrics with a sketch in every summary, and whether a higher value is slower.
 TREND_METRICS = {"ttft_ms": True, "e2e_ms": True, "tpot_ms": True, "decode_tps": False}
@@ -89,28 +88,9 @@ def trends(metric: str = "ttft_ms", days: float = 30, *, freq: str = "D", store:
     df = pd.DataFrame(out, columns=list(TREND_COLUMNS))
     df = df.sort_values(["provider", "model", "context_tier", "period"], kind="stable")
     df = df.reset_index(drop=True)
-    df.attrs.update(metric=metric, days=days, freq=freq)
+    source = "run_summaries: each period's p50 from merged quantile sketches"
+    df.attrs.update(kind="trends", metric=metric, days=days, freq=freq, source=source)
     return df
-
-
-def plot_trends(df: pd.DataFrame) -> go.Figure:
-    """One line per provider/model (and tier, when there are several) of ``trends()``."""
-    import plotly.graph_objects as go
-
-    metric = df.attrs.get("metric", "p50")
-    fig = go.Figure()
-    tiers = df["context_tier"].nunique() > 1
-    for (p, m, t), part in df.groupby(["provider", "model", "context_tier"], sort=True):
-        name = f"{p}/{m}" + (f" @{t}" if tiers else "")
-        hover = "%{y:.4g}<br>%{customdata[0]} runs, %{customdata[1]} requests"
-        fig.add_trace(go.Scatter(
-            x=part["period"], y=part["p50"], mode="lines+markers", name=name,
-            customdata=part[["runs", "requests"]], hovertemplate=hover + f"<extra>{name}</extra>",
-        ))  # fmt: skip
-    unit = "week" if df.attrs.get("freq") == "W" else "day"
-    fig.update_layout(title=f"{metric} median per {unit}", xaxis_title="period (UTC)",
-                      yaxis_title=metric, template="plotly_white")  # fmt: skip
-    return fig
 
 
 def changes(metric: str = "ttft_ms", days: float = 30, recent_days: float = 7, *,
@@ -168,6 +148,6 @@ def changes(metric: str = "ttft_ms", days: float = 30, recent_days: float = 7, *
     df = pd.DataFrame(out, columns=list(CHANGE_COLUMNS))
     df = df.sort_values(["flagged", "p_value"], ascending=[False, True], kind="stable",
                         na_position="last").reset_index(drop=True)  # fmt: skip
-    df.attrs.update(metric=metric, days=days, recent_days=recent_days, alpha=alpha,
+    df.attrs.update(kind="changes", metric=metric, days=days, recent_days=recent_days, alpha=alpha,
                     test="Mann-Whitney U on per-run medians, Bonferroni over groups")  # fmt: skip
     return df
