@@ -30,6 +30,7 @@ from llmbench_jupyter.jobs.states import (
     RUNNING,
     THROTTLE_S,
     TRANSITIONS,
+    WATCH_S,
     JobError,
     Snapshot,
     Subscriber,
@@ -214,8 +215,40 @@ class Job(Generic[R]):
             **body,
         }
 
+    # ------------------------------------------------------- other processes
+    async def _watch_store(self) -> None:
+        """Mirror progress into the job's row and obey a cancel request found there, every
+        WATCH_S: how the owner's other processes (the lab panel) follow and stop this job.
+        Reads and writes go through the journal thread; the loop only awaits them."""
+        store, last = self.manager.store, None
+        if store is None:
+            return
+        while not self.done():
+            await asyncio.sleep(WATCH_S)
+            p = self.progress
+            if (p["done"], p["total"]) != last and self._state == RUNNING:
+                last = (p["done"], p["total"])
+                self.manager._persist(store.set_job_progress, self.id, *last)
+            try:
+                asked = await asyncio.wrap_future(
+                    self.manager._persist(store.job_cancel_requested, self.id)
+                )
+            except Exception as exc:  # a store hiccup: look again next time
+                log.debug("job %s: cannot read its cancel request: %s", self.id[:8], exc)
+                continue
+            if asked and self.cancel():
+                log.info("job %s: cancelled at the request of another process", self.id[:8])
+                return
+
     # --------------------------------------------------------------- running
     async def _run(self, slots: asyncio.Semaphore) -> None:
+        watcher = asyncio.create_task(self._watch_store())
+        try:
+            await self._run_body(slots)
+        finally:
+            watcher.cancel()
+
+    async def _run_body(self, slots: asyncio.Semaphore) -> None:
         outcome: Any
         try:
             self._transition(QUEUED)
@@ -243,6 +276,10 @@ class Job(Generic[R]):
                     self._transition(final, error=self.error)
                     break
             outcome = JobError(f"job {self.id[:8]} failed: {self.error}")
+        if self.manager.store is not None:  # the last progress, for the other processes
+            p = self.progress
+            self.manager._persist(self.manager.store.set_job_progress, self.id, p["done"],
+                                  p["total"])  # fmt: skip
         await self.manager._audit(
             "job.end", self, {"state": self._state, "run_id": self.run_id, "error": self.error}
         )

@@ -17,6 +17,9 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 }
 #: Minimum seconds between two progress notifications (10 Hz at most).
 THROTTLE_S = 0.1
+#: How often a running job mirrors its progress into the store and looks for a cancel
+#: request from another process (the lab panel): a cancel lands within this, plus a query.
+WATCH_S = 0.5
 
 Snapshot = dict[str, Any]
 Subscriber = Callable[[Snapshot], None]

@@ -26,6 +26,7 @@ _STAMPS = {
     "interrupted": "finished_at",
 }
 ACTIVE_STATES = ("pending", "queued", "running")
+_FINAL = ("done", "failed", "cancelled", "interrupted")
 
 
 class JobsMixin:
@@ -83,6 +84,34 @@ class JobsMixin:
     def set_job_run(self, job_id: str, run_id: str) -> None:
         with self._tx("cannot update job") as conn:
             conn.execute(update(JobRow).where(JobRow.job_id == job_id).values(run_id=run_id))
+
+    def set_job_progress(self, job_id: str, done: int | None, total: int | None) -> None:
+        """Mirror a job's progress into its row (for the owner's other processes)."""
+        with self._tx("cannot update job progress") as conn:
+            conn.execute(update(JobRow).where(JobRow.job_id == job_id).values(
+                done=done, total=total, progress_at=datetime.now(UTC)))  # fmt: skip
+
+    def request_job_cancel(self, job_id: str, owner: str | None = None) -> dict[str, Any]:
+        """Ask the process running ``owner``'s job to cancel it (it looks twice a second);
+        the job's row. An error if there is no such job or it has finished already."""
+        owner = self._owner(owner, write=True)
+        mine = (JobRow.job_id == job_id, JobRow.owner == owner)
+        with self._tx("cannot request a cancel") as conn:
+            row = conn.execute(select(JobRow.state).where(*mine)).first()
+            if row is None:
+                raise LLMBenchError(f"no job {job_id!r} of {owner!r} in {self.url}")
+            if row.state in _FINAL:
+                raise LLMBenchError(f"job {job_id[:8]} is {row.state} already: nothing to cancel")
+            conn.execute(update(JobRow).where(*mine, JobRow.cancel_requested_at.is_(None))
+                         .values(cancel_requested_at=datetime.now(UTC)))  # fmt: skip
+        return self.get_job(job_id)
+
+    def job_cancel_requested(self, job_id: str) -> bool:
+        """Whether another process asked for this job to be cancelled."""
+        with self._tx("cannot read job", write=False) as conn:
+            asked = conn.execute(select(JobRow.cancel_requested_at).where(
+                JobRow.job_id == job_id)).scalar()  # fmt: skip
+        return asked is not None
 
     def get_job(self, job_id: str) -> dict[str, Any]:
         with self._tx("cannot read job", write=False) as conn:

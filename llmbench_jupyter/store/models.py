@@ -224,6 +224,12 @@ class JobRow(Base):
     queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # mirrored about twice a second by the job's process, for other processes (the panel)
+    done: Mapped[int | None] = mapped_column(Integer)
+    total: Mapped[int | None] = mapped_column(Integer)
+    progress_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # set by another process (the panel); the job's process sees it and cancels the job
+    cancel_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class SuiteRow(Base):
