@@ -16,16 +16,14 @@ import { IRun, LeaderboardBy } from './api';
 
 import { PanelModel } from './model';
 
+import { h, renderJobs, renderRuns, renderUnreachable } from './render';
+
 import {
-  h,
   renderExperiments,
-  renderJobs,
   renderLeaderboard,
   renderLeaderboardSelect,
-  renderRuns,
-  renderSchedules,
-  renderUnreachable
-} from './render';
+  renderSchedules
+} from './render_tables';
 
 export const PANEL_ID = 'llmbench-panel';
 
