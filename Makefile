@@ -10,7 +10,7 @@ HUB_PY   ?= /usr/bin/python3
 HUB_SRC  := pyproject.toml config.yaml hub_config/install.sh \
 	$(shell find llmbench_jupyter -type f ! -path '*/__pycache__/*' ! -name '*.pyc')
 
-.PHONY: demo test install install-test install-hub hub hub-deps chromium lint typecheck \
+.PHONY: demo test install install-test install-hub hub hub-deps chromium lint typecheck labext-test \
 	bench-accuracy clean
 
 $(BIN)/python:
@@ -71,10 +71,18 @@ test: install-test chromium hub-deps
 	@test -f $(VENV)/share/jupyter/kernels/python3/kernel.json || \
 		$(BIN)/python -m ipykernel install --sys-prefix
 	$(BIN)/python -m pytest -q -ra
+	$(MAKE) labext-test
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/ruff check llmbench_jupyter tests benchmarks hub_config
 	$(BIN)/ruff format --check llmbench_jupyter tests benchmarks hub_config
 	$(BIN)/mypy
+
+## The lab extension's own tests (Jest) and lint, with the machine's node through jlpm
+## (the install already built it into the package: hatch-jupyter-builder, see pyproject).
+labext-test: install-test
+	cd labextension && $(abspath $(BIN))/jlpm install --immutable
+	cd labextension && $(abspath $(BIN))/jlpm test
+	cd labextension && $(abspath $(BIN))/jlpm lint:check
 
 lint: install-test
 	$(BIN)/lint-imports --no-cache

@@ -72,3 +72,29 @@ def test_scrub_removes_every_known_key_shape() -> None:
         text = scrub(f"error calling api with key={key} and header Bearer {key}")
         assert key not in text and key[:12] not in text.replace("[REDACTED]", ""), text
     assert "hunter2pass" not in scrub("x hunter2pass y", ["hunter2pass"])
+
+
+def test_the_wheel_alone_installs_the_lab_panel_and_its_server_extension(tmp_path: Path) -> None:
+    """The built wheel in a clean venv: JupyterLab lists the prebuilt panel, the server its
+    extension, both enabled; no node and no `jupyter labextension install` on that side."""
+    import re
+
+    from uv import find_uv_bin
+
+    uv, root = find_uv_bin(), PACKAGE.parent
+    dist, venv = tmp_path / "dist", tmp_path / "venv"
+    for cmd in ([uv, "build", "--quiet", "--wheel", "--out-dir", str(dist), str(root)],
+                [uv, "venv", "--quiet", "--python", sys.executable, str(venv)]):  # fmt: skip
+        subprocess.run(cmd, check=True, capture_output=True, timeout=900)
+    (wheel,) = dist.glob("*.whl")
+    subprocess.run([uv, "pip", "install", "--quiet", "--python", str(venv / "bin" / "python"),
+                    str(wheel)], check=True, capture_output=True, timeout=900)  # fmt: skip
+
+    def listed(*args: str) -> str:
+        out = subprocess.run([str(venv / "bin" / "jupyter"), *args], capture_output=True,
+                             text=True, timeout=120, check=True)  # fmt: skip
+        return re.sub(r"\x1b\[[0-9;]*m", "", out.stdout + out.stderr)
+
+    assert re.search(r"@llmbench/jupyterlab v\S+ enabled +OK \(python, llmbench-jupyter\)",
+                     listed("labextension", "list"))  # fmt: skip
+    assert re.search(r"llmbench_jupyter\.server enabled", listed("server", "extension", "list"))

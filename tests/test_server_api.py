@@ -134,6 +134,7 @@ def test_status_runs_leaderboard_experiments_and_schedules(world: dict[str, Any]
     assert graded["pass_rates"] == {"local-sim/sim-fast": graded["pass_rate"]}
     code, board = server.call("leaderboard?by=ttft_ms&limit=5")
     assert code == 200 and board["rows"][0]["model"] == "sim-fast"
+    assert board["rows"][0]["rank"] == 1
     code, exps = server.call("experiments")
     assert code == 200 and exps["experiments"] == [{
         "name": "panel exp", "description": None, "runs": 2, "studies": 0,

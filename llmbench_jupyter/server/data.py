@@ -113,8 +113,11 @@ def leaderboard(store: Any, by: str | None, limit: int) -> dict[str, Any]:
     chosen = by or "decode_tps"
     if chosen not in RANK_BY:
         raise InputError(f"by: found {chosen!r}, expected one of {', '.join(RANK_BY)}")
-    df = board(by=chosen, store=store, include_published=True).head(limit)
-    return {"rows": _records(df), "source": df.attrs.get("source", "")}
+    df = board(by=chosen, store=store, include_published=True)
+    if "rank" not in df.columns:  # the compact view leaves it out: its place within its tier
+        df.insert(0, "rank", df.groupby("context_tier").cumcount() + 1)
+    source = df.attrs.get("source", "")
+    return {"rows": _records(df.head(limit)), "source": source}
 
 
 def experiments(store: Any) -> dict[str, Any]:
