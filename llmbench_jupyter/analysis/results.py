@@ -158,6 +158,12 @@ def history(
     return compact_frame(df, keep=HISTORY_COLUMNS[:9])
 
 
+#: The summary columns the leaderboard reads (of thousands of rows: no more than these).
+LEADERBOARD_FIELDS = ("run_id", "provider", "model", "context_tier", "requests", "ok",
+                      "priced_cost_usd", "priced_output_tokens", "ttft_ms_sketch",
+                      "decode_tps_sketch", "tpot_ms_sketch")  # fmt: skip
+
+
 def _p50(summaries: list[dict[str, Any]], metric: str) -> float | None:
     """The median of ``metric`` over every request the summary rows counted."""
     from llmbench_jupyter.stats import sketch_quantile
@@ -281,6 +287,7 @@ def _leaderboard(
         include_published=include_published,
         since=since,
         context_tier=context_tier,
+        fields=LEADERBOARD_FIELDS,
     )
     groups: dict[tuple[str, str, int], list[dict[str, Any]]] = {}
     for summary in summaries:

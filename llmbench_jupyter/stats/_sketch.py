@@ -130,6 +130,9 @@ class Sketch:
         """One sketch of everything the given sketches (or their bytes) counted."""
         import numpy as np
 
+        given = [s for s in sketches if s is not None]
+        if len(given) > 8 and all(isinstance(s, bytes) for s in given):
+            return cls._merge_bytes(given)  # type: ignore[arg-type]
         parts = [cls.from_bytes(s) if isinstance(s, bytes | bytearray | memoryview) else s
                  for s in sketches if s is not None]  # fmt: skip
         parts = [s for s in parts if s is not None and s.n]
@@ -146,6 +149,58 @@ class Sketch:
             start = s.min_key - lo
             total[start : start + s.counts.size] += s.counts
         return cls(lo, total, zeros)
+
+    @classmethod
+    def _merge_bytes(cls, blobs: Sequence[bytes]) -> Sketch | None:
+        """``merge`` of stored sketches without decoding them one by one: every header and
+        count is gathered from one joined buffer with numpy, then the counts are added per
+        bucket in one ``bincount`` (a leaderboard merges tens of thousands of run sketches)."""
+        import numpy as np
+
+        lengths = np.fromiter(map(len, blobs), dtype=np.int64, count=len(blobs))
+        if (lengths < _HEADER.size).any():
+            raise ValueError("a stored sketch is shorter than its header")
+        buf = np.frombuffer(b"".join(blobs), dtype=np.uint8)
+        starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
+
+        def ints(pos: np.ndarray, width: int, signed: bool = False) -> np.ndarray:
+            out = np.zeros(pos.size, dtype=np.int64)
+            for b in range(width):  # little endian
+                out |= buf[pos + b].astype(np.int64) << (8 * b)
+            if signed:
+                out = np.where(out >= 1 << (8 * width - 1), out - (1 << (8 * width)), out)
+            return out
+
+        version, layout = buf[starts], buf[starts + 1]
+        min_key, zeros = ints(starts + 2, 4, signed=True), ints(starts + 6, 4)
+        if (version != _VERSION).any() or not np.isin(layout, list(_LAYOUTS)).all():
+            raise ValueError("unknown sketch format among the stored sketches")
+        keys_parts, count_parts = [], []
+        for code, (sparse, dtype) in _LAYOUTS.items():
+            sel = np.flatnonzero(layout == code)
+            if not sel.size:
+                continue
+            width = np.dtype(dtype).itemsize
+            body, size = starts[sel] + _HEADER.size, lengths[sel] - _HEADER.size
+            n = size // (2 + width) if sparse else size // width
+            owner = np.repeat(np.arange(sel.size), n)
+            within = np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n)
+            if sparse:
+                offsets = ints(body[owner] + 2 * within, 2)
+                counts = ints(body[owner] + 2 * n[owner] + width * within, width)
+            else:
+                offsets, counts = within, ints(body[owner] + width * within, width)
+            keys_parts.append(min_key[sel][owner] + offsets)
+            count_parts.append(counts)
+        keys = np.concatenate(keys_parts) if keys_parts else np.zeros(0, dtype=np.int64)
+        counts = np.concatenate(count_parts) if count_parts else np.zeros(0, dtype=np.int64)
+        keys, counts = keys[counts > 0], counts[counts > 0]
+        total_zeros = int(zeros.sum())
+        if not keys.size:
+            return cls(0, np.zeros(0, dtype=np.int64), total_zeros) if total_zeros else None
+        lo = int(keys.min())
+        summed = np.bincount(keys - lo, weights=counts).round().astype(np.int64)
+        return cls(lo, summed, total_zeros)
 
     # ------------------------------------------------------------ quantiles
     def quantile(self, q: float) -> float | None:

@@ -77,11 +77,14 @@ class RecordsMixin:
         include_published: bool = False,
         since: datetime | None = None,
         context_tier: int | None = None,
+        fields: Sequence[str] | None = None,
     ) -> list[dict[str, Any]]:
         """``run_summaries`` rows (with the run's ``created_at``) of benchmark runs: of
         ``run_ids``, else of the owner's runs (``list_runs``' owner rules); filtered by run
-        creation time and context tier. The database decides what this role may read."""
-        kwargs: dict[str, Any] = {"since": since, "context_tier": context_tier}
+        creation time and context tier. The database decides what this role may read.
+        ``fields``: only these columns (no ``created_at``), read without per-row mapping."""
+        kwargs: dict[str, Any] = {"since": since, "context_tier": context_tier,
+                                  "fields": fields}  # fmt: skip
         if run_ids is None:
             if not all_owners:
                 mine = Run.owner == self._owner(owner)
@@ -94,7 +97,11 @@ class RecordsMixin:
         with self._tx("cannot read run summaries", write=False) as conn:
             for batch in batches:
                 stmt = summaries.summaries_select(batch, **kwargs)
-                out.extend(dict(r) for r in conn.execute(stmt).mappings())
+                if fields is None:
+                    out.extend(dict(r) for r in conn.execute(stmt).mappings())
+                else:
+                    names = list(fields)
+                    out.extend(dict(zip(names, r, strict=True)) for r in conn.execute(stmt))
         return out
 
     def _insert(self, records: list[RequestRecord]) -> None:

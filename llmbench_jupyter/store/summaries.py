@@ -214,10 +214,17 @@ def summaries_select(
     owner_filter: Any = None,
     since: datetime | None = None,
     context_tier: int | None = None,
+    fields: Sequence[str] | None = None,
 ) -> Select[Any]:
     """Summary rows of benchmark runs, with their run's ``created_at``: of ``run_ids``, or
-    of the runs ``owner_filter`` (a condition on ``runs``) admits; all filters optional."""
-    stmt = select(*_COLS, Run.created_at).join(Run, Run.run_id == RunSummary.run_id)
+    of the runs ``owner_filter`` (a condition on ``runs``) admits; all filters optional.
+    ``fields``: only these summary columns (and no ``created_at``), for a reader that
+    merges thousands of rows and needs a few."""
+    if fields is None:
+        cols: list[Any] = [*_COLS, Run.created_at]
+    else:
+        cols = [RunSummary.__table__.columns[f] for f in fields]
+    stmt = select(*cols).join(Run, Run.run_id == RunSummary.run_id)
     stmt = stmt.where(func.coalesce(Run.kind, "bench") == "bench")
     if run_ids is not None:
         stmt = stmt.where(RunSummary.run_id.in_(list(run_ids)))
