@@ -48,7 +48,7 @@ def test_changes_and_trends_are_drawn_from_their_frames(history) -> None:  # typ
 def test_the_leaderboard_and_compared_runs_are_drawn(history, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     store, owner, slow, _steady = history
     monkeypatch.setenv("LLMBENCH_USER", owner)
-    board = lj.leaderboard(store=store, all_owners=True)
+    board = lj.leaderboard(store=store)  # this owner's runs only: one tier, no " @tier"
     mine = board[board["provider"].isin(["slowing", HOSTILE])]
     fig = lj.plot(board)
     points = dict(zip(fig.data[0].text, fig.data[0].x, strict=True))
