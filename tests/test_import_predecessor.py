@@ -62,6 +62,32 @@ def test_a_history_export_becomes_runs_at_their_own_time(store, owner, tmp_path:
     assert [float(x["total_tps"]) for x in rows if x["status"] == "ok"] == [85.2, 91.0, 60.4]
 
 
+def test_two_users_import_the_same_file_into_one_store(store, owner, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A team shares the export: each importer gets runs of their own, and each one's
+    second import is skipped; nobody is refused because of the other's runs."""
+    import hashlib
+
+    path = tmp_path / "benchmark_history.csv"
+    path.write_text(HISTORY)
+    other = f"{owner}-colleague"
+    mine = import_predecessor(store, path, owner=owner)
+    theirs = import_predecessor(store, path, owner=other)
+    assert len(theirs["imported"]) == 2 and not set(theirs["imported"]) & set(mine["imported"])
+    assert {store.get_run(r, owner=other)["owner"] for r in theirs["imported"]} == {other}
+    assert import_predecessor(store, path, owner=other)["skipped"] == theirs["imported"]
+    assert import_predecessor(store, path, owner=owner)["skipped"] == mine["imported"]
+    # a run imported before ids named their importer is recognised, not imported twice
+    legacy = tmp_path / "legacy.csv"
+    legacy.write_text(ONE_RUN)
+    when = datetime(2026, 9, 1, tzinfo=UTC)
+    key = f"{hashlib.sha256(ONE_RUN.encode()).hexdigest()}:{when.isoformat()}:"
+    old_id = hashlib.sha256(key.encode()).hexdigest()[:16]
+    store.create_run(run_id=old_id, owner=owner, name="imported before", spec={},
+                     config_snapshot={}, versions={}, host={})  # fmt: skip
+    assert import_predecessor(store, legacy, when=when, owner=owner) == {
+        "imported": [], "skipped": [old_id]}  # fmt: skip
+
+
 def test_a_one_run_export_needs_its_time_and_keeps_input_tokens(
     store, owner, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]

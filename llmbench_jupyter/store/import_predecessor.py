@@ -129,27 +129,38 @@ def import_predecessor(
         return _import_json(store, text, p, digest, when, owner, targets)
     _refuse_eval_history(text, p)
     out: dict[str, list[str]] = {"imported": [], "skipped": []}
+    me = store._owner(owner, write=True)
     for at, prompt, rows in read_predecessor_csv(text, str(p), when):
-        run_id = hashlib.sha256(f"{digest}:{at.isoformat()}:{prompt}".encode()).hexdigest()[:16]
-        try:
-            store.get_run(run_id, owner=owner)
-            out["skipped"].append(run_id)
+        # the importer's name is in the id: two users may import the same file into one
+        # store; the id without it is what stores imported before (skipped too)
+        key = f"{digest}:{at.isoformat()}:{prompt}"
+        run_id = hashlib.sha256(f"{me}:{key}".encode()).hexdigest()[:16]
+        legacy = hashlib.sha256(key.encode()).hexdigest()[:16]
+        done = next((rid for rid in (run_id, legacy) if _mine(store, rid, me)), None)
+        if done is not None:
+            out["skipped"].append(done)
             continue
-        except LLMBenchError:
-            pass
         pairs = sorted({(r["provider"], r["model"]) for r in rows})
         spec = {
             "targets": [{"provider": pv, "model": m} for pv, m in pairs], "prompt": prompt,
             "imported": {"source": SOURCE, "file": p.name, "sha256": digest,
                          "rows": len(rows), "caveats": list(CAVEATS)},
         }  # fmt: skip
-        store.create_run(run_id=run_id, owner=owner, name=f"imported: {prompt[:60]}".strip(),
+        store.create_run(run_id=run_id, owner=me, name=f"imported: {prompt[:60]}".strip(),
                          spec=spec, config_snapshot={}, versions={}, host={},
                          created_at=at)  # fmt: skip
         store.add_records(_records(run_id, at, rows))
         store.finish_run(run_id, "done")
         out["imported"].append(run_id)
     return out
+
+
+def _mine(store: Any, run_id: str, owner: str) -> bool:
+    """Whether ``owner`` has the run ``run_id`` already (another user's is not theirs)."""
+    try:
+        return bool(store.get_run(run_id, owner=owner)["owner"] == owner)
+    except LLMBenchError:
+        return False
 
 
 def _import_json(
