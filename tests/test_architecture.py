@@ -93,8 +93,7 @@ def _source_files() -> list[Path]:
             found += [
                 p
                 for p in base.rglob(pattern)
-                if not BUILT.intersection(p.parts)
-                and "lib" not in p.relative_to(base).parts[:1]
+                if not BUILT.intersection(p.parts) and "lib" not in p.relative_to(base).parts[:1]
             ]
     return found
 
