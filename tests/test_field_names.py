@@ -22,11 +22,11 @@ import pytest
 from llmbench_jupyter.analysis import results
 from llmbench_jupyter.analysis.display import fmt_pct, fmt_rate_ci, pct_points
 from llmbench_jupyter.analysis.eval_history import eval_history, load_eval
-from llmbench_jupyter.analysis.eval_result import SUMMARY_FIELDS, EvalResult
+from llmbench_jupyter.analysis.eval_result import EvalResult
 from llmbench_jupyter.cli._tables import _console, eval_tables
 from llmbench_jupyter.evals.model import Case, Suite
 from llmbench_jupyter.evals.runner import CaseRun
-from llmbench_jupyter.evals.scoring import CaseScore
+from llmbench_jupyter.evals.scoring import SUMMARY_FIELDS, CaseScore
 from llmbench_jupyter.store import open_store
 
 RUNS, WARMUP, K, CASES = 3, 2, 3, 44

@@ -50,7 +50,7 @@ def _verdicts(export: dict[str, Any]) -> dict[tuple[str, str], bool]:
 
 def test_an_eval_export_round_trips_with_its_verdicts(store, owner, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     from llmbench_jupyter.analysis.eval_history import eval_history, load_eval
-    from llmbench_jupyter.analysis.eval_result import stored_summary
+    from llmbench_jupyter.evals.scoring import stored_summary
 
     path = _eval(tmp_path)
     (run_id,) = import_predecessor(store, path, owner=owner)["imported"]

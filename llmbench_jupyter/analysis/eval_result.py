@@ -17,7 +17,12 @@ from llmbench_jupyter.core.errors import LLMBenchError
 from llmbench_jupyter.core.redact import redact_url
 from llmbench_jupyter.evals.model import ExpectedCall, Suite
 from llmbench_jupyter.evals.runner import CaseRun
-from llmbench_jupyter.evals.scoring import SuiteScore, describe, score_suite
+from llmbench_jupyter.evals.scoring import (
+    SuiteScore,
+    describe,
+    score_suite,
+    summary_fields,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -48,51 +53,6 @@ ROW_COLUMNS = (
     "transcript",
     "final_state",
 )
-
-
-#: The fields of one target's eval summary, with one name and one meaning each, in the
-#: store (``runs.summary``), :meth:`EvalResult.summary`, :func:`eval_history`, the widget's
-#: snapshot and the CLI table. ``attempts`` counts case attempts (cases × k), ``cases``
-#: distinct cases, ``passed`` the attempts that passed; ``pass_rate`` = passed / attempts
-#: (the micro average) with its case-clustered 95% interval; ``macro_rate`` is the mean of
-#: the category rates that ran.
-SUMMARY_FIELDS = (
-    "attempts", "cases", "passed", "pass_rate", "pass_ci_low", "pass_ci_high",
-    "macro_rate", "macro_ci_low", "macro_ci_high", "tool_f1", "argument_accuracy",
-    "hallucination_rate", "schema_validity", "abstention",
-)  # fmt: skip
-
-
-def summary_fields(s: SuiteScore) -> dict[str, Any]:
-    """One target's :data:`SUMMARY_FIELDS` from its ``score_suite`` aggregate."""
-    micro, macro = s.micro, s.macro
-    return {
-        "attempts": s.n_attempts,
-        "cases": micro.n_cases if micro else 0,
-        "passed": s.n_passed,
-        "pass_rate": micro.rate if micro else None,
-        "pass_ci_low": micro.ci_low if micro else None,
-        "pass_ci_high": micro.ci_high if micro else None,
-        "macro_rate": macro.rate if macro else None,
-        "macro_ci_low": macro.ci_low if macro else None,
-        "macro_ci_high": macro.ci_high if macro else None,
-        "tool_f1": s.mean_tool_f1,
-        "argument_accuracy": s.mean_argument_accuracy,
-        "hallucination_rate": s.hallucination_rate,
-        "schema_validity": s.schema_validity.rate if s.schema_validity else None,
-        "abstention": s.abstention.rate if s.abstention else None,
-    }
-
-
-def stored_summary(s: SuiteScore) -> dict[str, Any]:
-    """What an eval run stores per target: :data:`SUMMARY_FIELDS` plus the per-category
-    rates (``stats`` Rate dicts: ``n`` attempts, ``n_cases`` cases), outcome and error-type
-    counts. No field is stored twice under two names."""
-    full = s.to_dict()
-    return {
-        **summary_fields(s),
-        **{k: full[k] for k in ("categories", "outcomes", "error_types", "bfcl_differs")},
-    }
 
 
 def case_row(run: CaseRun, run_id: str | None = None) -> dict[str, Any]:

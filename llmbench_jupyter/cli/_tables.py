@@ -10,7 +10,7 @@ import sys
 from typing import Any
 
 from llmbench_jupyter.analysis.display import fmt_rate_ci
-from llmbench_jupyter.analysis.eval_result import summary_fields
+from llmbench_jupyter.evals.scoring import summary_fields
 
 
 def _fmt(value: Any, digits: int = 1) -> str:

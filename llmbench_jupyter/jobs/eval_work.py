@@ -18,8 +18,6 @@ from llmbench_jupyter.analysis.eval_result import (
     EvalResult,
     case_row,
     judge_cell,
-    stored_summary,
-    summary_fields,
     table_row,
 )
 from llmbench_jupyter.core.errors import LLMBenchError
@@ -28,7 +26,7 @@ from llmbench_jupyter.evals.chat import require_openai
 from llmbench_jupyter.evals.mocks import MockTools, build
 from llmbench_jupyter.evals.model import Suite
 from llmbench_jupyter.evals.runner import CaseRun, run_suite
-from llmbench_jupyter.evals.scoring import MODES, score_suite
+from llmbench_jupyter.evals.scoring import MODES, score_suite, stored_summary, summary_fields
 from llmbench_jupyter.stats import judge_mean
 
 if TYPE_CHECKING:

@@ -161,9 +161,8 @@ def _suite(
 def summaries(
     rows: list[dict[str, Any]], targets: list[str], categories: list[str]
 ) -> dict[str, dict[str, Any]]:
-    """Per target, the fields ``analysis.eval_result.stored_summary`` stores, from
-    ``score_suite`` (the store may not import analysis; a test holds the two equal)."""
-    from llmbench_jupyter.evals.scoring import CaseScore, score_suite
+    """Per target, what an eval job stores (``stored_summary``), from the rows' scores."""
+    from llmbench_jupyter.evals.scoring import CaseScore, score_suite, stored_summary
 
     out = {}
     for target in targets:
@@ -174,25 +173,7 @@ def summaries(
             for r in rows
             if f"{r['provider']}/{r['model']}" == target
         ]
-        s = score_suite(scores, categories)
-        full, micro, macro = s.to_dict(), s.micro, s.macro
-        out[target] = {
-            "attempts": s.n_attempts,
-            "cases": micro.n_cases if micro else 0,
-            "passed": s.n_passed,
-            "pass_rate": micro.rate if micro else None,
-            "pass_ci_low": micro.ci_low if micro else None,
-            "pass_ci_high": micro.ci_high if micro else None,
-            "macro_rate": macro.rate if macro else None,
-            "macro_ci_low": macro.ci_low if macro else None,
-            "macro_ci_high": macro.ci_high if macro else None,
-            "tool_f1": s.mean_tool_f1,
-            "argument_accuracy": s.mean_argument_accuracy,
-            "hallucination_rate": s.hallucination_rate,
-            "schema_validity": s.schema_validity.rate if s.schema_validity else None,
-            "abstention": s.abstention.rate if s.abstention else None,
-            **{k: full[k] for k in ("categories", "outcomes", "error_types", "bfcl_differs")},
-        }
+        out[target] = stored_summary(score_suite(scores, categories))
     return out
 
 

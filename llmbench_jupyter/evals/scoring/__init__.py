@@ -29,11 +29,17 @@ from llmbench_jupyter.evals.scoring._results import (
     CaseScore,
     case_value,
 )
+from llmbench_jupyter.evals.scoring._summary import (
+    SUMMARY_FIELDS,
+    stored_summary,
+    summary_fields,
+)
 
 __all__ = [
     "ERROR_TYPES",
     "MODES",
     "OUTCOMES",
+    "SUMMARY_FIELDS",
     "CaseScore",
     "Rate",
     "SuiteScore",
@@ -43,5 +49,7 @@ __all__ = [
     "match_param",
     "score_case",
     "score_suite",
+    "stored_summary",
+    "summary_fields",
     "to_bfcl_answer",
 ]
