@@ -8,7 +8,7 @@ import dataclasses
 from pathlib import Path
 
 import pytest
-from hostile_helpers import KEYS, leaked
+from hostile_helpers import KEYS, hostile_config, leaked
 
 import llmbench_jupyter as lj
 from llmbench_jupyter.core.limits import KIB, MIB, Limits
@@ -141,3 +141,20 @@ def test_url_credentials_and_a_bearer_key_clash_is_refused_up_front() -> None:
     assert "Secret-Pw-123" not in str(err.value)
     # Anthropic sends its key as x-api-key: no clash with Basic credentials
     assert adhoc("http://u:Secret-Pw-123@127.0.0.1:9/v1", "m", "k" * 20, "anthropic").api_key
+
+
+@pytest.mark.parametrize("kind", ["echo_error", "echo"])
+def test_a_connection_check_never_shows_an_echoed_key(
+    sim: SimServer, tmp_path: Path, kind: str
+) -> None:
+    """The newcomer's first request (``check_connection``) goes to an endpoint that quotes
+    the key back, in an error or in its answer: neither the check nor its text holds it."""
+    config = hostile_config(tmp_path, sim.base_url, [f"sim:hostile={kind}"], api_key=NO_PREFIX)
+    check = lj.check_connection("hostile", config=config)
+    shown = f"{check!r}\n{check.summary()}\n{dataclasses.asdict(check)}"
+    assert leaked(shown, [NO_PREFIX]) == []
+    if kind == "echo_error":
+        assert not check.ok and (check.error_category, check.http_status) == ("http_400", 400)
+        assert "Incorrect API key provided" in (check.error_message or "")
+    else:
+        assert check.ok
