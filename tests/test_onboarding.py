@@ -10,6 +10,7 @@ from pathlib import Path
 
 import ipywidgets as w
 import pytest
+from onboarding_helpers import team_config
 
 import llmbench_jupyter as lj
 from llmbench_jupyter.core.errors import AUTH_FAILED
@@ -20,24 +21,6 @@ from llmbench_jupyter.store import keys
 
 KEY = "sk-team-onboarding-7a1c93d0e5"
 WRONG = "sk-team-wrong-0000000000ffff"
-CONFIG = """# the team's config: this comment stays
-providers:
-  team:
-    display_name: Team gateway
-    kind: openai
-    api_base: {base}
-    api_key_env: LLMBENCH_TEST_TEAM_KEY_UNSET
-    timeout_s: 10
-    models:
-      - id: sim-fast   # the one we use
-  local-sim:
-    kind: openai
-    simulated: true
-    api_base: http://127.0.0.1:9/v1
-    api_key: sim
-    models:
-      - id: sim-fast
-"""
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +35,7 @@ def gateway() -> Iterator[SimServer]:
 def config(tmp_path: Path, gateway: SimServer, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv("LLMBENCH_TEST_TEAM_KEY_UNSET", raising=False)
     path = tmp_path / "config.yaml"
-    path.write_text(CONFIG.format(base=gateway.base_url))
+    path.write_text(team_config(gateway.base_url, "LLMBENCH_TEST_TEAM_KEY_UNSET", 10))
     return path
 
 

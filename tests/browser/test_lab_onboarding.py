@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from onboarding_helpers import team_config
 from playwright.sync_api import expect
 from test_lab_quickstart import (
     CELLS_JS,
@@ -33,24 +34,6 @@ from llmbench_jupyter.sim import SimServer
 pytestmark = pytest.mark.browser
 
 KEY = "sk-team-browser-5f0e2b7d91c4"
-CONFIG = """# the team's own config: this comment stays
-providers:
-  team:
-    display_name: Team gateway
-    kind: openai
-    api_base: {base}
-    api_key_env: LLMBENCH_BROWSER_TEAM_KEY_UNSET
-    timeout_s: 20
-    models:
-      - id: sim-fast
-  local-sim:
-    kind: openai
-    simulated: true
-    api_base: http://127.0.0.1:9/v1
-    api_key: sim
-    models:
-      - id: sim-fast
-"""
 ONBOARD = f"{PANEL} {FRESH} .llmbench-onboarding"
 
 
@@ -69,7 +52,7 @@ def test_onboarding_sets_up_a_provider_from_the_browser(
     folder.mkdir()
     shutil.copy(lab.root_dir / "quickstart.ipynb", folder / "quickstart.ipynb")
     config = folder / "config.yaml"  # the kernel starts in the notebook's folder
-    config.write_text(CONFIG.format(base=gateway.base_url))
+    config.write_text(team_config(gateway.base_url, "LLMBENCH_BROWSER_TEAM_KEY_UNSET", 20))
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(f"[pageerror] {exc}"))
     page.on("console", lambda msg: msg.type == "error" and errors.append(msg.text))
@@ -116,7 +99,7 @@ def test_onboarding_sets_up_a_provider_from_the_browser(
     widget.locator("button.llmbench-onboard-add").click()
     models.filter(has_text="added sim-slow").wait_for(timeout=30_000)
     text = config.read_text()
-    assert "# the team's own config: this comment stays" in text and "- id: sim-slow" in text
+    assert "# the team's config: this comment stays" in text and "- id: sim-slow" in text
     model = widget.locator(".llmbench-onboard-model select")
     assert model.locator("option").all_inner_texts() == ["sim-fast", "sim-slow"]
     model.select_option("sim-slow")
