@@ -89,21 +89,16 @@ def runs(store: Any, limit: int) -> dict[str, Any]:
 
     me = store._owner(None)
     df = history(limit=limit, store=store, include_published=True)
-    published = {r["run_id"]: bool(r.get("published")) for r in
-                 store.list_runs(limit=limit, include_published=True)}  # fmt: skip
+    # one query for what the history frame leaves out: published, and an eval's summary
+    listed = {r["run_id"]: r for r in store.list_runs(limit=limit, include_published=True)}
     rows = []
     for row in _records(df):
-        mine = row.get("owner") == me
-        rows.append({**row, "mine": mine, "published": published.get(row["run_id"], not mine),
-                     "pass_rate": None})  # fmt: skip
-    for row in rows:  # an eval's pass rate per target; the run's own when it had one target
-        row["pass_rates"] = {}
-        if row["kind"] == "eval":
-            summary = store.get_run(row["run_id"], include_published=True).get("summary") or {}
-            row["pass_rates"] = {t: s.get("pass_rate") for t, s in summary.items()
-                                 if isinstance(s, dict)}  # fmt: skip
-            if len(row["pass_rates"]) == 1:
-                row["pass_rate"] = next(iter(row["pass_rates"].values()))
+        run = listed.get(row["run_id"]) or store.get_run(row["run_id"], include_published=True)
+        summary = (run.get("summary") or {}) if row["kind"] == "eval" else {}
+        rates = {t: s.get("pass_rate") for t, s in summary.items() if isinstance(s, dict)}
+        only = next(iter(rates.values())) if len(rates) == 1 else None  # one target's
+        rows.append({**row, "mine": row.get("owner") == me, "published": bool(run.get("published")),
+                     "pass_rates": rates, "pass_rate": only})  # fmt: skip
     return {"runs": rows, "source": SOURCE}
 
 
