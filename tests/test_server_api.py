@@ -8,10 +8,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import secrets
-import socket
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -20,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from jupyter_procs import Jupyter, JupyterStartError, start, stop
 
 import llmbench_jupyter as lj
 from llmbench_jupyter.core.targets import adhoc
@@ -33,8 +30,8 @@ USER = "panel-user"
 
 
 class Server:
-    def __init__(self, base: str, token: str, proc: subprocess.Popen[bytes], log: Path) -> None:
-        self.base, self.token, self.proc, self.log = base, token, proc, log
+    def __init__(self, jupyter: Jupyter) -> None:
+        self.base, self.token, self.proc = jupyter.base_url, jupyter.token, jupyter.proc
 
     def call(self, path: str, method: str = "GET", token: bool = True) -> tuple[int, Any]:
         req = urllib.request.Request(f"{self.base}/llmbench/api/{path}", method=method,
@@ -53,39 +50,16 @@ class Server:
 
 
 def _serve(tmp: Path, db_url: str) -> Iterator[Server]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    token = secrets.token_hex(16)
     env = {**os.environ, "LLMBENCH_DB_URL": db_url, "LLMBENCH_USER": USER,
-           "JUPYTER_RUNTIME_DIR": str(tmp / "runtime"),
            "JUPYTER_CONFIG_DIR": str(tmp / "cfg")}  # fmt: skip
-    cmd = [sys.executable, "-m", "jupyter_server", "--no-browser", "--ip=127.0.0.1",
-           f"--port={port}", "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
-           f"--ServerApp.root_dir={tmp}"]  # fmt: skip
-    if os.geteuid() == 0:
-        cmd.append("--allow-root")
-    log = tmp / "server.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
-    server = Server(f"http://127.0.0.1:{port}", token, proc, log)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"{server.base}/api/status?token={token}", timeout=2)
-                break
-            except (OSError, urllib.error.URLError):
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"jupyter server did not start:\n{log.read_text()[-3000:]}")
-                time.sleep(0.2)
-        yield server
+        jupyter = start("server", tmp, env, tmp / "runtime", tmp / "server.log", timeout=60)
+    except JupyterStartError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        yield Server(jupyter)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(jupyter)
 
 
 @pytest.fixture(scope="module")

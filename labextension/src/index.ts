@@ -30,6 +30,8 @@ import { insertLoadCell } from './notebook';
 
 import { LlmbenchPanel } from './panel';
 
+import { MARK, mark } from './perf';
+
 import { Poller } from './poller';
 
 import llmbenchSvg from '../style/icons/llmbench.svg';
@@ -39,6 +41,7 @@ export { Backoff } from './backoff';
 export { PanelModel } from './model';
 export { LlmbenchPanel } from './panel';
 export { Poller } from './poller';
+export { MARK } from './perf';
 
 export const PLUGIN_ID = '@llmbench/jupyterlab:plugin';
 
@@ -119,6 +122,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
       poller.dispose();
       model.dispose();
     });
+    mark(MARK.loadStart);
     poller.start();
 
     app.commands.addCommand(CommandIDs.open, {

@@ -16,6 +16,8 @@ import { IRun, LeaderboardBy } from './api';
 
 import { PanelModel } from './model';
 
+import { MARK, mark, markFirstPaint } from './perf';
+
 import { h, renderJobs, renderRuns, renderUnreachable } from './render';
 
 import {
@@ -83,6 +85,10 @@ export class LlmbenchPanel extends Widget {
     );
     this._unreachable.hidden = !unreachable;
     this._sections.hidden = !!unreachable;
+    if (!this._painted && model.loaded && this.isVisible) {
+      this._painted = true; // rendered below (or the unreachable state, above)
+      markFirstPaint();
+    }
     this.node.setAttribute(
       'data-state',
       unreachable ? 'unreachable' : model.loaded ? 'ready' : 'loading'
@@ -134,6 +140,24 @@ export class LlmbenchPanel extends Widget {
 
   protected onUpdateRequest(msg: Message): void {
     this.render();
+  }
+
+  protected onAfterShow(msg: Message): void {
+    this._markShown();
+  }
+
+  protected onAfterAttach(msg: Message): void {
+    if (this.isVisible) {
+      this._markShown(); // attached already visible: no after-show comes
+    }
+  }
+
+  private _markShown(): void {
+    if (!this._shown) {
+      this._shown = true;
+      mark(MARK.shown);
+    }
+    this.update();
   }
 
   private _onModelChanged(): void {
@@ -255,6 +279,8 @@ export class LlmbenchPanel extends Widget {
   }
 
   private _trans: TranslationBundle;
+  private _shown = false;
+  private _painted = false;
   private _onOpenRun: ILlmbenchPanelOptions['onOpenRun'];
   private _onRefresh: () => void;
   private _status!: HTMLElement;
