@@ -31,6 +31,8 @@ from llmbench_jupyter.stats import SLO, min_requests_to_pass
 MODES = ("rate", "concurrency")
 #: Steps a search runs at most (the bounds, then bisection), whatever the tolerance.
 MAX_SEARCH_STEPS = 16
+#: Without ``high``, a search doubles the rate from ``low`` at most this many times.
+MAX_DOUBLINGS = 8
 
 
 @dataclass
@@ -220,11 +222,11 @@ class Sweeper:
         lo, hi = float(spec.low), spec.high
         if await self.step(lo) != "pass":
             return  # nothing at or above the lowest rate meets the SLO
-        if hi is None:  # no upper bound: double until a step does not pass
+        if hi is None:  # no upper bound: double until a step does not pass (8 times at most)
             hi = lo * 2
             while await self.step(hi) == "pass":
-                if len(self.result.steps) >= MAX_SEARCH_STEPS:
-                    return
+                if hi >= lo * 2**MAX_DOUBLINGS or len(self.result.steps) >= MAX_SEARCH_STEPS:
+                    return  # the limit is at least hi: reported as "no higher load tried"
                 lo, hi = hi, hi * 2
         elif await self.step(float(hi)) == "pass":
             return  # the upper bound passed: the limit is at least that
