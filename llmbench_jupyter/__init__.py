@@ -3,11 +3,12 @@
 The public API is this small set of names, imported lazily, so ``import llmbench_jupyter``
 stays cheap and never pulls in litellm, pandas or plotly until a feature needs them:
 
-- run: :func:`bench`, :func:`evaluate`, :func:`tune`, :func:`tune_prompts` (each returns
-  a running ``Job``), :func:`target`, :class:`BenchSpec` with :func:`arun` for scripts,
+- run: :func:`bench`, :func:`evaluate`, :func:`tune`, :func:`tune_prompts`,
+  :func:`sweep` and :func:`slo_search` (load sweeps, the highest rate meeting an SLO; each
+  returns a running ``Job``), :func:`target`, :class:`BenchSpec` with :func:`arun` for scripts,
   :func:`load_config`;
 - results: :func:`load`, :func:`history`, :func:`leaderboard`, :func:`load_eval`,
-  :func:`eval_history`, :func:`load_tune`, :func:`publish`, :func:`audit_log`,
+  :func:`eval_history`, :func:`load_tune`, :func:`load_sweep`, :func:`publish`, :func:`audit_log`,
   :func:`export_html`, :func:`calibrate_judge` (a judge against human labels),
   :func:`trends` and :func:`changes` (speed over time, and who got slower),
   :func:`plot` (the figure of a trends, changes, leaderboard or compare_runs frame);
@@ -44,6 +45,8 @@ _EXPORTS = {
     "evaluate": "kernel.api",
     "tune": "kernel.api",
     "tune_prompts": "kernel.api",
+    "sweep": "kernel.api",
+    "slo_search": "kernel.api",
     "target": "kernel.api",
     "BenchSpec": "core.workload",
     "arun": "jobs.bench_run",
@@ -56,6 +59,7 @@ _EXPORTS = {
     "audit_log": "analysis.results",
     "load_eval": "analysis.eval_history",
     "load_tune": "analysis.tune_result",
+    "load_sweep": "analysis.sweep_result",
     "save_profile": "analysis.profiles",
     "load_profile": "analysis.profiles",
     "profiles": "analysis.profiles",

@@ -3,7 +3,7 @@
 Nothing here measures or aggregates: numbers come from the engine (``core.workload``, run
 through ``jobs``) and ``stats``.
 Exit codes: 0 success, 1 every measured request failed, 2 bad input, 130 interrupted.
-One module per command (``_bench``, ``_eval``, ``_tune``, ``_profiles``, ``_suite``,
+One module per command (``_bench``, ``_sweep``, ``_eval``, ``_tune``, ``_profiles``, ``_suite``,
 ``_sim``, ``_results``), the parser in ``_parser`` and the printed tables in ``_tables``;
 :func:`main` dispatches.
 """
@@ -23,6 +23,7 @@ from llmbench_jupyter.cli._results import cmd_results
 from llmbench_jupyter.cli._schedules import cmd_schedule, cmd_scheduler
 from llmbench_jupyter.cli._sim import cmd_sim
 from llmbench_jupyter.cli._suite import cmd_suite
+from llmbench_jupyter.cli._sweep import cmd_sweep
 from llmbench_jupyter.cli._tables import eval_tables, summary_table
 from llmbench_jupyter.cli._tune import cmd_tune
 from llmbench_jupyter.core.errors import LLMBenchError, scrub
@@ -47,6 +48,7 @@ __all__ = [
     "cmd_results",
     "cmd_sim",
     "cmd_suite",
+    "cmd_sweep",
     "cmd_tune",
     "eval_options",
     "eval_tables",
@@ -62,6 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "bench":
             return cmd_bench(args)
+        if args.command == "sweep":
+            return cmd_sweep(args)
         if args.command == "sim":
             return cmd_sim(args)
         if args.command == "eval":

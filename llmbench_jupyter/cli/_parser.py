@@ -13,6 +13,7 @@ from llmbench_jupyter.cli._models import add_models_parser
 from llmbench_jupyter.cli._profiles import add_profile_parser
 from llmbench_jupyter.cli._schedules import add_schedule_parsers
 from llmbench_jupyter.jobs.flags import _positive_int, add_bench_arguments, add_eval_arguments
+from llmbench_jupyter.jobs.sweep_flags import add_sweep_arguments
 from llmbench_jupyter.jobs.tune.flags import add_tune_arguments
 
 
@@ -29,6 +30,15 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run a benchmark against configured or ad-hoc targets.",
     )
     add_bench_arguments(bench)
+
+    sw = sub.add_parser(
+        "sweep",
+        help="sweep request rate or concurrency; find the highest rate meeting an SLO",
+        description="Run one model's workload at each load (--rates, --concurrencies) or "
+        "bisect the rate for the highest one meeting --slo (--search); print each step and "
+        "the limit. Every step is a stored run.",
+    )
+    add_sweep_arguments(sw)
 
     ev = sub.add_parser(
         "eval",

@@ -31,11 +31,13 @@ async def arun(
     on_start: Callable[[str | None, int], None] | None = None,
     config_snapshot: dict[str, Any] | None = None,
     sim_url: str | None = None,
+    sweep: dict[str, Any] | None = None,
 ) -> BenchResult:
     """Run a benchmark to completion and return its records; stored unless ``save`` is False.
 
     Simulated targets get the built-in endpoint started in its own process unless
-    ``sim_url`` points at one already running.
+    ``sim_url`` points at one already running. ``sweep``: this run is one step of a load
+    sweep (``jobs.sweep``); stored with the spec as ``spec["sweep"]``.
     """
     spec.validate()
     with contextlib.ExitStack() as stack:
@@ -45,7 +47,9 @@ async def arun(
             sim_url = stack.enter_context(sim_process(seed=spec.seed))
         if sim_url:
             spec.targets = [t.with_api_base(sim_url) if t.simulated else t for t in spec.targets]
-        return await _run_stored(spec, save, store, owner, on_record, on_start, config_snapshot)
+        return await _run_stored(
+            spec, save, store, owner, on_record, on_start, config_snapshot, sweep
+        )
 
 
 async def _run_stored(
@@ -56,6 +60,7 @@ async def _run_stored(
     on_record: Callable[[RequestRecord], None] | None,
     on_start: Callable[[str | None, int], None] | None,
     config_snapshot: dict[str, Any] | None,
+    sweep: dict[str, Any] | None = None,
 ) -> BenchResult:
     from llmbench_jupyter.store import current_owner, open_store
     from llmbench_jupyter.store.writer import StoreWriter
@@ -66,6 +71,8 @@ async def _run_stored(
     if save:  # the event loop never waits on the database (opening may even migrate it)
         store = store or await asyncio.to_thread(open_store)
         described = await asyncio.to_thread(describe_run, spec, *plan(spec))  # may load litellm
+        if sweep is not None:
+            described["sweep"] = dict(sweep)
         run_id = await asyncio.to_thread(
             lambda: store.create_run(
                 owner=owner,

@@ -108,6 +108,11 @@ def add_bench_arguments(p: argparse.ArgumentParser) -> None:
         "on requests in flight (1 = no cap)",
     )
     p.add_argument("--rate", type=_positive_float, help="open-loop Poisson arrivals per second")
+    p.add_argument(
+        "--arrivals",
+        choices=("poisson", "constant"),
+        help="with --rate: Poisson arrivals (default) or constant, 1/rate apart",
+    )
     p.add_argument("--prompt", help="prompt text (default from config)")
     p.add_argument("--prompt-template", help="named prompt template from the config")
     p.add_argument(

@@ -89,6 +89,7 @@ def build_bench_spec(
     timeout: float | None = None,
     name: str | None = None,
     profile: Any = None,
+    arrivals: str | None = None,
 ) -> tuple[Any, dict[str, Any]]:
     """Resolve options (and the config, unless ad hoc) into a validated spec and a snapshot.
 
@@ -143,6 +144,7 @@ def build_bench_spec(
         temperature=pick(temperature, "temperature", 0.0),
         concurrency=pick(concurrency, "concurrency", 1),
         rate=rate,
+        arrivals=arrivals or "poisson",
         prompt=prompt,
         seed=seed,
         timeout_s=pick(timeout, "timeout_s", 120.0),
@@ -167,6 +169,7 @@ BENCH_OPTIONS = (
     "temperature",
     "concurrency",
     "rate",
+    "arrivals",
     "prompt",
     "prompt_template",
     "seed",

@@ -15,6 +15,7 @@ from llmbench_jupyter.jobs import Job, get_manager
 if TYPE_CHECKING:
     from llmbench_jupyter.analysis.bench_result import BenchResult
     from llmbench_jupyter.analysis.eval_result import EvalResult
+    from llmbench_jupyter.analysis.sweep_result import SweepResult
     from llmbench_jupyter.analysis.tune_result import TuneResult
     from llmbench_jupyter.core.targets import Target
 
@@ -242,6 +243,73 @@ def _submit_search(spec: Any, save: bool, sim_url: str | None, display: bool | N
     job = manager.submit(work)
     _join_experiment(job, experiment, store)
     return _shown(job, display)
+
+
+def sweep(
+    provider: str | Sequence[str] | None = None,
+    model: str | Sequence[str] | None = None,
+    *,
+    loads: Sequence[float] | str,
+    mode: str = "rate",
+    slo: Any = None,
+    save: bool = True,
+    sim_url: str | None = None,
+    display: bool | None = None,
+    **options: Any,
+) -> Job[SweepResult]:
+    """Run one model's workload at each offered load; returns the running Job.
+
+    ``loads``: request rates (``mode="rate"``, open loop from the intended send) or
+    concurrencies (``mode="concurrency"``), a list or text (``"10,20,40"``,
+    ``"10:50:10"``). ``slo`` (``{"ttft_ms": 500, "tpot_ms": 50, "error_rate": 0.01}`` or
+    ``"ttft_ms=500,..."``) decides each step and the limit. Options: ``requests`` per step
+    (default ``runs``), ``max_requests`` (more batches while undecided), ``confidence``,
+    ``name``, and the bench options (``arrivals``, ``max_tokens``, ``warmup`` per batch,
+    ``config``, ``api_base``...). The result is a ``SweepResult`` (``.to_pandas()``,
+    ``.plot()``: the knee chart); every step is a stored run (``lj.load_sweep(id)``).
+    """
+    return _submit_sweep(provider, model, save, sim_url, display,
+                         dict(options, loads=loads, mode=mode, slo=slo))  # fmt: skip
+
+
+def slo_search(
+    provider: str | Sequence[str] | None = None,
+    model: str | Sequence[str] | None = None,
+    *,
+    slo: Any,
+    low: float,
+    high: float | None = None,
+    tolerance: float = 0.05,
+    save: bool = True,
+    sim_url: str | None = None,
+    display: bool | None = None,
+    **options: Any,
+) -> Job[SweepResult]:
+    """Find the highest request rate meeting ``slo`` by bisection; returns the running Job.
+
+    Starts at ``low`` (which must pass) and ``high`` (doubling from ``low`` without one)
+    and halves the bracket until ``high/low − 1 ≤ tolerance``. Each step is decided with
+    ``confidence`` (default 0.95) by a binomial bound on the share of requests over each
+    target: pass, fail, or undecided after ``max_requests`` (then treated as not passing).
+    Default ``requests`` per batch: the fewest that can pass a p99 target (299 at 95 %).
+    Other options as :func:`sweep`; the result's ``limit`` is the highest rate that passed.
+    """
+    return _submit_sweep(provider, model, save, sim_url, display,
+                         dict(options, search=True, slo=slo, low=low, high=high,
+                              tolerance=tolerance))  # fmt: skip
+
+
+def _submit_sweep(provider: Any, model: Any, save: bool, sim_url: str | None,
+                  display: bool | None, options: dict[str, Any]) -> Any:  # fmt: skip
+    from llmbench_jupyter.jobs.sweep import build_sweep_spec
+    from llmbench_jupyter.jobs.sweep_work import SweepWork
+
+    _stored_profile(options)
+    spec, snapshot = build_sweep_spec(provider=provider, model=model, **options)
+    manager = get_manager()
+    work = SweepWork(spec, save=save and manager.store is not None, config_snapshot=snapshot,
+                     sim_url=sim_url)  # fmt: skip
+    return _shown(manager.submit(work), display)
 
 
 def target(model: str, *, config: Any = None, sim_url: str | None = None) -> Target:

@@ -11,6 +11,7 @@ Subcommands::
     %llmbench bench [CLI bench flags]      start a benchmark job, show its widget
     %llmbench eval [CLI eval flags]        start a tool-calling eval job, show its widget
     %llmbench tune [CLI tune flags]        start a parameter search, show its widget
+    %llmbench sweep [CLI sweep flags]      a load sweep or SLO search (--search), as a job
     %llmbench jobs                         this session's jobs
     %llmbench cancel ID                    cancel a job (id or prefix)
     %llmbench results [ID]                 run history, or one stored run
@@ -38,7 +39,8 @@ from llmbench_jupyter.core.errors import LLMBenchError, scrub
 from llmbench_jupyter.core.private_files import write_atomic
 
 SUBCOMMANDS = (
-    "bench", "eval", "tune", "jobs", "cancel", "results", "leaderboard", "publish", "sim"
+    "bench", "eval", "tune", "sweep", "jobs", "cancel", "results", "leaderboard", "publish",
+    "sim",
 )  # fmt: skip
 #: Eval flags that only make sense for the CLI process, with what to do instead.
 _EVAL_NOT_IN_KERNEL = {
@@ -127,7 +129,8 @@ def _sim_args(p: argparse.ArgumentParser) -> None:
 def _usage() -> str:
     return (
         "usage: %llmbench {" + ",".join(SUBCOMMANDS) + "} ...\n"
-        "  bench [CLI bench flags] | eval [CLI eval flags] | tune [CLI tune flags] | jobs | "
+        "  bench [CLI bench flags] | eval [CLI eval flags] | tune [CLI tune flags] | "
+        "sweep [CLI sweep flags] | jobs | "
         "cancel ID | results [ID] | "
         "leaderboard [--by ...] | publish ID [--undo] | sim start [--port N] | sim stop\n"
         "  -o NAME stores the value in the user namespace; %llmbench SUBCOMMAND -h for help"
@@ -350,6 +353,28 @@ class LLMBenchMagics(Magics):
                 options.pop("suite"), options.pop("model"), provider=options.pop("provider"),
                 save=not args.no_save, display=False, **options,
             )  # fmt: skip
+        except LLMBenchError as exc:
+            parser.error(scrub(str(exc)))
+        if api.in_kernel():
+            from llmbench_jupyter.kernel import widget  # noqa: F401  (installs the hook that renders the Job)
+        return job, args.out_name, True
+
+    def _cmd_sweep(self, argv: list[str]) -> tuple[Any, str | None, bool]:
+        from llmbench_jupyter.jobs.sweep_flags import add_sweep_arguments, sweep_options
+        from llmbench_jupyter.kernel import api
+
+        parser = _Parser("%llmbench sweep", conflict_handler="resolve")
+        add_sweep_arguments(parser)
+        _add_out(parser)
+        args = parser.parse(argv)
+        for flag, instead in {**_NOT_IN_KERNEL, "output": _EVAL_NOT_IN_KERNEL["output"]}.items():
+            if getattr(args, flag):
+                parser.error(f"--{flag} is not available in a notebook: {instead}")
+        sim_url = args.sim_url or (self.sim.base_url if self.sim is not None else None)
+        try:
+            options = sweep_options(args)
+            provider, model = options.pop("provider", None), options.pop("model", None)
+            job = api._submit_sweep(provider, model, not args.no_save, sim_url, False, options)
         except LLMBenchError as exc:
             parser.error(scrub(str(exc)))
         if api.in_kernel():

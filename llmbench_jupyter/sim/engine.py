@@ -113,6 +113,9 @@ class Job:
     number: int
     #: Scales the scenario's reasoning tokens (``EFFORT_SCALE``; 1 without an effort).
     reasoning_scale: float = 1.0
+    #: When service began: a free decode slot (``Scenario.slots``), else arrival. The
+    #: scenario's timings count from here; the send log keeps the true arrival.
+    started_ns: int = 0
 
 
 def _int_param(body: dict[str, Any], key: str) -> int | None:
@@ -221,6 +224,7 @@ async def parse_job(srv: SimServer, request: web.Request, protocol: str, arrived
         arrived_ns,
         number,
         scale,
+        arrived_ns,
     )
 
 
@@ -275,7 +279,7 @@ async def serve_stream(srv: SimServer, request: web.Request, job: Job) -> web.St
         fmt.role_with_first_chunk()
     if prompt_tokens < 0:
         prompt_tokens = await _count_prompt(job.prompt_text)
-    sched = Schedule(job.scenario, job.arrived_ns, prompt_tokens, srv.rng(job.number, "jitter"))
+    sched = Schedule(job.scenario, job.started_ns, prompt_tokens, srv.rng(job.number, "jitter"))
     fault = job.fault
     fault_at = fault.at if fault is not None else -1
     arrived = job.arrived_ns
@@ -369,7 +373,7 @@ async def serve_whole(srv: SimServer, request: web.Request, job: Job) -> web.Str
     rid = ("msg_" if anthropic else "chatcmpl-") + secrets.token_hex(12)
     plan = _plan(srv, job)
     prompt_tokens = await _count_prompt(job.prompt_text)
-    sched = Schedule(job.scenario, job.arrived_ns, prompt_tokens, srv.rng(job.number, "jitter"))
+    sched = Schedule(job.scenario, job.started_ns, prompt_tokens, srv.rng(job.number, "jitter"))
     texts: dict[str, list[str]] = {"reasoning": [], "answer": []}
     count = 0
     for kind, _tokens, text, _index in plan.pieces():

@@ -88,6 +88,9 @@ class Scenario:
     #: ``slow_factor`` times longer: a provider that got slower, for change detection.
     slow_after: float | None = None
     slow_factor: float = 1.0
+    #: Decode slots (a batch size): at most this many requests are served at once, the
+    #: rest wait first come, first served (:mod:`llmbench_jupyter.sim.capacity`); 0: no limit.
+    slots: int = 0
 
     def __post_init__(self) -> None:
         checks = [
@@ -106,6 +109,7 @@ class Scenario:
             ),
             (self.params in PARAM_RULES, f"params must be one of {', '.join(PARAM_RULES)}"),
             (self.slow_factor > 0, "slow (the slow-down factor) must be > 0"),
+            (self.slots >= 0, "slots must be >= 0 (0: no limit)"),
         ]
         for ok, message in checks:
             if not ok:
@@ -157,6 +161,7 @@ _KEYS: dict[str, tuple[str, type]] = {
     "params": ("params", str),
     "slow_after": ("slow_after", datetime),
     "slow": ("slow_factor", float),
+    "slots": ("slots", int),
 }
 SPEC_PREFIX = "sim:"
 
@@ -191,7 +196,8 @@ def parse_model_spec(name: str, base: Scenario | None = None) -> Scenario:
 
     Keys: ttft, itl, prefill (ms); tpc, out, reason (tokens); role (0/1); jitter and
     fault_rate (fractions); fault; stall (seconds); hostile (see ``sim.hostile``);
-    slow_after (an ISO date or time) with slow (a factor): slower from then on. Unset
+    slow_after (an ISO date or time) with slow (a factor): slower from then on; slots
+    (decode slots: requests beyond them queue, see ``sim.capacity``). Unset
     keys keep ``base`` (or defaults); params (chat or reasoning) picks the request-parameter
     rules.
     """

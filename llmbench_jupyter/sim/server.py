@@ -21,6 +21,7 @@ from typing import Any
 from aiohttp import web
 
 from llmbench_jupyter.sim import model_lists
+from llmbench_jupyter.sim.capacity import SlotPool
 from llmbench_jupyter.sim.engine import (
     ANTHROPIC,
     OPENAI,
@@ -69,6 +70,7 @@ class SimServer:
         for name, sc in (scenarios or {}).items():
             self._scenarios[name] = parse_model_spec(sc) if isinstance(sc, str) else sc
         self._spec_cache: dict[str, Scenario] = {}
+        self._pools: dict[str, SlotPool] = {}  # decode slots per model (Scenario.slots)
         self._requests = 0
         self.stats: dict[str, Counter[str]] = {
             name: Counter() for name in ("endpoint", "model", "status", "event")
@@ -228,6 +230,8 @@ class SimServer:
             if job.fault is not None and job.fault.is_http:
                 self.count(f"fault_{job.fault.kind}")
                 raise http_fault(job.fault)
+            if job.scenario.slots:
+                return await self._serve_in_slot(request, job)
             if job.stream:
                 return await serve_stream(self, request, job)
             return await serve_whole(self, request, job)
@@ -240,6 +244,20 @@ class SimServer:
         finally:
             self.active -= 1
             self.count(str(status), "status")
+
+    async def _serve_in_slot(self, request: web.Request, job: Any) -> web.StreamResponse:
+        """Wait (FIFO) for one of the model's decode slots; serve; free it at the last byte."""
+        pool = self._pools.get(job.model)
+        if pool is None or pool.slots != job.scenario.slots:
+            pool = self._pools[job.model] = SlotPool(job.scenario.slots)
+        await pool.acquire()
+        job.started_ns = perf_counter_ns()
+        try:
+            if job.stream:
+                return await serve_stream(self, request, job)
+            return await serve_whole(self, request, job)
+        finally:
+            pool.release()
 
     async def _models(self, request: web.Request) -> web.Response:
         if not self._authorized(request):
@@ -290,5 +308,9 @@ class SimServer:
                 "events": self.stats["event"],
                 "seed": self.seed,
                 "logged_responses": len(self.log),
+                "slots": {
+                    model: {"slots": p.slots, "busy": p.slots - p.free, "queued": p.queued}
+                    for model, p in self._pools.items()
+                },
             }
         )

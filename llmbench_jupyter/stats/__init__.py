@@ -34,6 +34,13 @@ from llmbench_jupyter.stats._proportions import (
 )
 from llmbench_jupyter.stats._shift import shift_test
 from llmbench_jupyter.stats._sketch import RELATIVE_ACCURACY, Sketch, sketch_quantile
+from llmbench_jupyter.stats._slo import (
+    SLO,
+    exceedance_bounds,
+    exceedance_decision,
+    min_requests_to_pass,
+    slo_check,
+)
 
 __all__ = [
     "GROUP_KEYS",
@@ -41,6 +48,7 @@ __all__ = [
     "METRICS",
     "PAIR_WINNERS",
     "RELATIVE_ACCURACY",
+    "SLO",
     "STATS",
     "Sketch",
     "StatsInputError",
@@ -51,18 +59,22 @@ __all__ = [
     "compare",
     "cpu_share",
     "describe",
+    "exceedance_bounds",
+    "exceedance_decision",
     "is_client_bound",
     "judge_mean",
     "live_medians",
     "loop_lag_summary",
     "macro_average",
     "mcnemar",
+    "min_requests_to_pass",
     "pairwise_summary",
     "proportion",
     "repeat_rates",
     "shift_test",
     "sign_test_worse",
     "sketch_quantile",
+    "slo_check",
     "summarize",
     "wilson_interval",
 ]

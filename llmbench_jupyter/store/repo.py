@@ -46,6 +46,7 @@ from llmbench_jupyter.store.profiles_repo import ProfilesMixin
 from llmbench_jupyter.store.records_repo import RecordsMixin, _check_id
 from llmbench_jupyter.store.schedules_repo import SchedulesMixin
 from llmbench_jupyter.store.security_repo import SecurityMixin
+from llmbench_jupyter.store.sweeps_repo import SweepsMixin
 from llmbench_jupyter.store.tuning_repo import TuningMixin
 
 if TYPE_CHECKING:
@@ -58,7 +59,7 @@ _RUN_COLS = tuple(Run.__table__.columns)
 
 
 class Store(RecordsMixin, JobsMixin, EvalsMixin, SecurityMixin, TuningMixin, ProfilesMixin,
-            ExperimentsMixin, SchedulesMixin):  # fmt: skip
+            ExperimentsMixin, SchedulesMixin, SweepsMixin):  # fmt: skip
     """A results store on one database. Thread-safe; each call is its own transaction.
 
     With ``$LLMBENCH_DB_MIGRATE=0`` the store never migrates: it checks that the schema

@@ -142,11 +142,13 @@ class _Runner:
     async def _open_loop(
         self, ctx: _RequestContext, prompts: list[tuple[str, int]], rate: float
     ) -> None:
-        """Poisson arrivals at ``rate``/s (seeded); every timing counts from the intended send."""
+        """Poisson (seeded) or constant arrivals at ``rate``/s (``spec.arrivals``); every
+        timing counts from the intended send."""
         rng = random.Random(f"{self.spec.seed}:arrivals:{ctx.phase.target.key}:{ctx.phase.tier}")
+        constant = self.spec.arrivals == "constant"
         offsets_ns, t = [], 0.0
         for _ in prompts:
-            t += rng.expovariate(rate)
+            t += 1.0 / rate if constant else rng.expovariate(rate)
             offsets_ns.append(int(t * 1e9))
         cap = asyncio.Semaphore(self.spec.concurrency) if self.spec.concurrency > 1 else None
         start_ns = perf_counter_ns() + 20_000_000

@@ -14,6 +14,7 @@ from llmbench_jupyter.core.errors import LLMBenchError
 from llmbench_jupyter.core.params import API_KINDS, Resolved, for_target
 from llmbench_jupyter.core.targets import Target
 
+ARRIVALS = ("poisson", "constant")
 DEFAULT_PROMPT = "Write a short paragraph about the history of the printing press."
 
 
@@ -29,6 +30,9 @@ class BenchSpec:
     temperature: float | None = 0.0
     concurrency: int = 1
     rate: float | None = None  # open-loop arrivals per second; None = closed loop
+    #: with ``rate``: ``poisson`` (seeded exponential gaps) or ``constant`` (1/rate apart,
+    #: as guidellm's constant and vLLM's infinite burstiness: no queueing from bursts)
+    arrivals: str = "poisson"
     prompt: str = DEFAULT_PROMPT
     seed: int = 0
     timeout_s: float = 120.0
@@ -48,6 +52,9 @@ class BenchSpec:
             problems.append(f"concurrency: found {self.concurrency}, expected an integer >= 1")
         if self.rate is not None and not self.rate > 0:
             problems.append(f"rate: found {self.rate}, expected requests per second > 0")
+        if self.arrivals not in ARRIVALS:
+            problems.append(f"arrivals: found {self.arrivals!r}, expected one of "
+                            f"{', '.join(ARRIVALS)}")  # fmt: skip
         if self.max_tokens < 1:
             problems.append(f"max_tokens: found {self.max_tokens}, expected an integer >= 1")
         if self.temperature is not None and not 0 <= self.temperature <= 2:
