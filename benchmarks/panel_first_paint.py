@@ -7,7 +7,9 @@ Each open is a fresh page: JupyterLab loads, and the panel is opened with its co
 soon as the command exists. The panel sets performance marks (labextension/src/perf.ts):
 the measure ``llmbench:time-to-first-paint`` runs from the later of "the plugin started
 its first poll" and "the panel was shown" to the first frame after the visible panel
-showed data. That is the wait a person has after opening the panel. Baselines from the
+showed its jobs and runs (the panel asks for every section at once and shows each as it
+comes). That is the wait a person has after opening the panel. Also printed: the time
+until every section, the leaderboard included, has its data. Baselines from the
 same run: the same panel on an empty store, and the panel's six REST calls over HTTP on
 the 10k store. Prints the median and max of the opens and PASS/FAIL against 300 ms.
 """
@@ -30,6 +32,7 @@ from panel_api import ENDPOINTS, get
 from llmbench_jupyter.store import Store
 
 TARGET_MS = 300.0
+READY = "[data-testid=llmbench-panel][data-state=ready]"
 OPEN_JS = """async () => {
   const app = window.jupyterapp;
   await app.restored;  // the layout is restored first (it would close a panel opened before)
@@ -40,7 +43,11 @@ MEASURE_JS = """() => {
   const at = n => (performance.getEntriesByName(n, 'mark')[0] || {}).startTime ?? null;
   return {ms: m.length ? m[0].duration : null, load: at('llmbench:load-start'),
           shown: at('llmbench:panel-shown'), paint: at('llmbench:first-paint'),
-          rows: document.querySelectorAll('[data-testid=llmbench-panel-run]').length};
+          rows: document.querySelectorAll('[data-testid=llmbench-panel-run]').length,
+          api: performance.getEntriesByType('resource')
+            .filter(e => e.name.includes('/llmbench/api/'))
+            .map(e => [e.name.split('/llmbench/api/')[1].split('?')[0],
+                       Math.round(e.startTime), Math.round(e.duration)])};
 }"""
 
 
@@ -59,17 +66,32 @@ def opens(browser: Any, server: Any, n: int, want_rows: bool) -> list[dict[str, 
                 "'llmbench:time-to-first-paint', 'measure').length > 0",
                 timeout=60_000,
             )
+            page.wait_for_selector(READY, timeout=60_000)  # every section answered
             marks = page.evaluate(MEASURE_JS)
         finally:
             context.close()
         if want_rows and not marks["rows"]:
             raise SystemExit(f"the panel painted no run rows: {marks}")
         out.append(marks)
+        if os.environ.get("PANEL_PAINT_VERBOSE"):
+            print(f"    {marks}")
     return out[1:]
 
 
-def summary(label: str, marks: list[dict[str, Any]], target: float | None) -> str:
-    ms = [m["ms"] for m in marks]
+def all_answered_ms(m: dict[str, Any]) -> float:
+    """From the later start to the last of the first load's six replies (the leaderboard
+    usually), or to the first paint when every reply came before it (fetched while the
+    panel was still closed): when every section, not only jobs and runs, has its data."""
+    first: dict[str, float] = {}
+    for name, start, duration in m["api"]:
+        first.setdefault(name, start + duration)
+    if len(first) < len(ENDPOINTS):
+        raise SystemExit(f"the first load did not ask every section: {sorted(first)}")
+    return max(max(first.values()), m["paint"]) - max(m["load"], m["shown"])
+
+
+def summary(label: str, marks: list[dict[str, Any]], target: float | None, key: Any = None) -> str:
+    ms = [key(m) if key else m["ms"] for m in marks]
     verdict = ""
     if target is not None:
         verdict = "  PASS" if max(ms) < target else "  FAIL"
@@ -131,6 +153,8 @@ def main() -> int:
     print(f"  {'baseline: its 6 REST calls in a row, 10k store':<46} median {rest:7.1f} ms")
     print(summary(f"panel first paint, {args.runs:,} runs (< {TARGET_MS:.0f} ms)",
                   results["full"], TARGET_MS))  # fmt: skip
+    print(summary("every section answered (the leaderboard last)", results["full"], None,
+                  all_answered_ms))  # fmt: skip
     full_med = statistics.median(m["ms"] for m in results["full"])
     empty_med = statistics.median(m["ms"] for m in results["empty"])
     print(f"  ratio to the empty store: {full_med / empty_med:.2f}x")

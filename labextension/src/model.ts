@@ -10,6 +10,7 @@ import {
   IApiError,
   IExperiment,
   IJob,
+  IJobsReply,
   ILeaderboardRow,
   ILlmbenchApi,
   IRun,
@@ -137,11 +138,13 @@ export class PanelModel {
    * state or appeared, or when they are older than `slowRefreshMs`.
    */
   async poll(force = false): Promise<IPollOutcome> {
-    if (force || this._unreachable || !this._loaded) {
+    if (!this._loaded) {
+      return this._firstLoad();
+    }
+    if (force || this._unreachable) {
       const status = await this.api.status();
       const statusChanged = this._apply(this.status, status, data => data);
       if (!status.ok && status.unreachable) {
-        this._loaded = true;
         this._emit();
         return { changed: statusChanged, active: false, failed: true };
       }
@@ -149,22 +152,65 @@ export class PanelModel {
     const previous = this._jobsSignature;
     const previousStates = this._stateSignature;
     const jobs = await this.api.jobs(this._rowsShown);
+    this._applyJobs(jobs);
+    let changed = previous !== this._jobsSignature;
+    const statesChanged = previousStates !== this._stateSignature;
+    const stale = this._now() - this._lastSlow >= this._slowRefreshMs;
+    if (force || statesChanged || stale) {
+      changed = (await this._refreshSlow()) || changed;
+    }
+    this._emit();
+    return { changed, active: this.hasActiveJobs, failed: !jobs.ok };
+  }
+
+  /**
+   * Whether the sections a person opens the panel for, jobs and runs, have
+   * their first answer (data or error), or the store is unreachable.
+   */
+  get firstRowsReady(): boolean {
+    const answered = (section: ISection<unknown>) =>
+      section.data !== null || section.error !== null;
+    return !!this._unreachable || (answered(this.jobs) && answered(this.runs));
+  }
+
+  /**
+   * The first load: every section asked at once (one round trip, not three in
+   * a row, while JupyterLab itself is still loading), each shown as it comes.
+   */
+  private async _firstLoad(): Promise<IPollOutcome> {
+    const [status, jobs] = await Promise.all([
+      this.api.status().then(result => {
+        this._apply(this.status, result, data => data);
+        this._emit();
+        return result;
+      }),
+      this.api.jobs(this._rowsShown).then(result => {
+        this._applyJobs(result);
+        this._emit();
+        return result;
+      }),
+      this._refreshSlow()
+    ]);
+    const down = !status.ok && !!status.unreachable;
+    if (down) {
+      this._unreachable = status; // the health check decides, whatever came after it
+    }
+    this._loaded = true;
+    this._emit();
+    return {
+      changed: true,
+      active: !down && this.hasActiveJobs,
+      failed: down || !jobs.ok
+    };
+  }
+
+  private _applyJobs(jobs: ApiResult<IJobsReply>): void {
     this._apply(this.jobs, jobs, data => data.jobs ?? []);
     if (jobs.ok) {
       this._forgetEndedCancels();
     }
     this._jobsSignature = signature(this.jobs.data);
     this._stateSignature = stateSignature(this.jobs.data);
-    let changed = previous !== this._jobsSignature;
-    const statesChanged = previousStates !== this._stateSignature;
-    const stale = this._now() - this._lastSlow >= this._slowRefreshMs;
-    if (force || statesChanged || stale || !this._loaded) {
-      changed = (await this._refreshSlow()) || changed;
-    }
-    this._loaded = true;
-    const failed = !jobs.ok;
-    this._emit();
-    return { changed, active: this.hasActiveJobs, failed };
   }
 
   /**
@@ -192,19 +238,27 @@ export class PanelModel {
     Signal.clearData(this);
   }
 
+  /** Runs, leaderboard, experiments and schedules, each shown as it comes. */
   private async _refreshSlow(): Promise<boolean> {
     this._lastSlow = this._now();
     const before = this._slowSignature();
     const rows = this._rowsShown;
-    const [runs, experiments, schedules] = await Promise.all([
-      this.api.runs(rows),
-      this.api.experiments(),
-      this.api.schedules(),
+    const show = <T, D>(
+      reply: Promise<ApiResult<T>>,
+      section: ISection<D>,
+      pick: (data: T) => D
+    ) =>
+      reply.then(result => {
+        if (this._apply(section, result, pick)) {
+          this._emit();
+        }
+      });
+    await Promise.all([
+      show(this.api.runs(rows), this.runs, data => data.runs ?? []),
+      show(this.api.experiments(), this.experiments, d => d.experiments ?? []),
+      show(this.api.schedules(), this.schedules, d => d.schedules ?? []),
       this._refreshLeaderboard()
     ]);
-    this._apply(this.runs, runs, data => data.runs ?? []);
-    this._apply(this.experiments, experiments, data => data.experiments ?? []);
-    this._apply(this.schedules, schedules, data => data.schedules ?? []);
     return before !== this._slowSignature();
   }
 
@@ -212,7 +266,9 @@ export class PanelModel {
     const by = this._leaderboardBy;
     const result = await this.api.leaderboard(by, this._rowsShown);
     if (by === this._leaderboardBy) {
-      this._apply(this.leaderboard, result, data => data.rows ?? []);
+      if (this._apply(this.leaderboard, result, data => data.rows ?? [])) {
+        this._emit();
+      }
     }
   }
 

@@ -85,8 +85,8 @@ export class LlmbenchPanel extends Widget {
     );
     this._unreachable.hidden = !unreachable;
     this._sections.hidden = !!unreachable;
-    if (!this._painted && model.loaded && this.isVisible) {
-      this._painted = true; // rendered below (or the unreachable state, above)
+    if (!this._painted && model.firstRowsReady && this.isVisible) {
+      this._painted = true; // jobs and runs rendered below (or the unreachable state, above)
       markFirstPaint();
     }
     this.node.setAttribute(

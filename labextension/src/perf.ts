@@ -3,7 +3,8 @@
  * benchmarks/panel_first_paint.py (and visible in the browser's performance
  * tools). `llmbench:load-start`: the plugin starts its first poll;
  * `llmbench:panel-shown`: the panel is first shown; `llmbench:first-paint`: the
- * first frame after the visible panel showed data (or an error state). The
+ * first frame after the visible panel showed its jobs and runs (or an error
+ * state; the leaderboard and the rest may still be on their way). The
  * measure `llmbench:time-to-first-paint` runs from the later start to that
  * paint: what a person waits for after opening the panel, or after loading the
  * page with the panel open.
