@@ -5,7 +5,7 @@ stays cheap and never pulls in litellm, pandas or plotly until a feature needs t
 
 - run: :func:`bench`, :func:`evaluate`, :func:`tune`, :func:`tune_prompts` (each returns
   a running ``Job``), :func:`target`, :class:`BenchSpec` with :func:`arun` for scripts,
-  :func:`load_config`;
+  :func:`load_config`, :func:`selftest` (this machine's timing error, measured now);
 - results: :func:`load`, :func:`history`, :func:`leaderboard`, :func:`load_eval`,
   :func:`eval_history`, :func:`load_tune`, :func:`publish`, :func:`audit_log`,
   :func:`export_html`, :func:`calibrate_judge` (a judge against human labels),
@@ -45,6 +45,7 @@ _EXPORTS = {
     "tune": "kernel.api",
     "tune_prompts": "kernel.api",
     "target": "kernel.api",
+    "selftest": "kernel.api",
     "BenchSpec": "core.workload",
     "arun": "jobs.bench_run",
     "load_config": "core.config",

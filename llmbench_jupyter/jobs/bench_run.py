@@ -31,11 +31,14 @@ async def arun(
     on_start: Callable[[str | None, int], None] | None = None,
     config_snapshot: dict[str, Any] | None = None,
     sim_url: str | None = None,
+    selftest: Any = None,
 ) -> BenchResult:
     """Run a benchmark to completion and return its records; stored unless ``save`` is False.
 
     Simulated targets get the built-in endpoint started in its own process unless
-    ``sim_url`` points at one already running.
+    ``sim_url`` points at one already running. ``selftest`` (True, a mode or a
+    ``jobs.selftest.SelftestSpec``) runs the timing self-test first; its bound is stored
+    with the run (``overhead["timing_selftest"]``).
     """
     spec.validate()
     with contextlib.ExitStack() as stack:
@@ -45,7 +48,14 @@ async def arun(
             sim_url = stack.enter_context(sim_process(seed=spec.seed))
         if sim_url:
             spec.targets = [t.with_api_base(sim_url) if t.simulated else t for t in spec.targets]
-        return await _run_stored(spec, save, store, owner, on_record, on_start, config_snapshot)
+        timing = None
+        if selftest:
+            from llmbench_jupyter.jobs.selftest import selftest_for_run
+
+            timing = await selftest_for_run(spec, selftest, sim_url)
+        return await _run_stored(
+            spec, save, store, owner, on_record, on_start, config_snapshot, timing
+        )
 
 
 async def _run_stored(
@@ -56,6 +66,7 @@ async def _run_stored(
     on_record: Callable[[RequestRecord], None] | None,
     on_start: Callable[[str | None, int], None] | None,
     config_snapshot: dict[str, Any] | None,
+    timing: dict[str, Any] | None = None,
 ) -> BenchResult:
     from llmbench_jupyter.store import current_owner, open_store
     from llmbench_jupyter.store.writer import StoreWriter
@@ -85,6 +96,8 @@ async def _run_stored(
             on_record(record)
 
     async def finish(status: str, overhead: dict[str, Any] | None) -> None:
+        if timing is not None and overhead is not None:
+            overhead["timing_selftest"] = timing
         if writer is None:
             return
         await asyncio.to_thread(writer.close)

@@ -34,6 +34,13 @@ from llmbench_jupyter.stats._proportions import (
 )
 from llmbench_jupyter.stats._shift import shift_test
 from llmbench_jupyter.stats._sketch import RELATIVE_ACCURACY, Sketch, sketch_quantile
+from llmbench_jupyter.stats._timing_error import (
+    bound_text,
+    timing_bound_ms,
+    timing_errors,
+    timing_verdict,
+    within_error,
+)
 
 __all__ = [
     "GROUP_KEYS",
@@ -45,6 +52,7 @@ __all__ = [
     "Sketch",
     "StatsInputError",
     "aggregate_throughput",
+    "bound_text",
     "client_bound_reason",
     "clustered_proportion",
     "cohen_kappa",
@@ -64,5 +72,9 @@ __all__ = [
     "sign_test_worse",
     "sketch_quantile",
     "summarize",
+    "timing_bound_ms",
+    "timing_errors",
+    "timing_verdict",
     "wilson_interval",
+    "within_error",
 ]
