@@ -109,5 +109,47 @@ def selftest_html(selftest: dict[str, Any] | None) -> str:
     text = bound_text(selftest)
     if not text:
         return ""
-    cls = "lbr-warn" if (selftest or {}).get("too_loaded") or (selftest or {}).get("error") else ""
-    return f"<p class='lbr-selftest {cls}'>Timing self-test: {html.escape(text)}.</p>"
+    bad = (selftest or {}).get("too_loaded") or (selftest or {}).get("error")
+    cls = "lbr-bad" if bad else "lbr-muted"
+    why = f" title='{html.escape(str(bad), quote=True)}'" if bad else ""
+    return (
+        f"<p class='lbr-selftest {cls}' data-timing-bound{why}>Timing self-test: "
+        f"{html.escape(text)}.</p>"
+    )
+
+
+def run_bound(overhead: dict[str, Any] | None) -> float | None:
+    """A run's stored timing error bound in ms (p99), None without a self-test."""
+    value = ((overhead or {}).get("timing_selftest") or {}).get("bound_ms")
+    return None if value is None else float(value)
+
+
+def comparison_bound(bounds: list[float | None]) -> float | None:
+    """The bound of a comparison: the larger of its runs' (None when none has one)."""
+    known = [b for b in bounds if b is not None]
+    return max(known) if known else None
+
+
+def measurement_fields(diff: Any, bound: float | None, metric: str) -> dict[str, Any]:
+    """``timing_error_p99_ms`` and ``measurement`` (within / larger than measurement
+    error) for a difference of a time metric (``*_ms``); nothing for other metrics."""
+    if not metric.endswith("_ms"):
+        return {}
+    from llmbench_jupyter.stats import within_error
+
+    return {"timing_error_p99_ms": bound, "measurement": within_error(diff, bound)}
+
+
+def add_measurement_columns(df: Any, metric: str, bound: float | None) -> Any:
+    """``compare()``'s frame with the measurement note beside the significance test."""
+    if not metric.endswith("_ms") or "diff" not in df.columns:
+        return df
+    fields = [measurement_fields(d, bound, metric) for d in df["diff"]]
+    at = (
+        list(df.columns).index("significant") + 1
+        if "significant" in df.columns
+        else len(df.columns)
+    )
+    df.insert(at, "measurement", [f["measurement"] for f in fields])
+    df.insert(at + 1, "timing_error_p99_ms", bound)
+    return df

@@ -38,7 +38,7 @@ async def arun(
     Simulated targets get the built-in endpoint started in its own process unless
     ``sim_url`` points at one already running. ``selftest`` (True, a mode or a
     ``jobs.selftest.SelftestSpec``) runs the timing self-test first; its bound is stored
-    with the run (``overhead["timing_selftest"]``).
+    with the run (``overhead["timing_selftest"]``); a dict is a summary measured already.
     """
     spec.validate()
     with contextlib.ExitStack() as stack:
@@ -48,8 +48,8 @@ async def arun(
             sim_url = stack.enter_context(sim_process(seed=spec.seed))
         if sim_url:
             spec.targets = [t.with_api_base(sim_url) if t.simulated else t for t in spec.targets]
-        timing = None
-        if selftest:
+        timing = selftest if isinstance(selftest, dict) else None  # measured already
+        if selftest and timing is None:
             from llmbench_jupyter.jobs.selftest import selftest_for_run
 
             timing = await selftest_for_run(spec, selftest, sim_url)
