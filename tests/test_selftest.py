@@ -121,7 +121,7 @@ def _check_report(r: Any, streams: int) -> None:
     assert d["concurrency"] == streams and d["workers"] == 1
     assert d["requests"] >= 2 * streams and d["failed_requests"] == 0
     assert d["early_stamps"] == 0  # the role chunk the sim sends first was not a token
-    assert d["gap_pairs"] == d["requests"] * 15  # 16 answer chunks each, counts agree
+    assert d["gap_pairs"] == d["requests"] * 9  # 10 answer chunks each, counts agree
     assert d["client_cpu_share"] >= 0 and d["loop_lag_p99_ms"] is not None
     assert isinstance(d["client_bound"], bool) and d["duration_s"] > 0
     assert f"at {streams} stream" in r.bound_text
@@ -157,6 +157,8 @@ def test_a_cpu_burning_coroutine_makes_the_machine_too_loaded(sim: SimServer) ->
 
     report = asyncio.run(main())
     assert report.too_loaded is not None
-    assert report.client_bound  # the overhead report saw the client was the bottleneck
+    # the CPU share shows it, or (on a machine shared with other busy processes, where the
+    # burner gets less than a core) the stamps it held back, up to 30 ms late
+    assert report.client_bound or report.bound_ms > report.limit_ms, repr(report)
     assert "too loaded" in report.bound_text
     assert "TOO LOADED" in repr(report)

@@ -36,7 +36,7 @@ def add_selftest_parser(sub: Any) -> None:
     p.add_argument("--itl", type=float, help="inter-token gap in ms (default 10)")
     p.add_argument("--ttft", type=float, help="simulated TTFT in ms (default 50)")
     p.add_argument("--reasoning", action="store_true", help="stream reasoning chunks first")
-    p.add_argument("--seconds", type=_positive_float, help="measuring time (default 1.5)")
+    p.add_argument("--seconds", type=_positive_float, help="measuring time (default 1.8)")
     p.add_argument(
         "--limit-ms",
         type=_positive_float,

@@ -23,10 +23,10 @@ from llmbench_jupyter.core.errors import InputError, LLMBenchError
 from llmbench_jupyter.core.records import RequestRecord
 
 #: Seconds of measuring a default self-test aims at (its sim start and set-up come on top).
-DEFAULT_SECONDS = 1.5
+DEFAULT_SECONDS = 1.8
 #: Chunks of answer per request (reasoning chunks come on top, when the target reasons).
-ANSWER_CHUNKS = 16
-REASONING_CHUNKS = 8
+ANSWER_CHUNKS = 10
+REASONING_CHUNKS = 5
 CONTENT_KINDS = ("answer", "reasoning", "tool")
 #: Measured requests at most (many streams: fewer rounds).
 MAX_REQUESTS = 128
@@ -92,11 +92,11 @@ class SelftestSpec:
         )
 
     def rounds(self) -> int:
-        """Requests per stream: as many as fit in ``seconds`` (2 to 8; at most
-        :data:`MAX_REQUESTS` in all, so many streams stay within the time too)."""
+        """Requests per stream: as many as fit in ``seconds`` (2 to 16: TTFT error needs
+        requests; at most :data:`MAX_REQUESTS` in all, so many streams stay in time)."""
         per_request_s = (self.ttft_ms + self.chunks * self.itl_ms) / 1000.0
         fit = int(self.seconds / max(per_request_s, 1e-3))
-        return max(2, min(8, fit, MAX_REQUESTS // self.concurrency))
+        return max(2, min(16, fit, MAX_REQUESTS // self.concurrency))
 
     @classmethod
     def for_bench(cls, spec: Any, **changes: Any) -> SelftestSpec:
