@@ -6,7 +6,7 @@ stays cheap and never pulls in litellm, pandas or plotly until a feature needs t
 - run: :func:`bench`, :func:`evaluate`, :func:`tune`, :func:`tune_prompts`,
   :func:`sweep` and :func:`slo_search` (load sweeps, the highest rate meeting an SLO; each
   returns a running ``Job``), :func:`target`, :class:`BenchSpec` with :func:`arun` for scripts,
-  :func:`load_config`;
+  :func:`load_config`, :func:`selftest` (this machine's timing error, measured now);
 - results: :func:`load`, :func:`history`, :func:`leaderboard`, :func:`load_eval`,
   :func:`eval_history`, :func:`load_tune`, :func:`load_sweep`, :func:`publish`, :func:`audit_log`,
   :func:`export_html`, :func:`calibrate_judge` (a judge against human labels),
@@ -48,6 +48,7 @@ _EXPORTS = {
     "sweep": "kernel.api",
     "slo_search": "kernel.api",
     "target": "kernel.api",
+    "selftest": "kernel.api",
     "BenchSpec": "core.workload",
     "arun": "jobs.bench_run",
     "load_config": "core.config",

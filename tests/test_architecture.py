@@ -114,6 +114,7 @@ PUBLIC = {
     "bench",
     "evaluate",
     "target",
+    "selftest",
     "BenchSpec",
     "arun",
     "load_config",

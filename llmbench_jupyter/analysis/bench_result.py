@@ -50,6 +50,23 @@ class BenchResult(WorkloadResult):
 
         return round_frame(df[[c for c in SUMMARY_VIEW if c in df.columns]])
 
+    def compare(
+        self, other: WorkloadResult, metric: str = "ttft_ms", seed: int = 0
+    ) -> pd.DataFrame:
+        """The engine's comparison (median difference, bootstrap CI, ``significant``) with,
+        for time metrics, ``measurement``: "within measurement error" when the difference
+        is inside the larger of the two runs' timing self-test bounds
+        (``timing_error_p99_ms``), "larger than measurement error" when outside."""
+        from llmbench_jupyter.analysis.timing_selftest import (
+            add_measurement_columns,
+            comparison_bound,
+            run_bound,
+        )
+
+        df = super().compare(other, metric=metric, seed=seed)
+        bound = comparison_bound([run_bound(self.overhead), run_bound(other.overhead)])
+        return add_measurement_columns(df, metric, bound)
+
     def plot(self, metric: str | Sequence[str] | None = None, **kwargs: Any) -> go.Figure:
         """Static plotly figure(s) for reports; see ``charts.result_figure``."""
         from llmbench_jupyter.analysis.charts import result_figure

@@ -207,6 +207,9 @@ def result_html(result: Any) -> str:
     )
     parts = [_CSS, "<div class='llmbench-result'>", header, summary_table_html(result)]
     parts.append(overhead_html(result.overhead))
+    from llmbench_jupyter.analysis.timing_selftest import selftest_html
+
+    parts.append(selftest_html((result.overhead or {}).get("timing_selftest")))
     for skip in result.skipped or []:
         parts.append(
             f"<p class='lbr-muted'>Skipped {_e(skip.get('provider'))}/{_e(skip.get('model'))} "

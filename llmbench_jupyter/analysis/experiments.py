@@ -28,7 +28,8 @@ LATENCY = {"ttft_ms": True, "ttfat_ms": True, "e2e_ms": True, "tpot_ms": True,
 METRICS = (*LATENCY, "pass_rate")
 COMPARE_COLUMNS = (
     "run_id", "kind", "target", "context_tier", "baseline_value", "value", "diff",
-    "diff_ci_low", "diff_ci_high", "ratio", "p_value", "test", "effect", "verdict", "note",
+    "diff_ci_low", "diff_ci_high", "ratio", "p_value", "test", "effect", "verdict",
+    "measurement", "note", "timing_error_p99_ms",
 )  # fmt: skip
 
 
@@ -297,7 +298,12 @@ def pass_row(a: dict[str, bool], b: dict[str, bool]) -> dict[str, Any]:
 
 def _compare_bench(store: Any, base: str, run: str, metric: str,
                    seed: int) -> list[dict[str, Any]]:  # fmt: skip
+    from llmbench_jupyter.analysis.timing_selftest import comparison_bound, measurement_fields
+    from llmbench_jupyter.store.timing_bounds import run_timing_selftests
+
     a, b = bench_values(store, base, metric), bench_values(store, run, metric)
+    tests = run_timing_selftests(store, [base, run])
+    bound = comparison_bound([tests.get(r, {}).get("bound_ms") for r in (base, run)])
     rows = []
     for key in sorted(set(a) | set(b)):
         row: dict[str, Any] = {"run_id": run, "kind": "bench", "target": key[0],
@@ -305,7 +311,8 @@ def _compare_bench(store: Any, base: str, run: str, metric: str,
         if key not in a or key not in b:
             rows.append(row | {"note": "not in both runs"})
             continue
-        rows.append(row | latency_row(a[key], b[key], metric, seed))
+        found = latency_row(a[key], b[key], metric, seed)
+        rows.append(row | found | measurement_fields(found["diff"], bound, metric))
     return rows
 
 

@@ -37,6 +37,7 @@ HISTORY_COLUMNS = (
     "attempts",
     "ttft_ms_p50",
     "decode_tps_p50",
+    "timing_error_p99_ms",
 )
 LEADERBOARD_COLUMNS = (
     "rank",
@@ -50,6 +51,7 @@ LEADERBOARD_COLUMNS = (
     "tpot_ms_p50",
     "cost_per_1k_output_usd",
     "n_runs",
+    "timing_error_p99_ms",
 )
 #: ``by`` value -> (column ranked on, ascending).
 RANK_BY: dict[str, tuple[str, bool]] = {
@@ -143,6 +145,7 @@ def history(
                 "attempts": None if bench else stored,
                 "ttft_ms_p50": _p50(parts, "ttft_ms"),
                 "decode_tps_p50": _p50(parts, "decode_tps"),
+                "timing_error_p99_ms": _bound(run.get("overhead")),
             }
         )
     df = pd.DataFrame(rows, columns=list(HISTORY_COLUMNS))
@@ -162,6 +165,17 @@ def history(
 LEADERBOARD_FIELDS = ("run_id", "provider", "model", "context_tier", "requests", "ok",
                       "priced_cost_usd", "priced_output_tokens", "ttft_ms_sketch",
                       "decode_tps_sketch", "tpot_ms_sketch")  # fmt: skip
+
+
+def _bound(overhead: dict[str, Any] | None) -> float | None:
+    """A run's stored timing error bound (ms, p99), None without a self-test."""
+    value = ((overhead or {}).get("timing_selftest") or {}).get("bound_ms")
+    return float(value) if value is not None else None
+
+
+def _worst_bound(bounds: dict[str, dict[str, Any]], parts: list[dict[str, Any]]) -> float | None:
+    found = [b for p in parts if (b := bounds.get(p["run_id"], {}).get("bound_ms")) is not None]
+    return max(float(b) for b in found) if found else None
 
 
 def _p50(summaries: list[dict[str, Any]], metric: str) -> float | None:
@@ -305,6 +319,9 @@ def _leaderboard(
         empty = pd.DataFrame(columns=columns)
         empty.attrs.update(source=SOURCE, kind="leaderboard", by=by)
         return empty
+    from llmbench_jupyter.store.timing_bounds import run_timing_selftests
+
+    bounds = run_timing_selftests(db, {p["run_id"] for ps in groups.values() for p in ps})
     rows = []
     for (provider, model, tier), parts in groups.items():
         requests = sum(p["requests"] for p in parts)
@@ -326,6 +343,8 @@ def _leaderboard(
                 if priced_tokens > 0
                 else None,
                 "n_runs": len({p["run_id"] for p in parts}),
+                # the largest timing error bound among the runs measured (None: no self-test)
+                "timing_error_p99_ms": _worst_bound(bounds, parts),
                 **scores.get(f"{provider}/{model}", {}),
             }
         )

@@ -88,6 +88,10 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_experiment(args)
         if args.command == "eval-calibrate":
             return cmd_calibrate(args)
+        if args.command == "selftest":
+            from llmbench_jupyter.cli._selftest import cmd_selftest
+
+            return cmd_selftest(args)
         return cmd_results(args)
     except LLMBenchError as exc:
         print(f"error: {scrub(str(exc))}", file=sys.stderr)

@@ -35,11 +35,16 @@ def cmd_bench(args: argparse.Namespace) -> int:
     spec, snapshot = spec_from_args(args)
     out, err, store, progress, show_progress = job_setup(args, "run")
 
+    from llmbench_jupyter.jobs.selftest import resolve_mode
+
+    selftest = resolve_mode(args.selftest, snapshot)
+
     async def run_job() -> Any:
         # the same job runner as notebooks: states and progress are persisted alike
         job = JobManager(store).submit(
-            spec, save=not args.no_save, config_snapshot=snapshot, sim_url=args.sim_url
-        )
+            spec, save=not args.no_save, config_snapshot=snapshot, sim_url=args.sim_url,
+            selftest=selftest,
+        )  # fmt: skip
         printed = 0
 
         def on_progress(snap: dict[str, Any]) -> None:

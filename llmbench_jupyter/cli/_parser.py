@@ -12,6 +12,7 @@ from llmbench_jupyter.cli._experiments import add_experiment_parsers
 from llmbench_jupyter.cli._models import add_models_parser
 from llmbench_jupyter.cli._profiles import add_profile_parser
 from llmbench_jupyter.cli._schedules import add_schedule_parsers
+from llmbench_jupyter.cli._selftest import add_selftest_parser
 from llmbench_jupyter.jobs.flags import _positive_int, add_bench_arguments, add_eval_arguments
 from llmbench_jupyter.jobs.sweep_flags import add_sweep_arguments
 from llmbench_jupyter.jobs.tune.flags import add_tune_arguments
@@ -72,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_models_parser(sub)
     add_schedule_parsers(sub)
     add_experiment_parsers(sub)
+    add_selftest_parser(sub)
 
     su = sub.add_parser("suite", help="import a tool-calling suite (file, BFCL, predecessor, MCP)")
     su.add_argument("source", help="file path; for MCP a server URL or command line")

@@ -69,8 +69,17 @@ def summary_table(result: Any) -> Any:
 
 
 def _overhead_line(result: Any) -> str:
-    """CPU share and loop-lag p99 as recorded; "—" where a run has none (never 0)."""
+    """CPU share and loop-lag p99 as recorded; "—" where a run has none (never 0); the
+    timing self-test's bound under it when the run carries one."""
+    from llmbench_jupyter.cli._selftest import selftest_line
+
     o = result.overhead or {}
+    timing = selftest_line(o)
+    line = _client_line(o)
+    return line if timing is None else f"{line}\n{timing}"
+
+
+def _client_line(o: dict[str, Any]) -> str:
     if "client_cpu_share" not in o:
         return "client overhead: not recorded"
     share, lag = o.get("client_cpu_share"), o.get("loop_lag_p99_ms")

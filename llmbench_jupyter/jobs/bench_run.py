@@ -32,12 +32,16 @@ async def arun(
     config_snapshot: dict[str, Any] | None = None,
     sim_url: str | None = None,
     sweep: dict[str, Any] | None = None,
+    selftest: Any = None,
 ) -> BenchResult:
     """Run a benchmark to completion and return its records; stored unless ``save`` is False.
 
     Simulated targets get the built-in endpoint started in its own process unless
     ``sim_url`` points at one already running. ``sweep``: this run is one step of a load
-    sweep (``jobs.sweep``); stored with the spec as ``spec["sweep"]``.
+    sweep (``jobs.sweep``); stored with the spec as ``spec["sweep"]``. ``selftest`` (True,
+    a mode or a ``jobs.selftest.SelftestSpec``) runs the timing self-test first; its bound
+    is stored with the run (``overhead["timing_selftest"]``); a dict is a summary measured
+    already.
     """
     spec.validate()
     with contextlib.ExitStack() as stack:
@@ -47,8 +51,13 @@ async def arun(
             sim_url = stack.enter_context(sim_process(seed=spec.seed))
         if sim_url:
             spec.targets = [t.with_api_base(sim_url) if t.simulated else t for t in spec.targets]
+        timing = selftest if isinstance(selftest, dict) else None  # measured already
+        if selftest and timing is None:
+            from llmbench_jupyter.jobs.selftest import selftest_for_run
+
+            timing = await selftest_for_run(spec, selftest, sim_url)
         return await _run_stored(
-            spec, save, store, owner, on_record, on_start, config_snapshot, sweep
+            spec, save, store, owner, on_record, on_start, config_snapshot, sweep, timing
         )
 
 
@@ -61,6 +70,7 @@ async def _run_stored(
     on_start: Callable[[str | None, int], None] | None,
     config_snapshot: dict[str, Any] | None,
     sweep: dict[str, Any] | None = None,
+    timing: dict[str, Any] | None = None,
 ) -> BenchResult:
     from llmbench_jupyter.store import current_owner, open_store
     from llmbench_jupyter.store.writer import StoreWriter
@@ -92,6 +102,8 @@ async def _run_stored(
             on_record(record)
 
     async def finish(status: str, overhead: dict[str, Any] | None) -> None:
+        if timing is not None and overhead is not None:
+            overhead["timing_selftest"] = timing
         if writer is None:
             return
         await asyncio.to_thread(writer.close)

@@ -25,8 +25,12 @@ class BenchWork:
         save: bool,
         config_snapshot: dict[str, Any] | None,
         sim_url: str | None,
+        selftest: Any = None,
     ) -> None:
         self.spec = spec
+        self._selftest = selftest
+        #: The timing self-test's stored summary, once it ran (None: none asked or not yet).
+        self.timing_selftest: dict[str, Any] | None = None
         self.name = spec.name
         self._save = save
         self._config_snapshot = config_snapshot
@@ -40,6 +44,14 @@ class BenchWork:
         return tuple(s for t in self.spec.targets for s in t.secrets())
 
     async def run(self, job: Job[Any]) -> BenchResult:
+        timing = None
+        if self._selftest:  # first, so the widget shows the bound while the run goes on
+            from llmbench_jupyter.jobs.selftest import selftest_for_run
+
+            timing = self.timing_selftest = await selftest_for_run(
+                self.spec, self._selftest, self._sim_url
+            )
+            job._notify()
         return await arun(
             self.spec,
             save=self._save,
@@ -49,6 +61,7 @@ class BenchWork:
             on_start=job._on_start,
             config_snapshot=self._config_snapshot,
             sim_url=self._sim_url,
+            selftest=timing,
         )
 
     def failure(self, result: BenchResult) -> str | None:
@@ -123,6 +136,7 @@ class BenchWork:
             "targets": targets,
             "tiers": [{"key": f"{row['provider']}/{row['model']}", **row} for row in per_tier],
             "tier_count": len(set(self.spec.context_tiers)),
+            "timing_selftest": selftest_view(self.timing_selftest),
         }
 
     def _planned_per_target(self) -> dict[str, int]:
@@ -170,3 +184,17 @@ class BenchWork:
             sum(times) if sequential[p] else max(times) for p, times in by_provider.items()
         ]
         return max(per_provider) if spec.parallel_providers else sum(per_provider)
+
+
+def selftest_view(summary: dict[str, Any] | None) -> dict[str, Any] | None:
+    """What a widget shows of a run's timing self-test: its bound, sentence and verdict."""
+    if summary is None:
+        return None
+    from llmbench_jupyter.stats import bound_text
+
+    return {
+        "bound_ms": summary.get("bound_ms"),
+        "concurrency": summary.get("concurrency"),
+        "too_loaded": summary.get("too_loaded") or summary.get("error"),
+        "text": bound_text(summary),
+    }

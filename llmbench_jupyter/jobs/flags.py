@@ -128,6 +128,12 @@ def add_bench_arguments(p: argparse.ArgumentParser) -> None:
         "--include-warmup", action="store_true", help="also write warm-up requests to --output"
     )
     p.add_argument("--sim-url", help="use this running simulated endpoint for local-sim")
+    p.add_argument(
+        "--selftest",
+        action=argparse.BooleanOptionalAction,
+        help="run the timing self-test first and store its error bound with the run "
+        "(default: defaults.selftest in the config, off)",
+    )
     p.add_argument("--verbose", "-v", action="store_true", help="print every request")
 
 

@@ -102,6 +102,7 @@ class JobManager:
         save: bool = True,
         config_snapshot: dict[str, Any] | None = None,
         sim_url: str | None = None,
+        selftest: Any = None,
     ) -> Job[BenchResult]: ...
 
     @overload
@@ -112,6 +113,7 @@ class JobManager:
         save: bool = True,
         config_snapshot: dict[str, Any] | None = None,
         sim_url: str | None = None,
+        selftest: Any = None,
     ) -> Job[R]: ...
 
     def submit(
@@ -121,8 +123,11 @@ class JobManager:
         save: bool = True,
         config_snapshot: dict[str, Any] | None = None,
         sim_url: str | None = None,
+        selftest: Any = None,
     ) -> Job[Any]:
-        """Create and start a job (a benchmark spec, or any JobWork); returns its handle at once."""
+        """Create and start a job (a benchmark spec, or any JobWork); returns its handle at once.
+
+        ``selftest`` (a benchmark's): run the timing self-test first (``jobs.bench_run``)."""
         if isinstance(spec, BenchSpec):
             spec.validate()
             work: JobWork[Any] = BenchWork(
@@ -130,6 +135,7 @@ class JobManager:
                 save=save and self.store is not None,
                 config_snapshot=config_snapshot,
                 sim_url=sim_url,
+                selftest=selftest,
             )
         else:
             work = spec

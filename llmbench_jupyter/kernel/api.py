@@ -55,6 +55,7 @@ def bench(
     save: bool = True,
     sim_url: str | None = None,
     display: bool | None = None,
+    selftest: Any = None,
     **options: Any,
 ) -> Job[BenchResult]:
     """Start a benchmark job and return its handle immediately.
@@ -65,9 +66,11 @@ def bench(
     ``api_base``, ``api_key``, ``kind``). ``sim_url`` points simulated providers at an
     endpoint you started (``SimServer``); otherwise one is started for the job.
     ``experiment``: the name of an experiment of yours (made if new) the run joins when
-    it ends.
+    it ends. ``selftest``: True runs the timing self-test first and stores its bound with
+    the run ("long": only before runs of 200+ requests; default: ``defaults.selftest``).
     """
     from llmbench_jupyter.core.errors import LLMBenchError
+    from llmbench_jupyter.jobs.selftest import resolve_mode
     from llmbench_jupyter.jobs.specs import BENCH_OPTIONS, build_bench_spec
 
     unknown = sorted(set(options) - {*BENCH_OPTIONS, "experiment"})
@@ -80,9 +83,55 @@ def bench(
     experiment = options.pop("experiment", None)
     spec, snapshot = build_bench_spec(provider=provider, model=model, **options)
     store = _experiment_store(experiment, save)
-    job = get_manager().submit(spec, save=save, config_snapshot=snapshot, sim_url=sim_url)
+    job = get_manager().submit(spec, save=save, config_snapshot=snapshot, sim_url=sim_url,
+                               selftest=resolve_mode(selftest, snapshot))  # fmt: skip
     _join_experiment(job, experiment, store)
     return _shown(job, display)
+
+
+def selftest(
+    provider: str | Sequence[str] | None = None,
+    model: str | Sequence[str] | None = None,
+    *,
+    sim_url: str | None = None,
+    **options: Any,
+) -> Any:
+    """Measure this machine's timing error now: a ``SelftestReport`` (a few seconds).
+
+    Shaped like the benchmark you are about to run: name its ``provider``/``model`` (and
+    ``config``) to copy its streams and its simulated model's chunking; or set
+    ``concurrency``, ``workers``, ``tokens_per_chunk``, ``itl_ms``, ``ttft_ms``,
+    ``reasoning``, ``seconds``, ``limit_ms`` (error p99 above which the machine is too
+    loaded). Inside a running event loop (a notebook cell) it runs on a thread of its
+    own and blocks the cell until done.
+    """
+    import asyncio
+    import concurrent.futures
+
+    from llmbench_jupyter.core.errors import LLMBenchError
+    from llmbench_jupyter.jobs.selftest import SelftestSpec, run_selftest
+
+    fields = set(SelftestSpec.__dataclass_fields__)
+    unknown = sorted(set(options) - fields - {"config"})
+    if unknown:
+        raise LLMBenchError(
+            f"selftest(): unknown option(s) {', '.join(unknown)}; expected provider, model, "
+            f"config, sim_url, {', '.join(sorted(fields))}"
+        )
+    config = options.pop("config", None)
+    if provider is not None or model is not None:
+        from llmbench_jupyter.jobs.specs import build_bench_spec
+
+        bench_spec, _ = build_bench_spec(config=config, provider=provider, model=model)
+        spec = SelftestSpec.for_bench(bench_spec, **options)
+    else:
+        spec = SelftestSpec(**options)
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return run_selftest(spec, sim_url=sim_url)
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(run_selftest, spec, sim_url=sim_url).result()
 
 
 def _experiment_store(experiment: str | None, save: bool) -> Any:

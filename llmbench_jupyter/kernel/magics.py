@@ -298,7 +298,8 @@ class LLMBenchMagics(Magics):
         options = {name: getattr(args, name) for name in BENCH_OPTIONS}
         try:
             # IPython displays the returned Job (its widget): bench() must not show it twice.
-            job = api.bench(save=not args.no_save, sim_url=sim_url, display=False, **options)
+            job = api.bench(save=not args.no_save, sim_url=sim_url, display=False,
+                            selftest=args.selftest, **options)  # fmt: skip
         except LLMBenchError as exc:
             parser.error(scrub(str(exc)))
         if api.in_kernel():

@@ -41,6 +41,13 @@ from llmbench_jupyter.stats._slo import (
     min_requests_to_pass,
     slo_check,
 )
+from llmbench_jupyter.stats._timing_error import (
+    bound_text,
+    timing_bound_ms,
+    timing_errors,
+    timing_verdict,
+    within_error,
+)
 
 __all__ = [
     "GROUP_KEYS",
@@ -53,6 +60,7 @@ __all__ = [
     "Sketch",
     "StatsInputError",
     "aggregate_throughput",
+    "bound_text",
     "client_bound_reason",
     "clustered_proportion",
     "cohen_kappa",
@@ -76,5 +84,9 @@ __all__ = [
     "sketch_quantile",
     "slo_check",
     "summarize",
+    "timing_bound_ms",
+    "timing_errors",
+    "timing_verdict",
     "wilson_interval",
+    "within_error",
 ]

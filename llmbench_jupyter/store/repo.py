@@ -288,14 +288,19 @@ class Store(RecordsMixin, JobsMixin, EvalsMixin, SecurityMixin, TuningMixin, Pro
         include_warmup: bool = True,
     ) -> int:
         """Write the run's records to ``path`` as csv, json, jsonl or parquet (``fmt``, else
-        the file extension); returns rows written. Field names are the store's column names.
+        the file extension); returns rows written. Field names are the store's column names;
+        a run's timing self-test goes to ``<path>.run.json`` beside it.
         Rows stream from the database in batches: memory stays flat at any run size."""
         fmt = (fmt or Path(path).suffix.lstrip(".")).lower()
         with self._tx("cannot read records", write=False) as conn:
             self._require_run(conn, run_id)
             stmt = records_io.records_select([run_id], include_warmup)
             rows = records_io.iter_dicts(conn, stmt, [run_id])
-            return _export.write_batches(rows, Path(path), fmt)
+            written = _export.write_batches(rows, Path(path), fmt)
+            from llmbench_jupyter.store.timing_bounds import export_provenance
+
+            export_provenance(conn, run_id, Path(path))  # the timing bound travels along
+            return written
 
     def close(self) -> None:
         """Release the connections; the store cannot be used afterwards."""

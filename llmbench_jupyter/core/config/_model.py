@@ -158,6 +158,9 @@ class Defaults(BaseModel):
     # Background jobs one user may run at once; more wait in a FIFO queue.
     # $LLMBENCH_MAX_JOBS overrides it (the hub sets per-user limits that way).
     max_jobs: int = Field(default=2, gt=0)
+    # The timing self-test before a benchmark (docs/metrics.md): "off", "always" (or true),
+    # or "long" (a short one before runs of 200 requests or more); its bound is stored.
+    selftest: bool | Literal["off", "always", "long"] = "off"
 
     @field_validator("context_tiers")
     @classmethod

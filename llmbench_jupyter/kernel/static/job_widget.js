@@ -5,7 +5,8 @@
 // computes a metric. DOM contract (browser tests rely on it): the root carries
 // data-testid="llmbench-job" with data-state / data-done / data-total; the cancel
 // button is data-testid="llmbench-cancel"; the live charts are inline SVG inside
-// data-testid="llmbench-chart-ttft" and data-testid="llmbench-chart-decode".
+// data-testid="llmbench-chart-ttft" and data-testid="llmbench-chart-decode"; a run with
+// a timing self-test shows its bound in data-testid="llmbench-timing-bound".
 
 const SVG_NS = "http://www.w3.org/2000/svg";
 // Categorical colours readable on light and dark backgrounds.
@@ -151,17 +152,23 @@ function render({ model, el }) {
       ? `sent: ${snap.requests} requests + ${snap.warmup_requests || 0} warm-up`
       : "sent",
   });
+  const bound = h("div", { class: "lbj-bound", "data-testid": "llmbench-timing-bound", hidden: true });
   const tableBox = h("div", { class: "lbw-table-box" });
   const ttft = chartBox("llmbench-chart-ttft", "TTFT p50", "ms · lower is better");
   const decode = chartBox("llmbench-chart-decode", "Decode speed p50", "tok/s · higher is better");
   const charts = h("div", { class: "lbj-charts" }, [ttft.box, decode.box]);
-  root.append(...status.nodes, tableBox, charts);
+  root.append(...status.nodes, bound, tableBox, charts);
   el.appendChild(root);
 
   function update() {
     const snap = model.get("snapshot") || {};
     const runId = snap.run_id ? `run ${String(snap.run_id).slice(0, 8)}` : "";
     status.update(root, snap, snap.name || `${snap.kind || "bench"} job`, runId);
+    const timing = snap.timing_selftest;
+    bound.hidden = !(timing && timing.text);
+    bound.className = `lbj-bound${timing && timing.too_loaded ? " lbj-bound-warn" : ""}`;
+    bound.textContent = timing && timing.text ? `Timing self-test: ${timing.text}` : "";
+    if (timing && timing.too_loaded) bound.title = String(timing.too_loaded);
     tableBox.replaceChildren(targetTable(snap));
     ttft.body.replaceChildren(barChart(snap, "ttft_ms_p50", "ms"));
     decode.body.replaceChildren(barChart(snap, "decode_tps_p50", "tok/s"));
