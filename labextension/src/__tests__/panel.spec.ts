@@ -295,43 +295,6 @@ describe('LlmbenchPanel', () => {
     panel.dispose();
   });
 
-  it('asks every section at once on the first load and shows jobs and runs before a slow leaderboard', async () => {
-    const routes = healthyRoutes([job()], [run()]);
-    const board = routes['GET leaderboard'];
-    let answerBoard: () => void = () => undefined;
-    routes['GET leaderboard'] = () =>
-      new Promise(resolve => {
-        answerBoard = () => resolve(board as [number, unknown]);
-      });
-    const { model, panel, server } = makePanel(routes);
-    const polled = model.poll();
-    await flush(10);
-    // all six asked before any reply was awaited: one round trip, not three
-    expect(server.calls.map(c => c.path).sort()).toEqual(
-      [
-        'experiments',
-        'jobs',
-        'leaderboard',
-        'runs',
-        'schedules',
-        'status'
-      ].sort()
-    );
-    expect(model.firstRowsReady).toBe(true);
-    expect(model.loaded).toBe(false);
-    panel.render();
-    expect(panel.node.dataset.state).toBe('loading');
-    expect(q(panel.node, 'llmbench-panel-job')).toHaveLength(1);
-    expect(q(panel.node, 'llmbench-panel-run')).toHaveLength(1);
-    expect(q(panel.node, 'llmbench-panel-leaderboard-row')).toHaveLength(0);
-    answerBoard();
-    await polled;
-    panel.render();
-    expect(panel.node.dataset.state).toBe('ready');
-    expect(q(panel.node, 'llmbench-panel-leaderboard-row')).toHaveLength(1);
-    panel.dispose();
-  });
-
   it('polls only jobs while nothing changes and the slow sections are fresh', async () => {
     const { model, server } = makePanel();
     await model.poll(true);
