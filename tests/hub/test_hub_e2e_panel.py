@@ -3,7 +3,8 @@ user's jobs and runs, plus the runs others published.
 
 A and B each run a benchmark in their own server; B publishes one of two. Then each
 asks their own single-user server's /llmbench/api/ through the hub's proxy with their own
-token, as the panel does. A job A leaves running cannot be cancelled by B: B's server finds
+token, as the panel does, and A's panel itself is opened in Chromium after A signs in on
+the hub's login form. A job A leaves running cannot be cancelled by B: B's server finds
 no such job, and the hub refuses B at A's server. Each run has a model no other hub test
 benchmarks before this one (they use sim-fast), so the leaderboard's rows can be told
 apart; the runs are removed at the end (test_hub_e2e_store.py counts every user's runs).
@@ -11,6 +12,7 @@ apart; the runs are removed at the end (test_hub_e2e_store.py counts every user'
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from collections.abc import Iterator
@@ -18,6 +20,8 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from chromium_flags import CHROMIUM, CHROMIUM_ARGS
+from hub_browser import ARTIFACTS, PANEL, open_lab_as, open_panel, panel_rows, set_rows_shown
 from hub_harness import HubUser
 from hub_world import World, _ok
 
@@ -139,6 +143,71 @@ def test_each_panel_lists_only_its_users_jobs_and_runs_plus_published(
         models = {r["model"] for r in board} & {m["model"] for m in panel_runs.values()}
         expected = {m["model"] for m in panel_runs.values() if m["run_id"] in mine[key]}
         assert models == expected | {panel_runs["b_public"]["model"]}, key
+
+
+ROWS = 200  # the panel's "Rows shown" for A: every run and job of the session fits
+COUNT_JS = "([sel, n]) => document.querySelectorAll(sel).length >= n"
+
+
+def test_as_seen_in_chromium_a_panel_lists_its_users_rows_plus_published(
+    world: World, panel_runs: dict[str, Any]
+) -> None:
+    """A signs in on the hub's form and opens the panel: its run rows are exactly A's runs
+    and the published ones (none of B's private runs), its job rows exactly A's jobs; what
+    each user owns and what is published is read from the store as the superuser."""
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.fail(f"Chromium is missing at {CHROMIUM}: apt-get install -y chromium")
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+    from playwright.sync_api import sync_playwright
+
+    set_rows_shown(world.a, ROWS)
+    truth = _truth(world)
+    role_a, role_b = world.whoami["a"]["db_role"], world.whoami["b"]["db_role"]
+    owner, published = truth["run_owner"], truth["published"]
+    want_runs = {r for r, o in owner.items() if o == role_a or r in published}
+    b_private = {r for r, o in owner.items() if o == role_b and r not in published}
+    want_jobs = {j for j, o in truth["job_owner"].items() if o == role_a}
+    public = panel_runs["b_public"]["run_id"]
+    assert {panel_runs["a"]["run_id"], public} <= want_runs
+    assert panel_runs["b_private"]["run_id"] in b_private
+    assert len(want_runs) < ROWS and len(want_jobs) < ROWS
+
+    errors: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+            page.on("pageerror", lambda exc: errors.append(f"[pageerror] {exc}"))
+            page.on("console", lambda msg: msg.type == "error" and errors.append(msg.text))
+            open_lab_as(page, world.a)
+            open_panel(page)
+            # the rows setting may come after the first answers: wait for the longer lists
+            for testid, n in (("run", len(want_runs)), ("job", len(want_jobs))):
+                try:
+                    sel = f"[data-testid=llmbench-panel-{testid}]"
+                    page.wait_for_function(COUNT_JS, arg=[sel, n], timeout=30_000)
+                except PlaywrightTimeout:
+                    pass  # the comparison below says what is missing
+            rows = panel_rows(page)
+            tag = page.locator(
+                f"[data-testid=llmbench-panel-run][data-run-id='{public}'] "
+                "[data-testid=llmbench-panel-published]"
+            )
+            tag_title = tag.get_attribute("title", timeout=10_000)
+            shown = page.locator(PANEL).inner_text()
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=ARTIFACTS / "hub-panel-a.png")
+        finally:
+            browser.close()
+
+    runs, jobs = set(rows["runs"]), set(rows["jobs"])
+    assert len(runs) == len(rows["runs"]) and len(jobs) == len(rows["jobs"]), rows
+    assert not runs & b_private, ("B's private runs in A's panel", runs & b_private)
+    assert runs == want_runs, {"missing": want_runs - runs, "extra": runs - want_runs}
+    assert jobs == want_jobs, {"missing": want_jobs - jobs, "extra": jobs - want_jobs}
+    assert tag_title == f"Published by {role_b}", tag_title
+    assert "undefined" not in shown and "NaN" not in shown, shown
+    assert errors == [], errors
 
 
 def test_another_users_job_cannot_be_cancelled_from_the_panel(
