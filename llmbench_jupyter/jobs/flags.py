@@ -108,6 +108,12 @@ def add_bench_arguments(p: argparse.ArgumentParser) -> None:
         "on requests in flight (1 = no cap)",
     )
     p.add_argument("--rate", type=_positive_float, help="open-loop Poisson arrivals per second")
+    p.add_argument(
+        "--workers",
+        type=_positive_int,
+        help="client processes sharing the load (default: automatic, one unless the load "
+        "would make one process client-bound and cores are free)",
+    )
     p.add_argument("--prompt", help="prompt text (default from config)")
     p.add_argument("--prompt-template", help="named prompt template from the config")
     p.add_argument(

@@ -89,6 +89,7 @@ def build_bench_spec(
     timeout: float | None = None,
     name: str | None = None,
     profile: Any = None,
+    workers: int | None = None,
 ) -> tuple[Any, dict[str, Any]]:
     """Resolve options (and the config, unless ad hoc) into a validated spec and a snapshot.
 
@@ -147,6 +148,7 @@ def build_bench_spec(
         seed=seed,
         timeout_s=pick(timeout, "timeout_s", 120.0),
         name=name,
+        workers=workers,
     )
     spec.validate()
     return spec, snapshot
@@ -173,6 +175,7 @@ BENCH_OPTIONS = (
     "timeout",
     "name",
     "profile",
+    "workers",
 )
 
 

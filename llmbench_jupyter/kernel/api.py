@@ -61,7 +61,8 @@ def bench(
     Options are the CLI's ``bench`` flags with underscores (``runs``, ``warmup``,
     ``context_tiers``, ``max_tokens``, ``temperature``, ``concurrency``, ``rate``,
     ``prompt``, ``prompt_template``, ``seed``, ``timeout``, ``name``, ``config``,
-    ``api_base``, ``api_key``, ``kind``). ``sim_url`` points simulated providers at an
+    ``api_base``, ``api_key``, ``kind``, ``workers``: client processes sharing the load,
+    default automatic). ``sim_url`` points simulated providers at an
     endpoint you started (``SimServer``); otherwise one is started for the job.
     ``experiment``: the name of an experiment of yours (made if new) the run joins when
     it ends.
