@@ -280,8 +280,12 @@ async def serve_stream(srv: SimServer, request: web.Request, job: Job) -> web.St
     fault_at = fault.at if fault is not None else -1
     arrived = job.arrived_ns
     sent = 0
+    batch = _Batch(entry, write) if job.scenario.write_batch > 1 else None
+    limit = job.scenario.write_batch
     try:
         for piece in plan.pieces():
+            if batch is not None and (sent == fault_at or len(batch.parts) >= limit):
+                await batch.flush()
             if sent == fault_at and not await _stream_fault(
                 srv, request, job, fmt, entry, sched, write
             ):
@@ -289,9 +293,15 @@ async def serve_stream(srv: SimServer, request: web.Request, job: Job) -> web.St
             target = sched.target(sent)
             delay = target - perf_counter_ns() - _LEAD_NS
             if delay > 0:
+                if batch is not None:
+                    await batch.flush()
                 await asyncio.sleep(delay / 1e9)
-            elif sent & 255 == 255:
+            elif sent & 255 == 255 and batch is None:
                 await asyncio.sleep(0)  # itl=0: let other streams run now and then
+            if batch is not None:
+                batch.add(fmt, piece, target - arrived)
+                sent += 1
+                continue
             pre, data = fmt.piece(piece)
             if sent == 0 and anthropic and not job.scenario.role_first:
                 entry.add(role_code, 0, perf_counter_ns(), -1)
@@ -301,6 +311,8 @@ async def serve_stream(srv: SimServer, request: web.Request, job: Job) -> web.St
             entry.add(_LOG_KIND[piece[0]], piece[1], perf_counter_ns(), target - arrived)
             await write(data)
             sent += 1
+        if batch is not None:
+            await batch.flush()
         if sent <= fault_at and not await _stream_fault(
             srv, request, job, fmt, entry, sched, write
         ):
@@ -311,6 +323,55 @@ async def serve_stream(srv: SimServer, request: web.Request, job: Job) -> web.St
     finally:
         srv.log.close(entry)
     return resp
+
+
+class _Batch:
+    """Chunks already due, written together (``batch=N``): one write, one send stamp.
+
+    Each chunk is logged with the stamp of the write that carried it, taken just before
+    that write, as for unbatched chunks.
+    """
+
+    __slots__ = ("cache", "count", "entry", "parts", "write")
+
+    def __init__(self, entry: LogEntry, write: Any) -> None:
+        self.entry = entry
+        self.write = write
+        self.parts: list[bytes] = []
+        self.count = 0
+        # an OpenAI chunk's bytes depend only on its piece (filler words repeat), so they
+        # are rendered once per response: the server stays far cheaper than any client
+        self.cache: dict[Any, bytes] = {}
+
+    def add(self, fmt: AnthropicStream | OpenAIStream, piece: Any, planned_ns: int) -> None:
+        data = self.cache.get(piece)
+        if data is None:
+            cacheable = isinstance(fmt, OpenAIStream) and not fmt.pending_role
+            pre, data = fmt.piece(piece)
+            if pre:
+                self.parts.extend(pre)
+            elif cacheable:
+                self.cache[piece] = data
+        self.parts.append(data)
+        entry = self.entry
+        entry.kinds.append(_LOG_KIND[piece[0]])
+        entry.tokens.append(piece[1])
+        entry.sent.append(0)  # the write's stamp, set by flush
+        entry.planned.append(planned_ns)
+        self.count += 1
+
+    async def flush(self) -> None:
+        if not self.parts:
+            return
+        sent = self.entry.sent
+        now = perf_counter_ns()
+        for i in range(len(sent) - self.count, len(sent)):
+            sent[i] = now
+        data = b"".join(self.parts)
+        self.parts.clear()
+        self.count = 0
+        await self.write(data)
+        await asyncio.sleep(0)  # let other streams run between batches
 
 
 async def _stream_fault(

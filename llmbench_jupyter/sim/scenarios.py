@@ -88,6 +88,10 @@ class Scenario:
     #: ``slow_factor`` times longer: a provider that got slower, for change detection.
     slow_after: float | None = None
     slow_factor: float = 1.0
+    #: Chunks already due are written together, up to this many per write (one syscall):
+    #: with itl=0 the server then costs far less per chunk than any client, so a
+    #: throughput benchmark measures the client. 1 = every chunk its own write.
+    write_batch: int = 1
 
     def __post_init__(self) -> None:
         checks = [
@@ -106,6 +110,7 @@ class Scenario:
             ),
             (self.params in PARAM_RULES, f"params must be one of {', '.join(PARAM_RULES)}"),
             (self.slow_factor > 0, "slow (the slow-down factor) must be > 0"),
+            (self.write_batch >= 1, "batch (chunks per write) must be >= 1"),
         ]
         for ok, message in checks:
             if not ok:
@@ -157,6 +162,7 @@ _KEYS: dict[str, tuple[str, type]] = {
     "params": ("params", str),
     "slow_after": ("slow_after", datetime),
     "slow": ("slow_factor", float),
+    "batch": ("write_batch", int),
 }
 SPEC_PREFIX = "sim:"
 
@@ -191,7 +197,8 @@ def parse_model_spec(name: str, base: Scenario | None = None) -> Scenario:
 
     Keys: ttft, itl, prefill (ms); tpc, out, reason (tokens); role (0/1); jitter and
     fault_rate (fractions); fault; stall (seconds); hostile (see ``sim.hostile``);
-    slow_after (an ISO date or time) with slow (a factor): slower from then on. Unset
+    slow_after (an ISO date or time) with slow (a factor): slower from then on; batch
+    (chunks already due written together, up to N per write). Unset
     keys keep ``base`` (or defaults); params (chat or reasoning) picks the request-parameter
     rules.
     """
