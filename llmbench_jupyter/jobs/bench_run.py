@@ -31,11 +31,13 @@ async def arun(
     on_start: Callable[[str | None, int], None] | None = None,
     config_snapshot: dict[str, Any] | None = None,
     sim_url: str | None = None,
+    cluster: Any = None,
 ) -> BenchResult:
     """Run a benchmark to completion and return its records; stored unless ``save`` is False.
 
     Simulated targets get the built-in endpoint started in its own process unless
-    ``sim_url`` points at one already running.
+    ``sim_url`` points at one already running. ``cluster`` (a ``distributed.Client``)
+    runs the load on a Dask cluster's workers (:mod:`llmbench_jupyter.jobs.cluster`).
     """
     spec.validate()
     with contextlib.ExitStack() as stack:
@@ -45,7 +47,9 @@ async def arun(
             sim_url = stack.enter_context(sim_process(seed=spec.seed))
         if sim_url:
             spec.targets = [t.with_api_base(sim_url) if t.simulated else t for t in spec.targets]
-        return await _run_stored(spec, save, store, owner, on_record, on_start, config_snapshot)
+        return await _run_stored(
+            spec, save, store, owner, on_record, on_start, config_snapshot, cluster
+        )
 
 
 async def _run_stored(
@@ -56,6 +60,7 @@ async def _run_stored(
     on_record: Callable[[RequestRecord], None] | None,
     on_start: Callable[[str | None, int], None] | None,
     config_snapshot: dict[str, Any] | None,
+    cluster: Any = None,
 ) -> BenchResult:
     from llmbench_jupyter.store import current_owner, open_store
     from llmbench_jupyter.store.writer import StoreWriter
@@ -92,7 +97,14 @@ async def _run_stored(
             overhead["store_errors"] = writer.errors
         await asyncio.to_thread(store.finish_run, run_id, status, overhead)
 
-    result = await run_workload(
+    runner: Any = run_workload
+    if cluster is not None:
+        from functools import partial
+
+        from llmbench_jupyter.jobs.cluster import run_bench
+
+        runner = partial(run_bench, client=cluster)
+    result = await runner(
         spec,
         sink=sink,
         run_id=run_id,

@@ -25,8 +25,10 @@ class BenchWork:
         save: bool,
         config_snapshot: dict[str, Any] | None,
         sim_url: str | None,
+        cluster: Any = None,
     ) -> None:
         self.spec = spec
+        self._cluster = cluster  # a distributed.Client: the load runs on its workers
         self.name = spec.name
         self._save = save
         self._config_snapshot = config_snapshot
@@ -49,6 +51,7 @@ class BenchWork:
             on_start=job._on_start,
             config_snapshot=self._config_snapshot,
             sim_url=self._sim_url,
+            cluster=self._cluster,
         )
 
     def failure(self, result: BenchResult) -> str | None:

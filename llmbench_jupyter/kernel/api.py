@@ -54,6 +54,7 @@ def bench(
     save: bool = True,
     sim_url: str | None = None,
     display: bool | None = None,
+    cluster: Any = None,
     **options: Any,
 ) -> Job[BenchResult]:
     """Start a benchmark job and return its handle immediately.
@@ -65,7 +66,8 @@ def bench(
     default automatic). ``sim_url`` points simulated providers at an
     endpoint you started (``SimServer``); otherwise one is started for the job.
     ``experiment``: the name of an experiment of yours (made if new) the run joins when
-    it ends.
+    it ends. ``cluster``: a ``distributed.Client``; the load is split across its workers
+    (each phase's requests, streams and arrival schedule) and the records come back here.
     """
     from llmbench_jupyter.core.errors import LLMBenchError
     from llmbench_jupyter.jobs.specs import BENCH_OPTIONS, build_bench_spec
@@ -80,7 +82,16 @@ def bench(
     experiment = options.pop("experiment", None)
     spec, snapshot = build_bench_spec(provider=provider, model=model, **options)
     store = _experiment_store(experiment, save)
-    job = get_manager().submit(spec, save=save, config_snapshot=snapshot, sim_url=sim_url)
+    manager = get_manager()
+    if cluster is None:
+        job = manager.submit(spec, save=save, config_snapshot=snapshot, sim_url=sim_url)
+    else:
+        from llmbench_jupyter.jobs.bench_work import BenchWork
+
+        spec.validate()
+        work = BenchWork(spec, save=save and manager.store is not None,
+                         config_snapshot=snapshot, sim_url=sim_url, cluster=cluster)  # fmt: skip
+        job = manager.submit(work)
     _join_experiment(job, experiment, store)
     return _shown(job, display)
 
@@ -126,6 +137,7 @@ def evaluate(
     save: bool = True,
     sim_url: str | None = None,
     display: bool | None = None,
+    cluster: Any = None,
     **options: Any,
 ) -> Job[EvalResult]:
     """Start a tool-calling eval job and return its handle immediately.
@@ -137,7 +149,8 @@ def evaluate(
     ``name``, ``judge`` (a configured model that grades answers), ``judge_threshold``
     (judge only cases scoring below it), ``sim_rules``, ``mock_tools`` (``{name: class}``
     for stateful mock tools), ``config``, ``api_base``, ``api_key``, ``experiment`` (as
-    in :func:`bench`). The job's result is an ``EvalResult``.
+    in :func:`bench`). ``cluster``: a ``distributed.Client``; the cases are dealt out to
+    its workers and every case run comes back here. The job's result is an ``EvalResult``.
     """
     from llmbench_jupyter.core.errors import LLMBenchError
     from llmbench_jupyter.jobs.eval_work import EvalWork
@@ -155,7 +168,11 @@ def evaluate(
     manager = get_manager()
     store = _experiment_store(experiment, save)
     work = EvalWork(
-        spec, save=save and manager.store is not None, config_snapshot=snapshot, sim_url=sim_url
+        spec,
+        save=save and manager.store is not None,
+        config_snapshot=snapshot,
+        sim_url=sim_url,
+        cluster=cluster,
     )
     job = manager.submit(work)
     _join_experiment(job, experiment, store)

@@ -318,7 +318,7 @@ async def run_workers(
         if on_finish is not None:
             await on_finish(status, overhead)
     # completion order on one clock (workers deliver in batches)
-    records.sort(key=_completed_at)
+    records.sort(key=completed_at)
     return WorkloadResult(
         run_id=run_id,
         spec=described,
@@ -329,7 +329,7 @@ async def run_workers(
     )
 
 
-def _completed_at(r: RequestRecord) -> float:
+def completed_at(r: RequestRecord) -> float:
     """When a request ended (ms, coordinator clock): its time origin + e2e."""
     if r.send_mono_ns is None:
         return math.inf
