@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from llmbench_jupyter.sim.anthropic_wire import AnthropicStream, message_body
+from llmbench_jupyter.sim.batched import LOG_KIND, Batch, burst, can_burst
 from llmbench_jupyter.sim.openai_wire import DONE, OpenAIStream, completion_body, usage_dict
 from llmbench_jupyter.sim.params import EFFORT_SCALE, anthropic_violation, openai_violation
 from llmbench_jupyter.sim.plan import Plan, Schedule
@@ -34,12 +35,7 @@ _BIG_PROMPT = 100_000  # chars; count these off the event loop
 # The loop's epoll timer has 1 ms granularity and rounds up, so a sleep wakes 0-1 ms late;
 # aiming half a millisecond early centres the send-time error on the target.
 _LEAD_NS = 500_000
-_LOG_KIND = {
-    "reasoning": KIND_CODE["reasoning"],
-    "answer": KIND_CODE["answer"],
-    "tool_start": KIND_CODE["tool"],
-    "tool_args": KIND_CODE["tool"],
-}
+_LOG_KIND = LOG_KIND
 _ERROR_TYPES = {
     400: "invalid_request_error",
     401: "authentication_error",
@@ -280,9 +276,13 @@ async def serve_stream(srv: SimServer, request: web.Request, job: Job) -> web.St
     fault_at = fault.at if fault is not None else -1
     arrived = job.arrived_ns
     sent = 0
-    batch = _Batch(entry, write) if job.scenario.write_batch > 1 else None
     limit = job.scenario.write_batch
+    batch = Batch(entry, write) if limit > 1 else None
     try:
+        if batch is not None and isinstance(fmt, OpenAIStream) and can_burst(job.scenario, fault):
+            await burst(plan, fmt, entry, sched, write, limit)  # every chunk due at once
+            await _finish_stream(job, plan, fmt, entry, write, prompt_tokens)
+            return resp
         for piece in plan.pieces():
             if batch is not None and (sent == fault_at or len(batch.parts) >= limit):
                 await batch.flush()
@@ -323,55 +323,6 @@ async def serve_stream(srv: SimServer, request: web.Request, job: Job) -> web.St
     finally:
         srv.log.close(entry)
     return resp
-
-
-class _Batch:
-    """Chunks already due, written together (``batch=N``): one write, one send stamp.
-
-    Each chunk is logged with the stamp of the write that carried it, taken just before
-    that write, as for unbatched chunks.
-    """
-
-    __slots__ = ("cache", "count", "entry", "parts", "write")
-
-    def __init__(self, entry: LogEntry, write: Any) -> None:
-        self.entry = entry
-        self.write = write
-        self.parts: list[bytes] = []
-        self.count = 0
-        # an OpenAI chunk's bytes depend only on its piece (filler words repeat), so they
-        # are rendered once per response: the server stays far cheaper than any client
-        self.cache: dict[Any, bytes] = {}
-
-    def add(self, fmt: AnthropicStream | OpenAIStream, piece: Any, planned_ns: int) -> None:
-        data = self.cache.get(piece)
-        if data is None:
-            cacheable = isinstance(fmt, OpenAIStream) and not fmt.pending_role
-            pre, data = fmt.piece(piece)
-            if pre:
-                self.parts.extend(pre)
-            elif cacheable:
-                self.cache[piece] = data
-        self.parts.append(data)
-        entry = self.entry
-        entry.kinds.append(_LOG_KIND[piece[0]])
-        entry.tokens.append(piece[1])
-        entry.sent.append(0)  # the write's stamp, set by flush
-        entry.planned.append(planned_ns)
-        self.count += 1
-
-    async def flush(self) -> None:
-        if not self.parts:
-            return
-        sent = self.entry.sent
-        now = perf_counter_ns()
-        for i in range(len(sent) - self.count, len(sent)):
-            sent[i] = now
-        data = b"".join(self.parts)
-        self.parts.clear()
-        self.count = 0
-        await self.write(data)
-        await asyncio.sleep(0)  # let other streams run between batches
 
 
 async def _stream_fault(
