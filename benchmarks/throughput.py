@@ -94,6 +94,9 @@ def run_throughput(url: str, plan: dict[str, Any], workers: int) -> dict[str, An
         "loop_lag_p99_ms": [w.get("loop_lag_p99_ms") for w in per],
         "client_bound": [bool(w.get("client_bound")) for w in per],
         "sim_cpu_share": sim_share,  # over the whole call, worker start-up included
+        # CPU per content chunk: every worker's measured phase, and the sim's whole call
+        "client_us_per_chunk": sum(w.get("client_cpu_s") or 0 for w in per) / chunks * 1e6,
+        "sim_us_per_chunk": sim_share * (time.perf_counter() - wall0) / chunks * 1e6,
     }
 
 
@@ -146,7 +149,8 @@ def _fmt_row(row: dict[str, Any]) -> str:
         f"  {row['workers']} worker(s): {row['requests_per_s']:8.1f} req/s "
         f"{row['chunks_per_s']:10,.0f} chunks/s  ok={row['ok']} err={row['errors']}  "
         f"CPU {shares}  lag p99 {lags} ms  client-bound {bound}  sim CPU "
-        f"{row['sim_cpu_share']:.0%}  (load {row['load_average']})"
+        f"{row['sim_cpu_share']:.0%}  us/chunk client {row['client_us_per_chunk']:.2f} sim "
+        f"{row['sim_us_per_chunk']:.2f}  (load {row['load_average']})"
     )
 
 
@@ -218,6 +222,20 @@ def verdicts(figures: dict[str, Any]) -> None:
         f"1-worker {best:.2f}x (1 worker client-bound: {'yes' if bound_one else 'no'}) -> "
         f"{'PASS' if ok else 'FAIL'} (target >= 1.8x)"
     )
+    # what the same per-chunk costs allow on an idle machine of this many cores: one worker
+    # is capped by its one core, two by min(their two cores, all cores shared with the sim)
+    cores = os.cpu_count() or 1
+    c1 = statistics.median(r["client_us_per_chunk"] for r in rows if r["workers"] == 1)
+    c2 = statistics.median(r["client_us_per_chunk"] for r in rows if r["workers"] == 2)
+    sim = statistics.median(r["sim_us_per_chunk"] for r in rows)
+    ideal = min(2 / c2, cores / (c2 + sim)) / (1 / c1)
+    print(
+        f"CPU per chunk (medians): client {c1:.2f} us with 1 worker, {c2:.2f} us with 2 "
+        f"({c2 / c1 - 1:+.0%}); sim {sim:.2f} us -> ratio an idle {cores}-core machine allows "
+        f"with these costs: {ideal:.2f}x (a projection, not a measurement)"
+    )
+    figures["projection"] = {"client_us_1": c1, "client_us_2": c2, "sim_us": sim,
+                             "ideal_ratio": ideal}  # fmt: skip
     acc = figures["accuracy"]
     p99_1 = statistics.median(a["ttft_err_p99_ms"] for a in acc if a["workers"] == 1)
     p99_2 = statistics.median(a["ttft_err_p99_ms"] for a in acc if a["workers"] == 2)
