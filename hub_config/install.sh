@@ -28,6 +28,10 @@ trap 'rm -rf "$DIST"' EXIT
 "$UV" pip install --quiet --python "$HUB_HOME/venv/bin/python" --compile-bytecode \
   --link-mode=copy --reinstall-package llmbench-jupyter \
   "$DIST"/llmbench_jupyter-*.whl "jupyterhub==$HUB_VERSION" jupyterlab ipykernel
+if [ "${LLMBENCH_HUB_DASK_GATEWAY:-0}" = "1" ]; then  # users' clusters run this venv
+  "$UV" pip install --quiet --python "$HUB_HOME/venv/bin/python" --compile-bytecode \
+    --link-mode=copy "dask[distributed]>=2024.1" "dask-gateway>=2024.1"
+fi
 chown -R root:root "$HUB_HOME/venv"
 chmod -R a+rX,go-w "$HUB_HOME/venv"
 touch "$HUB_HOME/venv/.installed"

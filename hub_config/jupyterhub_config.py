@@ -101,6 +101,39 @@ def configure() -> None:
             "services": ["llmbench-scheduler"],
         }
     ]
+    if env("LLMBENCH_HUB_DASK_GATEWAY") == "1":
+        dask_gateway(paths, state)
+
+
+def dask_gateway(paths: HubPaths, state: Path) -> None:
+    """Dask clusters from a notebook (``lj.bench(..., cluster=...)``): dask-gateway-server
+    as a managed service; every user's server is told where it is and to log in with
+    its own JupyterHub token. Clusters run as their user (dask_gateway_config.py)."""
+    port = env("LLMBENCH_DASK_GATEWAY_PORT", "8002")
+    scheduler_port = env("LLMBENCH_DASK_GATEWAY_SCHEDULER_PORT", "8786")
+    server = Path(sys.executable).parent / "dask-gateway-server"
+    c.JupyterHub.services.append(
+        {
+            "name": "dask-gateway",
+            "url": f"http://127.0.0.1:{port}",  # also proxied at /services/dask-gateway/
+            "command": [str(server), "-f", str(here / "dask_gateway_config.py")],
+            "environment": {
+                "LLMBENCH_DASK_GATEWAY_PORT": port,
+                "LLMBENCH_DASK_GATEWAY_SCHEDULER_PORT": scheduler_port,
+                "LLMBENCH_HUB_USERS_BIN": str(paths.users_venv / "bin"),
+                "LLMBENCH_HUB_STATE": str(state),
+                "LLMBENCH_DASK_GATEWAY_MAX_WORKERS": env("LLMBENCH_DASK_GATEWAY_MAX_WORKERS", "4"),
+            },
+        }
+    )
+    c.Spawner.environment.update(
+        {
+            "DASK_GATEWAY__ADDRESS": f"http://127.0.0.1:{port}",
+            "DASK_GATEWAY__PROXY_ADDRESS": f"gateway://127.0.0.1:{scheduler_port}",
+            "DASK_GATEWAY__PUBLIC_ADDRESS": "/services/dask-gateway/",
+            "DASK_GATEWAY__AUTH__TYPE": "jupyterhub",
+        }
+    )
 
 
 try:

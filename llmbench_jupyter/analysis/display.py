@@ -183,6 +183,9 @@ def overhead_html(overhead: dict[str, Any] | None) -> str:
         f"event-loop lag p99 {fmt_num(lag)} ms"
         + ("" if _missing(idle) else f" (idle {fmt_num(idle)} ms)"),
     ]
+    workers = (overhead.get("workers") or {}).get("count")
+    if workers:
+        parts.insert(0, f"busiest of {workers} worker processes")
     if overhead.get("client_bound"):
         why = overhead.get("client_bound_reason") or "the client may have limited this measurement"
         verdict = f"<span class='lbr-bad'>CLIENT-BOUND</span>: {_e(why)}"

@@ -84,8 +84,11 @@ def _client_line(o: dict[str, Any]) -> str:
         return "client overhead: not recorded"
     share, lag = o.get("client_cpu_share"), o.get("loop_lag_p99_ms")
     idle = o.get("loop_lag_idle_ms")
+    workers = (o.get("workers") or {}).get("count")
+    who = f" (busiest of {workers} worker processes)" if workers else ""
     line = (
-        f"client overhead: CPU {_fmt(None if share is None else share * 100, 0)}% of one core, "
+        f"client overhead{who}: CPU {_fmt(None if share is None else share * 100, 0)}% of one "
+        "core, "
         f"event-loop lag p99 {_fmt(lag, 1)} ms"
         + ("" if idle is None else f" (idle {_fmt(idle, 1)} ms)")
     )

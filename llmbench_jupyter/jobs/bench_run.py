@@ -33,6 +33,7 @@ async def arun(
     sim_url: str | None = None,
     sweep: dict[str, Any] | None = None,
     selftest: Any = None,
+    cluster: Any = None,
 ) -> BenchResult:
     """Run a benchmark to completion and return its records; stored unless ``save`` is False.
 
@@ -41,7 +42,8 @@ async def arun(
     sweep (``jobs.sweep``); stored with the spec as ``spec["sweep"]``. ``selftest`` (True,
     a mode or a ``jobs.selftest.SelftestSpec``) runs the timing self-test first; its bound
     is stored with the run (``overhead["timing_selftest"]``); a dict is a summary measured
-    already.
+    already. ``cluster`` (a ``distributed.Client``) runs the load on a Dask cluster's
+    workers (:mod:`llmbench_jupyter.jobs.cluster`).
     """
     spec.validate()
     with contextlib.ExitStack() as stack:
@@ -57,7 +59,16 @@ async def arun(
 
             timing = await selftest_for_run(spec, selftest, sim_url)
         return await _run_stored(
-            spec, save, store, owner, on_record, on_start, config_snapshot, sweep, timing
+            spec,
+            save,
+            store,
+            owner,
+            on_record,
+            on_start,
+            config_snapshot,
+            sweep,
+            timing,
+            cluster,
         )
 
 
@@ -71,6 +82,7 @@ async def _run_stored(
     config_snapshot: dict[str, Any] | None,
     sweep: dict[str, Any] | None = None,
     timing: dict[str, Any] | None = None,
+    cluster: Any = None,
 ) -> BenchResult:
     from llmbench_jupyter.store import current_owner, open_store
     from llmbench_jupyter.store.writer import StoreWriter
@@ -111,7 +123,14 @@ async def _run_stored(
             overhead["store_errors"] = writer.errors
         await asyncio.to_thread(store.finish_run, run_id, status, overhead)
 
-    result = await run_workload(
+    runner: Any = run_workload
+    if cluster is not None:
+        from functools import partial
+
+        from llmbench_jupyter.jobs.cluster import run_bench
+
+        runner = partial(run_bench, client=cluster)
+    result = await runner(
         spec,
         sink=sink,
         run_id=run_id,

@@ -26,11 +26,13 @@ class BenchWork:
         config_snapshot: dict[str, Any] | None,
         sim_url: str | None,
         selftest: Any = None,
+        cluster: Any = None,
     ) -> None:
         self.spec = spec
         self._selftest = selftest
         #: The timing self-test's stored summary, once it ran (None: none asked or not yet).
         self.timing_selftest: dict[str, Any] | None = None
+        self._cluster = cluster  # a distributed.Client: the load runs on its workers
         self.name = spec.name
         self._save = save
         self._config_snapshot = config_snapshot
@@ -62,6 +64,7 @@ class BenchWork:
             config_snapshot=self._config_snapshot,
             sim_url=self._sim_url,
             selftest=timing,
+            cluster=self._cluster,
         )
 
     def failure(self, result: BenchResult) -> str | None:

@@ -114,8 +114,10 @@ class EvalWork:
         save: bool = True,
         config_snapshot: dict[str, Any] | None = None,
         sim_url: str | None = None,
+        cluster: Any = None,
     ) -> None:
         spec.validate()
+        self._cluster = cluster  # a distributed.Client: cases run on its workers
         self.spec = spec
         self.name = spec.name
         self._save = save
@@ -215,8 +217,15 @@ class EvalWork:
                     inline.submit(run)
 
             flush_task = asyncio.get_running_loop().create_task(flusher())
+            suite_runner: Any = run_suite
+            if self._cluster is not None:
+                from functools import partial
+
+                from llmbench_jupyter.jobs.cluster import run_suite_on
+
+                suite_runner = partial(run_suite_on, self._cluster)
             try:
-                await run_suite(
+                await suite_runner(
                     targets,
                     spec.suite,
                     k=spec.k,

@@ -113,6 +113,12 @@ def add_bench_arguments(p: argparse.ArgumentParser) -> None:
         choices=("poisson", "constant"),
         help="with --rate: Poisson arrivals (default) or constant, 1/rate apart",
     )
+    p.add_argument(
+        "--workers",
+        type=_positive_int,
+        help="client processes sharing the load (default: automatic, one unless the load "
+        "would make one process client-bound and cores are free)",
+    )
     p.add_argument("--prompt", help="prompt text (default from config)")
     p.add_argument("--prompt-template", help="named prompt template from the config")
     p.add_argument(

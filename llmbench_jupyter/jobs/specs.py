@@ -90,6 +90,7 @@ def build_bench_spec(
     name: str | None = None,
     profile: Any = None,
     arrivals: str | None = None,
+    workers: int | None = None,
 ) -> tuple[Any, dict[str, Any]]:
     """Resolve options (and the config, unless ad hoc) into a validated spec and a snapshot.
 
@@ -149,6 +150,7 @@ def build_bench_spec(
         seed=seed,
         timeout_s=pick(timeout, "timeout_s", 120.0),
         name=name,
+        workers=workers,
     )
     spec.validate()
     return spec, snapshot
@@ -176,6 +178,7 @@ BENCH_OPTIONS = (
     "timeout",
     "name",
     "profile",
+    "workers",
 )
 
 

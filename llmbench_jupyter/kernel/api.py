@@ -56,6 +56,7 @@ def bench(
     sim_url: str | None = None,
     display: bool | None = None,
     selftest: Any = None,
+    cluster: Any = None,
     **options: Any,
 ) -> Job[BenchResult]:
     """Start a benchmark job and return its handle immediately.
@@ -63,11 +64,14 @@ def bench(
     Options are the CLI's ``bench`` flags with underscores (``runs``, ``warmup``,
     ``context_tiers``, ``max_tokens``, ``temperature``, ``concurrency``, ``rate``,
     ``prompt``, ``prompt_template``, ``seed``, ``timeout``, ``name``, ``config``,
-    ``api_base``, ``api_key``, ``kind``). ``sim_url`` points simulated providers at an
+    ``api_base``, ``api_key``, ``kind``, ``workers``: client processes sharing the load,
+    default automatic). ``sim_url`` points simulated providers at an
     endpoint you started (``SimServer``); otherwise one is started for the job.
     ``experiment``: the name of an experiment of yours (made if new) the run joins when
     it ends. ``selftest``: True runs the timing self-test first and stores its bound with
     the run ("long": only before runs of 200+ requests; default: ``defaults.selftest``).
+    ``cluster``: a ``distributed.Client``; the load is split across its workers (each
+    phase's requests, streams and arrival schedule) and the records come back here.
     """
     from llmbench_jupyter.core.errors import LLMBenchError
     from llmbench_jupyter.jobs.selftest import resolve_mode
@@ -83,8 +87,18 @@ def bench(
     experiment = options.pop("experiment", None)
     spec, snapshot = build_bench_spec(provider=provider, model=model, **options)
     store = _experiment_store(experiment, save)
-    job = get_manager().submit(spec, save=save, config_snapshot=snapshot, sim_url=sim_url,
-                               selftest=resolve_mode(selftest, snapshot))  # fmt: skip
+    manager, mode = get_manager(), resolve_mode(selftest, snapshot)
+    if cluster is None:
+        job = manager.submit(spec, save=save, config_snapshot=snapshot, sim_url=sim_url,
+                             selftest=mode)  # fmt: skip
+    else:
+        from llmbench_jupyter.jobs.bench_work import BenchWork
+
+        spec.validate()
+        work = BenchWork(spec, save=save and manager.store is not None,
+                         config_snapshot=snapshot, sim_url=sim_url, selftest=mode,
+                         cluster=cluster)  # fmt: skip
+        job = manager.submit(work)
     _join_experiment(job, experiment, store)
     return _shown(job, display)
 
@@ -175,6 +189,7 @@ def evaluate(
     save: bool = True,
     sim_url: str | None = None,
     display: bool | None = None,
+    cluster: Any = None,
     **options: Any,
 ) -> Job[EvalResult]:
     """Start a tool-calling eval job and return its handle immediately.
@@ -186,7 +201,8 @@ def evaluate(
     ``name``, ``judge`` (a configured model that grades answers), ``judge_threshold``
     (judge only cases scoring below it), ``sim_rules``, ``mock_tools`` (``{name: class}``
     for stateful mock tools), ``config``, ``api_base``, ``api_key``, ``experiment`` (as
-    in :func:`bench`). The job's result is an ``EvalResult``.
+    in :func:`bench`). ``cluster``: a ``distributed.Client``; the cases are dealt out to
+    its workers and every case run comes back here. The job's result is an ``EvalResult``.
     """
     from llmbench_jupyter.core.errors import LLMBenchError
     from llmbench_jupyter.jobs.eval_work import EvalWork
@@ -204,7 +220,11 @@ def evaluate(
     manager = get_manager()
     store = _experiment_store(experiment, save)
     work = EvalWork(
-        spec, save=save and manager.store is not None, config_snapshot=snapshot, sim_url=sim_url
+        spec,
+        save=save and manager.store is not None,
+        config_snapshot=snapshot,
+        sim_url=sim_url,
+        cluster=cluster,
     )
     job = manager.submit(work)
     _join_experiment(job, experiment, store)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from llmbench_jupyter.sim.anthropic_wire import AnthropicStream, message_body
+from llmbench_jupyter.sim.batched import LOG_KIND, Batch, burst, can_burst
 from llmbench_jupyter.sim.openai_wire import DONE, OpenAIStream, completion_body, usage_dict
 from llmbench_jupyter.sim.params import EFFORT_SCALE, anthropic_violation, openai_violation
 from llmbench_jupyter.sim.plan import Plan, Schedule
@@ -34,12 +35,7 @@ _BIG_PROMPT = 100_000  # chars; count these off the event loop
 # The loop's epoll timer has 1 ms granularity and rounds up, so a sleep wakes 0-1 ms late;
 # aiming half a millisecond early centres the send-time error on the target.
 _LEAD_NS = 500_000
-_LOG_KIND = {
-    "reasoning": KIND_CODE["reasoning"],
-    "answer": KIND_CODE["answer"],
-    "tool_start": KIND_CODE["tool"],
-    "tool_args": KIND_CODE["tool"],
-}
+_LOG_KIND = LOG_KIND
 _ERROR_TYPES = {
     400: "invalid_request_error",
     401: "authentication_error",
@@ -284,8 +280,16 @@ async def serve_stream(srv: SimServer, request: web.Request, job: Job) -> web.St
     fault_at = fault.at if fault is not None else -1
     arrived = job.arrived_ns
     sent = 0
+    limit = job.scenario.write_batch
+    batch = Batch(entry, write) if limit > 1 else None
     try:
+        if batch is not None and isinstance(fmt, OpenAIStream) and can_burst(job.scenario, fault):
+            await burst(plan, fmt, entry, sched, write, limit)  # every chunk due at once
+            await _finish_stream(job, plan, fmt, entry, write, prompt_tokens)
+            return resp
         for piece in plan.pieces():
+            if batch is not None and (sent == fault_at or len(batch.parts) >= limit):
+                await batch.flush()
             if sent == fault_at and not await _stream_fault(
                 srv, request, job, fmt, entry, sched, write
             ):
@@ -293,9 +297,15 @@ async def serve_stream(srv: SimServer, request: web.Request, job: Job) -> web.St
             target = sched.target(sent)
             delay = target - perf_counter_ns() - _LEAD_NS
             if delay > 0:
+                if batch is not None:
+                    await batch.flush()
                 await asyncio.sleep(delay / 1e9)
-            elif sent & 255 == 255:
+            elif sent & 255 == 255 and batch is None:
                 await asyncio.sleep(0)  # itl=0: let other streams run now and then
+            if batch is not None:
+                batch.add(fmt, piece, target - arrived)
+                sent += 1
+                continue
             pre, data = fmt.piece(piece)
             if sent == 0 and anthropic and not job.scenario.role_first:
                 entry.add(role_code, 0, perf_counter_ns(), -1)
@@ -305,6 +315,8 @@ async def serve_stream(srv: SimServer, request: web.Request, job: Job) -> web.St
             entry.add(_LOG_KIND[piece[0]], piece[1], perf_counter_ns(), target - arrived)
             await write(data)
             sent += 1
+        if batch is not None:
+            await batch.flush()
         if sent <= fault_at and not await _stream_fault(
             srv, request, job, fmt, entry, sched, write
         ):

@@ -48,6 +48,11 @@ class OpenAIStream:
         """The role-only chunk (``prompt_tokens`` is for the Anthropic twin's message_start)."""
         return (self._open + '"role":"assistant","content":""' + self._close).encode()
 
+    @property
+    def pending_role(self) -> bool:
+        """True until the chunk that carries the role (no role-only chunk) is built."""
+        return bool(self._role)
+
     def role_with_first_chunk(self) -> None:
         """Without a role-only chunk, the first content chunk carries the role (as some do)."""
         self._role = '"role":"assistant",'

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 from llmbench_jupyter.sim.rules import Rule
 from llmbench_jupyter.sim.scenarios import Scenario
-from llmbench_jupyter.sim.text import filler_words, split_tokens
+from llmbench_jupyter.sim.text import filler_words, filler_words_bulk, split_tokens
 
 # (kind, tokens, text, tool index); kind: reasoning | answer | tool_start | tool_args.
 # For tool_start the text is the function name. Plain tuples keep the per-chunk path cheap.
@@ -51,6 +51,7 @@ class Plan:
         reasoning_scale: float = 1.0,
     ):
         self.tpc = scenario.tokens_per_chunk
+        self.bulk = scenario.write_batch > 1  # filler drawn in bulk (sim.text)
         self._rng = words_rng
         budget = max_tokens if max_tokens is not None else math.inf
         reasoning = split_tokens(rule.reasoning) if rule and rule.reasoning is not None else None
@@ -87,12 +88,18 @@ class Plan:
         if script is not None:
             return iter(script)
         n = self.reasoning_n if kind == "reasoning" else self.answer_n
+        if self.bulk:
+            return filler_words_bulk(self._rng, n)
         return filler_words(self._rng, n)
 
     def pieces(self) -> Iterator[Piece]:
         """Yield the chunks in order; filler words are drawn lazily to keep TTFT unaffected."""
         tpc = self.tpc
         for kind in ("reasoning", "answer"):
+            if tpc == 1:  # one token per chunk: no buffering
+                for tok in self._tokens(kind):
+                    yield (kind, 1, tok, 0)
+                continue
             buf: list[str] = []
             for tok in self._tokens(kind):
                 buf.append(tok)

@@ -91,6 +91,10 @@ class Scenario:
     #: Decode slots (a batch size): at most this many requests are served at once, the
     #: rest wait first come, first served (:mod:`llmbench_jupyter.sim.capacity`); 0: no limit.
     slots: int = 0
+    #: Chunks already due are written together, up to this many per write (one syscall):
+    #: with itl=0 the server then costs far less per chunk than any client, so a
+    #: throughput benchmark measures the client. 1 = every chunk its own write.
+    write_batch: int = 1
 
     def __post_init__(self) -> None:
         checks = [
@@ -110,6 +114,7 @@ class Scenario:
             (self.params in PARAM_RULES, f"params must be one of {', '.join(PARAM_RULES)}"),
             (self.slow_factor > 0, "slow (the slow-down factor) must be > 0"),
             (self.slots >= 0, "slots must be >= 0 (0: no limit)"),
+            (self.write_batch >= 1, "batch (chunks per write) must be >= 1"),
         ]
         for ok, message in checks:
             if not ok:
@@ -162,6 +167,7 @@ _KEYS: dict[str, tuple[str, type]] = {
     "slow_after": ("slow_after", datetime),
     "slow": ("slow_factor", float),
     "slots": ("slots", int),
+    "batch": ("write_batch", int),
 }
 SPEC_PREFIX = "sim:"
 
@@ -197,7 +203,8 @@ def parse_model_spec(name: str, base: Scenario | None = None) -> Scenario:
     Keys: ttft, itl, prefill (ms); tpc, out, reason (tokens); role (0/1); jitter and
     fault_rate (fractions); fault; stall (seconds); hostile (see ``sim.hostile``);
     slow_after (an ISO date or time) with slow (a factor): slower from then on; slots
-    (decode slots: requests beyond them queue, see ``sim.capacity``). Unset
+    (decode slots: requests beyond them queue, see ``sim.capacity``); batch (chunks
+    already due written together, up to N per write). Unset
     keys keep ``base`` (or defaults); params (chat or reasoning) picks the request-parameter
     rules.
     """

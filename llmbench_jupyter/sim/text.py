@@ -44,6 +44,19 @@ def filler_words(rng: random.Random, n: int) -> Iterator[str]:
         yield " " + choice(WORDS)
 
 
+_SPACED = tuple(" " + w for w in WORDS)
+
+
+def filler_words_bulk(rng: random.Random, n: int, size: int = 256) -> Iterator[str]:
+    """Like :func:`filler_words` (a different draw), ``size`` words per RNG call: for
+    ``batch=N`` scenarios, where the server must cost far less per chunk than a client."""
+    left = n
+    while left > 0:
+        k = min(size, left)
+        yield from rng.choices(_SPACED, k=k)
+        left -= k
+
+
 def split_tokens(text: str) -> list[str]:
     """Split scripted text into the sim's tokens: each word with the whitespace before it."""
     return _WORD_RE.findall(text)

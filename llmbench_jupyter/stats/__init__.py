@@ -17,6 +17,7 @@ from llmbench_jupyter.stats._latency import (
 )
 from llmbench_jupyter.stats._overhead import (
     client_bound_reason,
+    combine_overhead,
     cpu_share,
     is_client_bound,
     loop_lag_summary,
@@ -64,6 +65,7 @@ __all__ = [
     "client_bound_reason",
     "clustered_proportion",
     "cohen_kappa",
+    "combine_overhead",
     "compare",
     "cpu_share",
     "describe",

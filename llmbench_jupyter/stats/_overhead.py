@@ -83,3 +83,64 @@ def is_client_bound(
         cpu_share, loop_lag_p99_ms, idle_lag_ms, cpu_limit=cpu_limit, lag_limit_ms=lag_limit_ms
     )
     return reason is not None
+
+
+def combine_overhead(
+    reports: list[dict[str, Any]], clock: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """One run's overhead report from its worker processes' reports (same keys).
+
+    The headline figures describe the most loaded worker, since any worker that limited
+    its own requests biases the run: CPU share and loop-lag p99 are the maxima (each a
+    fraction of ONE core, per process), CPU seconds and GC counts add up, and the run is
+    CLIENT-BOUND when any worker is (the reason names which). ``workers`` keeps every
+    worker's own report with its clock alignment (offset and error bound, ns).
+    """
+    if not reports:
+        raise StatsInputError("combine_overhead: no worker reports")
+
+    def worst(key: str) -> Any:
+        values = [float(r[key]) for r in reports if r.get(key) is not None]
+        return max(values) if values else None
+
+    lags = [r.get("loop_lag_ms") or {} for r in reports]
+    bound = [
+        f"worker {k}: {r.get('client_bound_reason')}"
+        for k, r in enumerate(reports)
+        if r.get("client_bound")
+    ]
+    per_worker = []
+    for k, r in enumerate(reports):
+        entry = {"worker": k, **r}
+        if clock is not None and k < len(clock):
+            entry["clock"] = clock[k]
+        per_worker.append(entry)
+    out: dict[str, Any] = {
+        "wall_s": worst("wall_s"),
+        "client_cpu_s": round(sum(r.get("client_cpu_s") or 0.0 for r in reports), 4),
+        "client_cpu_share": worst("client_cpu_share"),
+        "loop_lag_ms": {
+            "n": sum(int(x.get("n") or 0) for x in lags),
+            "p50": max((x["p50"] for x in lags if x.get("p50") is not None), default=None),
+            "p99": max((x["p99"] for x in lags if x.get("p99") is not None), default=None),
+            "max": max((x["max"] for x in lags if x.get("max") is not None), default=None),
+        },
+        "loop_lag_p99_ms": worst("loop_lag_p99_ms"),
+        "gc_collections": sum(int(r.get("gc_collections") or 0) for r in reports),
+        "gc_pause_max_ms": worst("gc_pause_max_ms"),
+        "gc_pause_total_ms": round(sum(r.get("gc_pause_total_ms") or 0.0 for r in reports), 3),
+        "loop_lag_idle_ms": worst("loop_lag_idle_ms"),
+        "client_bound": bool(bound),
+        "client_bound_reason": "; ".join(bound) or None,
+        "workers": {
+            "cpu_share_total": round(sum(r.get("client_cpu_share") or 0.0 for r in reports), 4),
+            "per_worker": per_worker,
+        },
+    }
+    if clock:
+        out["clock"] = {
+            "offset_ns_max_abs": max(abs(c["offset_ns"]) for c in clock),
+            "error_bound_ns_max": max(c["error_bound_ns"] for c in clock),
+            "applied": any(c["applied"] for c in clock),
+        }
+    return out

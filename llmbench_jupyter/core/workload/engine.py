@@ -9,7 +9,6 @@ is the jobs layer's business (``jobs.bench_run``).
 from __future__ import annotations
 
 import asyncio
-import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from llmbench_jupyter.core.records import RequestRecord, new_id
 from llmbench_jupyter.core.targets import join_url
 from llmbench_jupyter.core.workload.prepare import Prepared, prepare
 from llmbench_jupyter.core.workload.result import WorkloadResult
+from llmbench_jupyter.core.workload.shard import Shard, arrival_offsets_ns, phase_key
 from llmbench_jupyter.core.workload.spec import (
     BenchSpec,
     Phase,
@@ -44,9 +44,15 @@ FinishHook = Callable[[str, dict[str, Any] | None], Awaitable[None]]
 
 class _Runner:
     def __init__(
-        self, spec: BenchSpec, run_id: str, owner: str, emit: Callable[[RequestRecord], None]
+        self,
+        spec: BenchSpec,
+        run_id: str,
+        owner: str,
+        emit: Callable[[RequestRecord], None],
+        shard: Shard | None = None,
     ) -> None:
         self.spec = spec
+        self.shard = shard
         self.run_id = run_id
         self.owner = owner
         self.emit = emit
@@ -113,65 +119,71 @@ class _Runner:
             skip = phase.target.skip_params
             ctx.max_tokens = None if "max_tokens" in skip else max_tokens_for(spec, phase.target)
             ctx.temperature = None if "temperature" in skip else spec.temperature
-        warm = prompts[: spec.warmup]
-        measured = prompts[spec.warmup :]
+        warm = list(enumerate(prompts[: spec.warmup]))
+        measured = list(enumerate(prompts[spec.warmup :]))
+        streams, shard, start_ns = spec.concurrency, self.shard, None
+        if shard is not None:  # this worker's part (core.workload.shard), phases in step
+            assert shard.sync is not None
+            warm, measured, streams = shard.take(warm), shard.take(measured), shard.streams
+            await shard.sync(phase_key(phase) + "|warm")
         if warm:
-            await self._closed_loop(ctx, warm, min(spec.concurrency, len(warm)), True, 0)
+            await self._closed_loop(ctx, warm, min(streams, len(warm)), True)
+        if shard is not None and shard.sync is not None:
+            start_ns = await shard.sync(phase_key(phase) + "|go")
         if spec.rate is None:
-            await self._closed_loop(ctx, measured, spec.concurrency, False, 0)
+            await self._closed_loop(ctx, measured, streams, False)
         else:
-            await self._open_loop(ctx, measured, spec.rate)
+            full = prompts[spec.warmup :]
+            if shard is not None:
+                arrivals = shard.arrivals.get(phase_key(phase), [])
+            else:
+                offsets = arrival_offsets_ns(spec.seed, phase, len(full), spec.rate, spec.arrivals)
+                arrivals = list(enumerate(offsets))
+            await self._open_loop(ctx, full, arrivals, streams, start_ns)
 
     async def _closed_loop(
         self,
         ctx: _RequestContext,
-        prompts: list[tuple[str, int]],
+        items: list[tuple[int, tuple[str, int]]],
         concurrency: int,
         warmup: bool,
-        first_index: int,
     ) -> None:
-        indices = iter(range(len(prompts)))
+        """``items``: (run index, (prompt, padding tokens)), sent ``concurrency`` at a time."""
+        pending = iter(items)
 
         async def worker() -> None:
-            for i in indices:
-                text, padding = prompts[i]
-                self.emit(await ctx.request(text, padding, first_index + i, warmup, None))
+            for i, (text, padding) in pending:
+                self.emit(await ctx.request(text, padding, i, warmup, None))
 
-        await asyncio.gather(*(worker() for _ in range(max(1, min(concurrency, len(prompts))))))
+        await asyncio.gather(*(worker() for _ in range(max(1, min(concurrency, len(items))))))
 
     async def _open_loop(
-        self, ctx: _RequestContext, prompts: list[tuple[str, int]], rate: float
+        self,
+        ctx: _RequestContext,
+        prompts: list[tuple[str, int]],
+        arrivals: list[tuple[int, int]],
+        streams: int,
+        start_ns: int | None,
     ) -> None:
-        """Poisson (seeded) or constant arrivals at ``rate``/s (``spec.arrivals``); every
-        timing counts from the intended send."""
-        rng = random.Random(f"{self.spec.seed}:arrivals:{ctx.phase.target.key}:{ctx.phase.tier}")
-        constant = self.spec.arrivals == "constant"
-        offsets_ns, t = [], 0.0
-        for _ in prompts:
-            t += 1.0 / rate if constant else rng.expovariate(rate)
-            offsets_ns.append(int(t * 1e9))
-        cap = asyncio.Semaphore(self.spec.concurrency) if self.spec.concurrency > 1 else None
-        start_ns = perf_counter_ns() + 20_000_000
+        """Seeded Poisson or constant arrivals (``spec.arrivals``), a schedule of ``(index,
+        offset ns)``; every timing counts from the intended send. ``start_ns``: the common
+        start of a sharded run."""
+        cap = asyncio.Semaphore(streams) if self.spec.concurrency > 1 else None
+        if start_ns is None:
+            start_ns = perf_counter_ns() + 20_000_000
         tasks: list[asyncio.Task[None]] = []
 
         async def fire(i: int, intended_ns: int) -> None:
             text, padding = prompts[i]
+            scheduled_ms = (intended_ns - start_ns) / 1e6
             if cap is None:
-                self.emit(
-                    await ctx.request(
-                        text, padding, i, False, intended_ns, (intended_ns - start_ns) / 1e6
-                    )
-                )
+                self.emit(await ctx.request(text, padding, i, False, intended_ns, scheduled_ms))
             else:
                 async with cap:
-                    self.emit(
-                        await ctx.request(
-                            text, padding, i, False, intended_ns, (intended_ns - start_ns) / 1e6
-                        )
-                    )
+                    self.emit(await ctx.request(text, padding, i, False, intended_ns, scheduled_ms))
 
         try:
-            for i, offset in enumerate(offsets_ns):
+            for i, offset in arrivals:
                 intended = start_ns + offset
                 delay = (intended - perf_counter_ns()) / 1e9
                 if delay > 0:
@@ -279,14 +291,34 @@ async def arun(
     owner: str = "",
     on_start: Callable[[int], None] | None = None,
     on_finish: FinishHook | None = None,
+    shard: Shard | None = None,
 ) -> WorkloadResult:
     """Run a benchmark to completion; every record goes to ``sink`` as it completes.
 
     ``on_start(planned)`` is called with the number of requests planned before prompts are
     built; ``on_finish(status, overhead)`` once at the end, also when the run fails or is
     cancelled, so a caller can close what it opened for the run.
+
+    With more than one worker (``spec.workers``, or chosen automatically) the run is
+    split across processes that each run this function on a ``shard``
+    (:mod:`llmbench_jupyter.core.workload.workers`); the caller sees no difference.
     """
     spec.validate()
+    if shard is None:
+        from llmbench_jupyter.core.workload.workers import resolve_workers, run_workers
+
+        count, reason = resolve_workers(spec)
+        if count > 1:
+            return await run_workers(
+                spec,
+                count,
+                reason,
+                sink=sink,
+                run_id=run_id,
+                owner=owner,
+                on_start=on_start,
+                on_finish=on_finish,
+            )
     phases, skipped = plan(spec)
     # resolves every target's parameters (refusing bad ones before anything is sent); may
     # import litellm once, so off the event loop
@@ -300,7 +332,7 @@ async def arun(
 
     if on_start is not None:
         on_start(len(phases) * (spec.runs + spec.warmup))
-    runner = _Runner(spec, run_id or new_id(), owner, emit)
+    runner = _Runner(spec, run_id or new_id(), owner, emit, shard)
     monitor = OverheadMonitor()
     try:
         runner.prepared = await asyncio.to_thread(prepare, spec, phases)

@@ -39,6 +39,9 @@ class BenchSpec:
     parallel_providers: bool = True
     sequential_models: bool | None = None  # None: each provider's config decides
     name: str | None = None
+    #: client processes sharing the load (core.workload.shard); None = automatic
+    #: (core.workload.workers.resolve_workers): one unless the load needs more
+    workers: int | None = None
 
     def validate(self) -> None:
         problems = []
@@ -62,6 +65,19 @@ class BenchSpec:
         bad = [t for t in self.context_tiers if not isinstance(t, int) or t < 0]
         if bad or not self.context_tiers:
             problems.append(f"context_tiers: found {self.context_tiers}, expected integers >= 0")
+        if self.workers is not None and (
+            isinstance(self.workers, bool) or not isinstance(self.workers, int) or self.workers < 1
+        ):
+            problems.append(
+                f"workers: found {self.workers!r}, expected an integer >= 1 (or None: automatic)"
+            )
+        elif self.workers is not None and self.workers > 1:
+            streams = self.concurrency if self.rate is None or self.concurrency > 1 else None
+            if streams is not None and self.workers > streams:
+                problems.append(
+                    f"workers: found {self.workers}, expected at most concurrency "
+                    f"({streams}): each worker process needs at least one stream"
+                )
         if self.timeout_s <= 0:
             problems.append(f"timeout_s: found {self.timeout_s}, expected seconds > 0")
         if problems:
