@@ -96,8 +96,8 @@ def test_spec_copies_a_benchmark_and_refuses_bad_values() -> None:
         SelftestSpec(concurrency=0).validate()
     with pytest.raises(InputError, match="itl_ms"):
         SelftestSpec(itl_ms=float("nan")).validate()
-    with pytest.raises(InputError, match="workers"):
-        SelftestSpec(workers=4).validate()  # one process today: said, not ignored
+    with pytest.raises(InputError, match="workers: found 4, expected at most concurrency"):
+        SelftestSpec(workers=4, concurrency=2).validate()
     assert SelftestSpec(concurrency=64).rounds() * 64 <= 128
 
 
@@ -112,13 +112,13 @@ def test_modes_from_the_option_and_the_config() -> None:
     assert not wanted("long", short) and wanted("long", long) and wanted("always", short)
 
 
-def _check_report(r: Any, streams: int) -> None:
+def _check_report(r: Any, streams: int, workers: int = 1) -> None:
     d = r.to_dict()
     for key in ("ttft", "gap"):
         p50, p99, top = (d[f"{key}_err_{s}_ms"] for s in ("p50", "p99", "max"))
         assert 0 <= p50 <= p99 <= top, (key, p50, p99, top)
     assert d["bound_ms"] == max(d["ttft_err_p99_ms"], d["gap_err_p99_ms"])
-    assert d["concurrency"] == streams and d["workers"] == 1
+    assert d["concurrency"] == streams and d["workers"] == workers
     assert d["requests"] >= 2 * streams and d["failed_requests"] == 0
     assert d["early_stamps"] == 0  # the role chunk the sim sends first was not a token
     assert d["gap_pairs"] == d["requests"] * 9  # 10 answer chunks each, counts agree
@@ -133,6 +133,14 @@ def test_report_against_the_simulated_endpoint_in_its_own_process() -> None:
     _check_report(report, 3)
     text = repr(report)
     assert "TTFT error" in text and "chunk-gap error" in text and "client-bound" in text
+
+
+def test_a_run_in_two_worker_processes_is_tested_in_two() -> None:
+    bench = BenchSpec(targets=[adhoc("http://127.0.0.1:9/v1", "sim-fast")], concurrency=4,
+                      workers=2)  # fmt: skip
+    spec = SelftestSpec.for_bench(bench, seconds=0.3)
+    assert spec.workers == 2
+    _check_report(run_selftest(spec), 4, workers=2)
 
 
 def test_a_cpu_burning_coroutine_makes_the_machine_too_loaded(sim: SimServer) -> None:

@@ -40,8 +40,8 @@ LONG_RUN_REQUESTS = 200
 class SelftestSpec:
     """The load a self-test puts on the client; :meth:`for_bench` copies a benchmark's.
 
-    ``workers`` is the number of client processes: the engine runs one today, so only 1
-    is accepted until it takes more (then it is passed on). ``seconds`` is how long the
+    ``workers`` is the number of client processes (the benchmark's, resolved as the engine
+    resolves it: ``core.workload.workers.resolve_workers``). ``seconds`` is how long the
     measuring lasts, roughly; ``limit_ms`` the error above which the machine is called
     too loaded.
     """
@@ -70,13 +70,13 @@ class SelftestSpec:
             value = getattr(self, name)
             if not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
                 problems.append(f"{name}: found {value!r}, expected a number > 0")
+        if not problems and self.workers > self.concurrency:
+            problems.append(
+                f"workers: found {self.workers}, expected at most concurrency "
+                f"({self.concurrency}): each worker process needs a stream"
+            )
         if problems:
             raise InputError("invalid self-test:\n  " + "\n  ".join(problems))
-        if self.workers > 1 and not _engine_takes_workers():
-            raise InputError(
-                f"self-test workers: found {self.workers}; this engine runs in one process, "
-                "so only workers=1 can be measured"
-            )
 
     @property
     def chunks(self) -> int:
@@ -105,9 +105,9 @@ class SelftestSpec:
         endpoint's chunking is not known before it answers: the defaults stand in."""
         scenario = _first_scenario(spec)
         values: dict[str, Any] = {"concurrency": int(spec.concurrency), "seed": spec.seed}
-        workers = getattr(spec, "workers", None)
-        if isinstance(workers, int) and workers >= 1:
-            values["workers"] = workers
+        from llmbench_jupyter.core.workload.workers import resolve_workers
+
+        values["workers"] = resolve_workers(spec)[0]  # automatic resolved as the run will
         if scenario is not None:
             values.update(
                 tokens_per_chunk=scenario.tokens_per_chunk,
@@ -117,12 +117,6 @@ class SelftestSpec:
             )
         values.update(changes)
         return cls(**values)
-
-
-def _engine_takes_workers() -> bool:
-    from llmbench_jupyter.core.workload import BenchSpec
-
-    return "workers" in {f.name for f in dataclasses.fields(BenchSpec)}
 
 
 def _first_scenario(spec: Any) -> Any:
@@ -230,11 +224,10 @@ async def _measure(spec: SelftestSpec, url: str, started: float) -> SelftestRepo
         adhoc(url, spec.model(), label="timing-selftest"),
         tokenizer_hint="regex-approx", input_cost_per_mtok=0.0, output_cost_per_mtok=0.0,
     )  # fmt: skip
-    extra: dict[str, Any] = {"workers": spec.workers} if _engine_takes_workers() else {}
     bench = BenchSpec(
         targets=[target], runs=spec.rounds() * spec.concurrency, warmup=spec.concurrency,
         max_tokens=spec.chunks * spec.tokens_per_chunk, concurrency=spec.concurrency,
-        seed=spec.seed, timeout_s=30.0, name="timing self-test", **extra,
+        seed=spec.seed, timeout_s=30.0, name="timing self-test", workers=spec.workers,
     )  # fmt: skip
     result = await arun(bench)  # the one engine; nothing stored (no store opened)
     measured = result.measured
