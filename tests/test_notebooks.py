@@ -22,7 +22,7 @@ import pytest
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 SHIPPED = ("quickstart.ipynb", "benchmark_report.ipynb", "tool_eval.ipynb", "tuning.ipynb",
-           "experiment_report.ipynb")  # fmt: skip
+           "experiment_report.ipynb", "load_sweep.ipynb")  # fmt: skip
 MAX_BYTES = 1_000_000
 
 pytestmark = pytest.mark.slow
@@ -144,9 +144,34 @@ def test_tuning_follows_the_cell_plan_and_shows_the_verdicts() -> None:
     assert "api_key" not in sources and "sim_url" not in sources  # the job starts its sim
 
 
+def test_load_sweep_follows_the_cell_plan_and_finds_the_known_capacity() -> None:
+    """The saved report: a sweep, then an SLO search whose limit is within 10% of the
+    simulator's known capacity (100 req/s), bracketed by a failed rate, then reloaded."""
+    nb = nbformat.read(NOTEBOOKS / "load_sweep.ipynb", as_version=4)
+    assert "parameters" in nb.cells[2].metadata.get("tags", [])
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    plan = ["parse_config(", "lj.sweep(", "sweep.plot()", "lj.slo_search(",
+            "search.to_pandas()", "search.plot()", "lj.load_sweep("]  # fmt: skip
+    positions = [next(i for i, c in enumerate(code) if step in c.source) for step in plan]
+    assert positions == sorted(positions)
+    text = {step: _outputs_text(code[i]) for step, i in zip(plan, positions, strict=True)}
+    assert "known capacity: 100 requests/s" in text["parse_config("]
+    assert "JobWidget(job" in text["lj.sweep("] and "goodput_rps" in text["lj.sweep("]
+    for chart in ("sweep.plot()", "search.plot()"):
+        assert "application/vnd.plotly.v1+json" in json.dumps(
+            code[positions[plan.index(chart)]].outputs
+        )
+    found = re.search(r"found ([\d.]+) req/s .*, ([\d.]+) req/s, failed", text["lj.slo_search("])
+    assert found, text["lj.slo_search("]
+    limit, above = float(found.group(1)), float(found.group(2))
+    assert abs(limit / 100 - 1) <= 0.10 and limit < above
+    assert f"limit: {limit:g} req/s meets p99 TTFT ≤ 150 ms" in text["lj.slo_search("]
+    assert f"limit {limit:g} req/s, same table: True" in text["lj.load_sweep("]
+
+
 #: A newcomer's order, all against one store: the quickstart, the tool eval, the report,
-#: the quickstart once more (its history and leaderboard now see an eval run too), and
-#: parameter tuning.
+#: the quickstart once more (its history and leaderboard now see an eval run too),
+#: parameter tuning, the experiment report and the load sweep.
 NEWCOMER_ORDER = (
     "quickstart.ipynb",
     "tool_eval.ipynb",
@@ -154,6 +179,7 @@ NEWCOMER_ORDER = (
     "quickstart_again.ipynb",
     "tuning.ipynb",
     "experiment_report.ipynb",
+    "load_sweep.ipynb",
 )
 
 
