@@ -14,6 +14,7 @@ from llmbench_jupyter.stats._latency import (
     compare,
     live_medians,
     summarize,
+    summary_rows,
 )
 from llmbench_jupyter.stats._overhead import (
     client_bound_reason,
@@ -64,5 +65,6 @@ __all__ = [
     "sign_test_worse",
     "sketch_quantile",
     "summarize",
+    "summary_rows",
     "wilson_interval",
 ]
