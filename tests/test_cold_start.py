@@ -121,3 +121,20 @@ def test_overhead_counts_from_the_first_send() -> None:
     assert lag["max"] < 300  # the 300 ms block came before the window
     assert isinstance(report["wall_s"], float) and report["wall_s"] < 0.3
     assert isinstance(report["client_cpu_s"], float) and report["client_cpu_s"] < 0.3
+
+
+def test_a_bench_result_repr_does_not_print_its_records() -> None:
+    """``asyncio.run`` formats its main task on exit, result included: a repr of every record
+    cost ~0.1 s per 640 records at the end of each CLI run."""
+    from llmbench_jupyter.analysis.bench_result import BenchResult
+    from llmbench_jupyter.core.records import RequestRecord
+
+    records = [
+        RequestRecord(request_id=f"r{i}", run_id=None, provider="p", model="m") for i in range(50)
+    ]
+    result = BenchResult(
+        run_id=None, spec={}, records=records, skipped=[], overhead={}, status="done"
+    )
+    text = repr(result)
+    assert "r49" not in text and len(text) < 200
+    assert "50 measured requests" in text
