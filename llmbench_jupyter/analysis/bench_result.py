@@ -26,7 +26,7 @@ SUMMARY_VIEW = (
 )  # fmt: skip
 
 
-@dataclass
+@dataclass(repr=False)  # WorkloadResult's one-line repr: a generated one prints every record
 class BenchResult(WorkloadResult):
     """Records of one benchmark run, its summary statistics, figures and HTML view."""
 

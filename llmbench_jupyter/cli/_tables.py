@@ -1,6 +1,8 @@
 """What the commands print: rich tables of bench and eval results, and their formatting.
 
 Nothing here computes a number: the tables arrange what ``stats`` and ``EvalResult`` return.
+Every import is inside the function that needs it: ``llmbench bench`` must not pay for the
+eval modules, nor for pandas (its table takes ``stats.summary_rows``' plain rows).
 """
 
 from __future__ import annotations
@@ -8,9 +10,6 @@ from __future__ import annotations
 import math
 import sys
 from typing import Any
-
-from llmbench_jupyter.analysis.display import fmt_rate_ci
-from llmbench_jupyter.evals.scoring import summary_fields
 
 
 def _fmt(value: Any, digits: int = 1) -> str:
@@ -44,7 +43,9 @@ def summary_table(result: Any) -> Any:
     from rich import box
     from rich.table import Table
 
-    df = result.summary(full=True)
+    from llmbench_jupyter.stats import summary_rows
+
+    rows = summary_rows(result.records)
     table = Table(
         title="llmbench summary of measured requests (warm-up excluded); "
         "tier = context tokens added",
@@ -59,7 +60,7 @@ def summary_table(result: Any) -> Any:
     table.add_column("tier", justify="right")
     for header, _, _ in SUMMARY_COLUMNS:
         table.add_column(header, justify="right")
-    for row in df.to_dict("records"):
+    for row in rows:
         errs = row.get("error_categories") or {}
         cells = [_fmt(row[col], digits) for _, col, digits in SUMMARY_COLUMNS]
         if errs:
@@ -100,6 +101,8 @@ def _client_line(o: dict[str, Any]) -> str:
 
 
 def _rate_cell(r: Any) -> str:
+    from llmbench_jupyter.analysis.display import fmt_rate_ci
+
     return "N/A" if r is None else fmt_rate_ci(r.rate, r.ci_low, r.ci_high)
 
 
@@ -108,6 +111,9 @@ def eval_tables(result: Any) -> list[Any]:
     category (one row per category, so a suite with many categories never squeezes a
     rate cell over two lines), then consistency over repeats."""
     from rich.table import Table
+
+    from llmbench_jupyter.analysis.display import fmt_rate_ci
+    from llmbench_jupyter.evals.scoring import summary_fields
 
     suite = result.suite
     cats = result.categories

@@ -159,7 +159,9 @@ def _tiktoken_encoding(name: str) -> Any | None:
     try:
         import tiktoken
 
-        return tiktoken.get_encoding(name)
+        encoding = tiktoken.get_encoding(name)
+        _loaded_encodings.add(name)
+        return encoding
     except Exception:  # a corrupt cache file or an old tiktoken: use the fallback
         return None
 
@@ -189,13 +191,48 @@ def model_encoding(model_id: str) -> str | None:
     return None
 
 
-def get_tokenizer(model_id: str, hint: str | None = None) -> Tokenizer:
+class LazyTokenizer(Tokenizer):
+    """An approximate tiktoken tokenizer that loads its encoding when first asked to count.
+
+    Loading an encoding takes ~0.1 s of CPU. A run that pads no context only counts with
+    an approximate tokenizer when a response lacks usage, which most servers send, so the
+    encoding is often never needed; when it is, the first such response loads it (once
+    per process). The name is the one the loaded tokenizer has, known without loading.
+    """
+
+    def __init__(self, encoding: str) -> None:
+        super().__init__(f"{encoding} (approximation)", encoding, exact=False)
+        self._loaded: Tokenizer | None = None
+
+    @property
+    def loaded(self) -> bool:
+        return self._loaded is not None
+
+    def _get(self) -> Tokenizer:
+        if self._loaded is None:
+            self._loaded = _tokenizer(self.encoding, exact=False)
+            self.name, self.encoding = self._loaded.name, self._loaded.encoding
+        return self._loaded
+
+    def encode(self, text: str) -> list[int]:
+        return self._get().encode(text)
+
+    def decode(self, ids: list[int]) -> str:
+        return self._get().decode(ids)
+
+    def count(self, text: str) -> int:
+        return self._get().count(text)
+
+
+def get_tokenizer(model_id: str, hint: str | None = None, *, lazy: bool = False) -> Tokenizer:
     """The best offline tokenizer for ``model_id``.
 
     ``hint`` (a tiktoken encoding name, e.g. from the config's ``tokenizer``) wins over
     inference. Models outside the OpenAI families get cl100k_base, named as an
     approximation. Without the encoding files, a regex tokenizer (``regex-approx``).
     Never returns None; the Optional-free type is a convenience for callers.
+    ``lazy``: an approximation not loaded yet comes as a :class:`LazyTokenizer` (an exact
+    tokenizer checks every response's usage, so it is always loaded at once).
     """
     own = model_encoding(model_id)
     if hint:
@@ -206,7 +243,19 @@ def get_tokenizer(model_id: str, hint: str | None = None) -> Tokenizer:
             )
         if hint == REGEX_NAME:
             return _regex_tokenizer()
-        return _tokenizer(hint, exact=(hint == own))
+        return _maybe_lazy(hint, exact=(hint == own), lazy=lazy)
     if own is not None:
         return _tokenizer(own, exact=True)
-    return _tokenizer(_APPROX_ENCODING, exact=False)
+    return _maybe_lazy(_APPROX_ENCODING, exact=False, lazy=lazy)
+
+
+def _maybe_lazy(encoding: str, exact: bool, lazy: bool) -> Tokenizer:
+    if exact or not lazy or encoding in _loaded_encodings:
+        return _tokenizer(encoding, exact)
+    if not _cached_offline(encoding) or importlib.util.find_spec("tiktoken") is None:
+        return _regex_tokenizer()  # what loading would give: no need to wait for it
+    return LazyTokenizer(encoding)
+
+
+#: Encodings whose tiktoken tables this process has loaded.
+_loaded_encodings: set[str] = set()

@@ -12,13 +12,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llmbench_jupyter.analysis.bench_result import BenchResult
 from llmbench_jupyter.core.records import RequestRecord
 from llmbench_jupyter.core.workload import BenchSpec, describe_run, plan
 from llmbench_jupyter.core.workload import arun as run_workload
 from llmbench_jupyter.jobs.provenance import host, versions
+
+if TYPE_CHECKING:
+    from llmbench_jupyter.store.writer import StoreWriter
 
 
 async def arun(
@@ -84,13 +87,15 @@ async def _run_stored(
     timing: dict[str, Any] | None = None,
     cluster: Any = None,
 ) -> BenchResult:
-    from llmbench_jupyter.store import current_owner, open_store
-    from llmbench_jupyter.store.writer import StoreWriter
+    from llmbench_jupyter.store.owner import current_owner  # no SQLAlchemy without save
 
     owner = owner or current_owner()
     writer: StoreWriter | None = None
     run_id: str | None = None
     if save:  # the event loop never waits on the database (opening may even migrate it)
+        from llmbench_jupyter.store import open_store
+        from llmbench_jupyter.store.writer import StoreWriter
+
         store = store or await asyncio.to_thread(open_store)
         described = await asyncio.to_thread(describe_run, spec, *plan(spec))  # may load litellm
         if sweep is not None:

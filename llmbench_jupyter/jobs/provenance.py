@@ -1,16 +1,21 @@
-"""Where a stored run came from: package versions and the host, recorded with every run."""
+"""Where a stored run came from: package versions and the host, recorded with every run.
+
+``importlib.metadata`` (and the email package it loads) and ``platform`` are imported when
+a run is stored, not when a ``--no-save`` run merely imports this module.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
-import platform
 import socket
-from importlib import metadata
 from typing import Any
 
 
 def versions() -> dict[str, str]:
+    import platform
+    from importlib import metadata
+
     out = {"python": platform.python_version()}
     for pkg in ("llmbench-jupyter", "aiohttp", "sqlalchemy", "litellm", "tiktoken", "numpy"):
         with contextlib.suppress(metadata.PackageNotFoundError):
@@ -19,6 +24,8 @@ def versions() -> dict[str, str]:
 
 
 def host() -> dict[str, Any]:
+    import platform
+
     return {
         "hostname": socket.gethostname(),
         "platform": platform.platform(),

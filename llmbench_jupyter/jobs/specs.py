@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llmbench_jupyter.core.errors import LLMBenchError
+
+if TYPE_CHECKING:
+    from llmbench_jupyter.core.config import Config
 
 
 def _as_list(value: str | Sequence[str] | None) -> list[str] | None:
@@ -99,15 +102,17 @@ def build_bench_spec(
     model, which is benchmarked when no model is named.
     """
     from llmbench_jupyter.core import targets as targets_mod
-    from llmbench_jupyter.core.config import Config, load_config
     from llmbench_jupyter.core.workload import DEFAULT_PROMPT, BenchSpec
-    from llmbench_jupyter.store import keys
 
     models = _as_list(model)
     found = load_profile(profile)
     if found is not None and not models and not api_base:
         models = [found["target"]]
-    loaded: Config | None = config if isinstance(config, Config) else None
+    loaded: Config | None = None
+    if config is not None or not api_base:  # an ad hoc target alone needs no YAML/pydantic
+        from llmbench_jupyter.core.config import Config, load_config
+
+        loaded = config if isinstance(config, Config) else None
     if api_base:
         if models and len(models) > 1:
             raise LLMBenchError("--api-base takes exactly one --model")
@@ -116,6 +121,8 @@ def build_bench_spec(
             loaded = load_config(config)
         snapshot: dict[str, Any] = {"adhoc": True}
     else:
+        from llmbench_jupyter.store import keys  # the key vault: configured providers only
+
         if loaded is None:
             loaded = load_config(config)
         chosen = targets_mod.from_config(

@@ -14,6 +14,7 @@ from llmbench_jupyter.stats._latency import (
     compare,
     live_medians,
     summarize,
+    summary_rows,
 )
 from llmbench_jupyter.stats._overhead import (
     client_bound_reason,
@@ -86,6 +87,7 @@ __all__ = [
     "sketch_quantile",
     "slo_check",
     "summarize",
+    "summary_rows",
     "timing_bound_ms",
     "timing_errors",
     "timing_verdict",

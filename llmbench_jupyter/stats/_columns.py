@@ -11,6 +11,7 @@ import dataclasses
 import itertools
 import json
 import math
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -97,12 +98,8 @@ def _columns(records: Any, names: Sequence[str], where: str) -> dict[str, list[A
     Missing fields, None and NaN take the RequestRecord default, so a dict without
     ``status`` counts as ok and one without ``is_warmup`` as a measured request.
     """
-    try:
-        import pandas as pd
-
-        is_frame = isinstance(records, pd.DataFrame)
-    except ImportError:  # pragma: no cover - pandas is a dependency
-        is_frame = False
+    pd = sys.modules.get("pandas")  # no DataFrame exists unless pandas was imported
+    is_frame = pd is not None and isinstance(records, pd.DataFrame)
     if is_frame:
         out_frame: dict[str, list[Any]] = {}
         for name in names:

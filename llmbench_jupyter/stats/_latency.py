@@ -51,8 +51,35 @@ def summarize(
     are left out entirely unless ``include_warmup``. ``itl_ms_*`` pools every chunk gap
     of the group's successful requests. Groups keep first-seen order.
     """
-    import numpy as np
     import pandas as pd
+
+    columns, rows = _summary(records, by, metrics, include_warmup, seed, n_boot)
+    return pd.DataFrame(rows, columns=columns)
+
+
+def summary_rows(
+    records: Any,
+    *,
+    by: Sequence[str] = GROUP_KEYS,
+    metrics: Sequence[str] = METRICS,
+    include_warmup: bool = False,
+    seed: int = 0,
+    n_boot: int = 2000,
+) -> list[dict[str, Any]]:
+    """:func:`summarize`'s rows as plain dicts (same columns, same order), without pandas:
+    for the command line's table, where importing pandas would cost more than the run."""
+    return _summary(records, by, metrics, include_warmup, seed, n_boot)[1]
+
+
+def _summary(
+    records: Any,
+    by: Sequence[str],
+    metrics: Sequence[str],
+    include_warmup: bool,
+    seed: int,
+    n_boot: int,
+) -> tuple[list[str], list[dict[str, Any]]]:
+    import numpy as np
 
     by = _check_fields(by, "summarize(by=...)", allow_lists=False)
     metrics = _check_fields(metrics, "summarize(metrics=...)", allow_lists=False)
@@ -119,7 +146,7 @@ def summarize(
         known = costs[~np.isnan(costs)]
         row["total_cost_usd"] = float(known.sum()) if known.size else None
         rows.append(row)
-    return pd.DataFrame(rows, columns=columns)
+    return columns, rows
 
 
 def _cost_per_1k_output(costs: np.ndarray, tokens: np.ndarray) -> float | None:

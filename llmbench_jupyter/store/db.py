@@ -1,34 +1,38 @@
 """Database URLs, engines and schema upgrades for the results store.
 
 Migrations ship inside the package and run programmatically, so opening a store
-works from any working directory and always lands on the current schema.
+works from any working directory and always lands on the current schema. Alembic is
+imported only when a migration is due: opening a current database reads
+``alembic_version`` with plain SQL and compares it with the head revision parsed from
+the migration files' names (:func:`schema_heads`), which costs milliseconds, not Alembic's
+import.
 """
 
 from __future__ import annotations
 
-import getpass
 import json
 import math
 import os
 import re
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import platformdirs
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import StaticPool
 
 from llmbench_jupyter.core.errors import LLMBenchError, scrub
+from llmbench_jupyter.store.owner import current_owner as current_owner  # lived here first
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 APP_NAME = "llmbench-jupyter"
 DB_URL_ENV = "LLMBENCH_DB_URL"
-USER_ENV = "LLMBENCH_USER"
 #: ``0`` makes a store check the schema instead of migrating it. A hub sets it for user
 #: servers: users' roles may not run DDL, and the hub admin migrates (hub.provision).
 MIGRATE_ENV = "LLMBENCH_DB_MIGRATE"
@@ -49,17 +53,6 @@ def default_db_url() -> str:
         return env
     data_dir = Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
     return f"sqlite:///{data_dir / 'llmbench.db'}"
-
-
-def current_owner() -> str:
-    """The owner recorded on new rows: ``$LLMBENCH_USER``, else the login name."""
-    env = os.environ.get(USER_ENV, "").strip()
-    if env:
-        return env
-    try:
-        return getpass.getuser()
-    except Exception:  # no passwd entry and no LOGNAME/USER (some containers)
-        return f"uid{os.getuid()}"
 
 
 def mask_url(url: str | URL) -> str:
@@ -162,6 +155,8 @@ def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
 
 def alembic_config(url: URL | None = None) -> Config:
     """An Alembic config pointing at the packaged migrations (independent of cwd)."""
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     if url is not None:
@@ -181,9 +176,31 @@ def migrations_enabled() -> bool:
     raise LLMBenchError(f"${MIGRATE_ENV}: found {value!r}, expected 1 (migrate) or 0 (check only)")
 
 
+#: ``revision = "0013"`` / ``down_revision = "0012"`` lines of a migration file.
+_REVISION_LINE = re.compile(r"^(down_revision|revision)\s*=\s*(?:\"([^\"]*)\"|None)\s*$", re.M)
+
+
 def schema_heads() -> set[str]:
-    """The head revision(s) of the migrations shipped with this package."""
-    return set(ScriptDirectory.from_config(alembic_config()).get_heads())
+    """The head revision(s) of the migrations shipped with this package.
+
+    Read from the migration files' ``revision``/``down_revision`` lines, without importing
+    Alembic (a test checks this against Alembic's own ``ScriptDirectory``): a revision no
+    other revision revises is a head.
+    """
+    return set(_parsed_heads())
+
+
+@cache
+def _parsed_heads() -> frozenset[str]:
+    revisions: set[str] = set()
+    revised: set[str] = set()
+    for path in (MIGRATIONS_DIR / "versions").glob("*.py"):
+        found = dict((m[0], m[1] or None) for m in _REVISION_LINE.findall(path.read_text()))
+        if found.get("revision"):
+            revisions.add(str(found["revision"]))
+            if found.get("down_revision"):
+                revised.add(str(found["down_revision"]))
+    return frozenset(revisions - revised)
 
 
 def require_head(engine: Engine) -> None:
@@ -210,7 +227,14 @@ def _schema_mismatch(engine: Engine, current: set[str], heads: set[str]) -> str:
 
 
 def upgrade_to_head(engine: Engine) -> None:
-    """Bring the schema to the newest revision; a no-op when it already is there."""
+    """Bring the schema to the newest revision; a no-op when it already is there.
+
+    A database already at head is recognised with one query, before Alembic is imported.
+    """
+    if _current_heads(engine) == schema_heads():
+        return
+    from alembic.script import ScriptDirectory
+
     cfg = alembic_config()
     heads = set(ScriptDirectory.from_config(cfg).get_heads())
     try:
@@ -223,11 +247,18 @@ def upgrade_to_head(engine: Engine) -> None:
 
 
 def _current_heads(engine: Engine) -> set[str]:
+    """The revision(s) in the database's ``alembic_version`` table; empty when it has none."""
     with engine.connect() as conn:
-        return set(MigrationContext.configure(conn).get_current_heads())
+        if not sa_inspect(conn).has_table("alembic_version"):
+            return set()
+        rows = conn.execute(text("SELECT version_num FROM alembic_version")).scalars()
+        return {str(r) for r in rows}
 
 
 def _upgrade(engine: Engine, cfg: Config, heads: set[str]) -> None:
+    from alembic import command
+    from alembic.runtime.migration import MigrationContext
+
     with engine.connect() as conn:
         conn = conn.execution_options(**{WRITE_TX: True})  # SQLite: lock up front
         current = set(MigrationContext.configure(conn).get_current_heads())
@@ -257,6 +288,8 @@ def _upgrade(engine: Engine, cfg: Config, heads: set[str]) -> None:
 
 
 def _known_revisions(cfg: Config) -> set[str]:
+    from alembic.script import ScriptDirectory
+
     return {rev.revision for rev in ScriptDirectory.from_config(cfg).walk_revisions()}
 
 

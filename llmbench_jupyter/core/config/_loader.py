@@ -64,8 +64,12 @@ def default_config_path(path: str | os.PathLike[str] | None = None) -> Path:
 # --------------------------------------------------------------------------- loading
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """safe_load, except that a key repeated in one mapping is an error, not a silent overwrite."""
+class _UniqueKeyLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """safe_load, except that a key repeated in one mapping is an error, not a silent overwrite.
+
+    On libyaml's parser when PyYAML has it: the pure-Python one spends ~40 ms on the shipped
+    config, which every first ``lj.bench()`` of a kernel pays.
+    """
 
 
 def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> dict[Any, Any]:

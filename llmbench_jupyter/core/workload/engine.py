@@ -57,6 +57,8 @@ class _Runner:
         self.owner = owner
         self.emit = emit
         self.prepared: dict[tuple[str, int], Prepared] = {}
+        #: Called once, as the first request is sent: opens the overhead window.
+        self.on_first_send: Callable[[], None] | None = None
         # one wall-clock anchor, so started_at costs nothing per request
         self.wall_anchor_ns = time.time_ns()
         self.mono_anchor_ns = perf_counter_ns()
@@ -222,6 +224,9 @@ class _RequestContext:
         scheduled_ms: float | None = None,
     ) -> RequestRecord:
         runner, target, spec = self.runner, self.phase.target, self.runner.spec
+        if runner.on_first_send is not None:
+            runner.on_first_send()
+            runner.on_first_send = None
         messages: list[dict[str, Any]] = []
         if target.system_prompt:
             messages.append({"role": "system", "content": target.system_prompt})
@@ -344,6 +349,7 @@ async def arun(
             )
         raise
     monitor.start()
+    runner.on_first_send = monitor.begin  # start-up before the first send is not load
     status = "done"
     try:
         await runner.run(phases)

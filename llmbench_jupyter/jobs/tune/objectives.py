@@ -16,12 +16,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llmbench_jupyter.core.errors import InputError
 from llmbench_jupyter.core.pricing import Price
-from llmbench_jupyter.evals.runner import CaseRun
 from llmbench_jupyter.stats import describe, judge_mean, wilson_interval
+
+if TYPE_CHECKING:  # annotations only: the CLI's parser reads this module's names
+    from llmbench_jupyter.evals.runner import CaseRun
 
 
 @dataclass(frozen=True)
