@@ -19,13 +19,14 @@ c = get_config()  # noqa: F821  (injected by dask-gateway-server)
 host = "127.0.0.1"
 api_port = int(env("LLMBENCH_DASK_GATEWAY_PORT", "8002"))
 scheduler_port = int(env("LLMBENCH_DASK_GATEWAY_SCHEDULER_PORT", "8786"))
+private_port = int(env("LLMBENCH_DASK_GATEWAY_PRIVATE_PORT", str(api_port + 1)))
 users_bin = env("LLMBENCH_HUB_USERS_BIN", "/opt/llmbench-hub/venv/bin")
 state = env("LLMBENCH_HUB_STATE", "/opt/llmbench-hub/state")
 
 # the gateway's proxy: HTTP API (the address users' clients use) and schedulers' TLS traffic
 c.Proxy.address = f"{host}:{api_port}"
 c.Proxy.tcp_address = f"{host}:{scheduler_port}"
-c.DaskGateway.address = f"{host}:{api_port + 1}"  # the private API behind the proxy
+c.DaskGateway.address = f"{host}:{private_port}"  # the private API behind the proxy
 
 # Tests run the gateway without a hub: LLMBENCH_DASK_GATEWAY_AUTH=simple, backend "unsafe"
 # (every cluster as the gateway's own user). A deployment leaves both unset.

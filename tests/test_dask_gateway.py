@@ -40,7 +40,9 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     state = tmp_path_factory.mktemp("gateway")
-    api, sched = _free_port(), _free_port()
+    # three ports the OS has just handed out (the private API's default, the API port + 1,
+    # may be someone's ephemeral port on a busy machine)
+    api, sched, private = _free_port(), _free_port(), _free_port()
     env = {
         **os.environ,
         "LLMBENCH_DASK_GATEWAY_AUTH": "simple",
@@ -49,6 +51,7 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
         "LLMBENCH_HUB_STATE": str(state),
         "LLMBENCH_DASK_GATEWAY_PORT": str(api),
         "LLMBENCH_DASK_GATEWAY_SCHEDULER_PORT": str(sched),
+        "LLMBENCH_DASK_GATEWAY_PRIVATE_PORT": str(private),
     }
     server = Path(sys.executable).parent / "dask-gateway-server"
     log = (state / "gateway.log").open("w")
