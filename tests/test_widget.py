@@ -187,6 +187,29 @@ def test_a_burst_of_progress_is_throttled_but_the_last_state_arrives() -> None:
     widget.close()
 
 
+def test_the_final_state_arrives_even_when_its_loop_ends_at_once() -> None:
+    """A script's ``asyncio.run`` ends as the job does: a final state waiting on the
+    loop's timer would be lost, so its wait runs on a timer thread (the rate holds)."""
+
+    async def main() -> tuple[JobWidget, Recorder]:
+        job = FakeJob()
+        widget = JobWidget(job)  # type: ignore[arg-type]
+        rec = Recorder(widget)
+        job.callback({"state": "running", "done": 1, "total": 2})
+        job.callback({"state": "running", "done": 2, "total": 2})
+        assert len(rec.changes) <= 1  # throttled: the second waits on the loop's timer
+        job.callback({"state": "done", "done": 2, "total": 2})
+        return widget, rec
+
+    widget, rec = asyncio.run(main())  # the loop is gone before the interval passed
+    deadline = time.monotonic() + 10 * MIN_INTERVAL_S
+    while widget.snapshot.get("state") != "done" and time.monotonic() < deadline:
+        time.sleep(MIN_INTERVAL_S / 10)
+    assert widget.snapshot == {"state": "done", "done": 2, "total": 2}
+    assert len(rec.changes) <= 2
+    widget.close()
+
+
 def test_non_finite_numbers_are_sent_as_null() -> None:
     snap = {"a": float("nan"), "b": [float("inf"), 1.5], "c": {"d": None}}
     assert widget_mod._json_safe(snap) == {"a": None, "b": [None, 1.5], "c": {"d": None}}

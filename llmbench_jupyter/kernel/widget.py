@@ -115,6 +115,22 @@ class Throttle:
             if self._timer is None:
                 self._schedule(wait)
 
+    def last(self, value: Any) -> None:
+        """Offer the final value: like :meth:`offer`, but a wait runs on a timer thread,
+        never on the caller's event loop, which may close first (a script's
+        ``asyncio.run`` ends as the job does, dropping its pending timers)."""
+        with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            wait = self._last_sent + self.interval - time.monotonic()
+            if wait <= 0:
+                self._pending = _NOTHING
+                self._emit(value)
+                return
+            self._pending = value
+            self._schedule(wait, on_thread=True)
+
     def cancel(self) -> None:
         """Forget a pending value (the widget is closing)."""
         with self._lock:
@@ -123,9 +139,11 @@ class Throttle:
                 self._timer.cancel()
                 self._timer = None
 
-    def _schedule(self, wait: float) -> None:
+    def _schedule(self, wait: float, on_thread: bool = False) -> None:
         wait = max(wait, 0.0)
         try:
+            if on_thread:
+                raise RuntimeError("the final value outlives any loop")
             loop = asyncio.get_running_loop()
         except RuntimeError:  # plain code with no loop: a daemon timer thread
             timer = threading.Timer(wait, self._flush)
@@ -206,8 +224,12 @@ class BaseJobWidget(anywidget.AnyWidget):
 
     # ---------------------------------------------------------------- updates
     def _on_progress(self, snapshot: Snapshot) -> None:
-        """Job callback (on the job's loop thread): send now, or once the interval passed."""
-        self._snapshot_throttle.offer(snapshot)
+        """Job callback (on the job's loop thread): send now, or once the interval passed;
+        a final state's wait runs off the loop, which may end next."""
+        if snapshot.get("state") in FINAL_STATES:
+            self._snapshot_throttle.last(snapshot)
+        else:
+            self._snapshot_throttle.offer(snapshot)
 
     def _send_snapshot(self, snapshot: Snapshot) -> bool:
         safe = _json_safe(snapshot)
@@ -284,15 +306,14 @@ class RowsJobWidget(BaseJobWidget):
         super()._on_progress(snapshot)
         version = snapshot.get("rows_version")
         final = snapshot.get("state") in FINAL_STATES
-        if version != self._rows_version:
-            self._rows_version = version
-            self._rows_throttle.offer(version)
-        elif final and not self._final_rows_offered:
-            # rows_version should already say so; asking once more at the end is cheap
-            # (unchanged rows send nothing) and makes sure the final rows are shown
-            self._rows_throttle.offer(version)
-        if final:
+        moved, self._rows_version = version != self._rows_version, version
+        if final and not self._final_rows_offered:
+            # off the loop, like the final snapshot; asking even without a version bump is
+            # cheap (unchanged rows send nothing) and makes sure the final rows are shown
             self._final_rows_offered = True
+            self._rows_throttle.last(version)
+        elif moved:
+            self._rows_throttle.offer(version)
 
     def _send_rows(self, _version: Any) -> bool:
         rows = _json_safe(self._rows_job.case_rows())
