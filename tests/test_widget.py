@@ -189,7 +189,7 @@ def test_a_burst_of_progress_is_throttled_but_the_last_state_arrives() -> None:
 
 def test_the_final_state_arrives_even_when_its_loop_ends_at_once() -> None:
     """A script's ``asyncio.run`` ends as the job does: a final state waiting on the
-    loop's timer would be lost, so its wait runs on a timer thread (the rate holds)."""
+    loop's timer would be lost, so it goes out at once."""
 
     async def main() -> tuple[JobWidget, Recorder]:
         job = FakeJob()
@@ -202,9 +202,6 @@ def test_the_final_state_arrives_even_when_its_loop_ends_at_once() -> None:
         return widget, rec
 
     widget, rec = asyncio.run(main())  # the loop is gone before the interval passed
-    deadline = time.monotonic() + 10 * MIN_INTERVAL_S
-    while widget.snapshot.get("state") != "done" and time.monotonic() < deadline:
-        time.sleep(MIN_INTERVAL_S / 10)
     assert widget.snapshot == {"state": "done", "done": 2, "total": 2}
     assert len(rec.changes) <= 2
     widget.close()
@@ -298,7 +295,8 @@ def test_real_kernel_sends_at_most_10_widget_messages_per_second(tmp_path: Path)
     for m in updates:
         assert m["content"]["data"]["method"] == "update"
         assert set(m["content"]["data"]["state"]) == {"snapshot"}
-    times = sorted(m["header"]["date"] for m in updates)
+    # ≤10 a second while running; the final state goes at once (before the job settles)
+    times = sorted(m["header"]["date"] for m in updates)[:-1]
     worst = max(
         sum(1 for t in times if start <= t < start + timedelta(seconds=1)) for start in times
     )

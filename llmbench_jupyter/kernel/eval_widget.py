@@ -4,8 +4,8 @@ Two synced traits. ``snapshot`` (the job's progress: per-target pass rates with 
 intervals, macro averages, tool F1...) follows the job at most 10 times a second, like
 every job widget. The case rows are far too big for that rate, so they travel in their
 own trait, ``rows``, refreshed from ``job.case_rows()`` only when the snapshot's
-``rows_version`` moved, at most once a second while the job runs, and delayed rather
-than dropped, so the final rows always arrive (:class:`.widget.RowsJobWidget`). Every
+``rows_version`` moved, at most once a second while the job runs, delayed rather than
+dropped; the final rows go at once with the final state (:class:`.widget.RowsJobWidget`). Every
 figure shown is computed by the job (from :mod:`llmbench_jupyter.stats` and
 :mod:`llmbench_jupyter.evals.scoring`); this widget and its JS only lay them out.
 """

@@ -93,7 +93,8 @@ class Throttle:
     delayed, never dropped, so the last value always goes out. ``send`` returns whether it
     really sent (an unchanged value costs no message and does not restart the interval).
     The delay runs on the caller's event loop, or on a timer thread when there is none.
-    The state sent with the widget's comm_open counts as the first send.
+    The state sent with the widget's comm_open counts as the first send. A final value
+    goes through :meth:`now` instead.
     """
 
     def __init__(self, interval: float, send: Callable[[Any], bool]) -> None:
@@ -115,21 +116,18 @@ class Throttle:
             if self._timer is None:
                 self._schedule(wait)
 
-    def last(self, value: Any) -> None:
-        """Offer the final value: like :meth:`offer`, but a wait runs on a timer thread,
-        never on the caller's event loop, which may close first (a script's
-        ``asyncio.run`` ends as the job does, dropping its pending timers)."""
+    def now(self, value: Any) -> None:
+        """Send at once, replacing anything pending: for a job's final state. It comes
+        once, and it must be out before ``await job`` returns: a timer left on the loop is
+        dropped when a script's ``asyncio.run`` closes it, and an update sent after the
+        cell ended is lost to a notebook run by nbconvert or nbclient (its widget state
+        would keep a stale table)."""
         with self._lock:
+            self._pending = _NOTHING
             if self._timer is not None:
                 self._timer.cancel()
                 self._timer = None
-            wait = self._last_sent + self.interval - time.monotonic()
-            if wait <= 0:
-                self._pending = _NOTHING
-                self._emit(value)
-                return
-            self._pending = value
-            self._schedule(wait, on_thread=True)
+            self._emit(value)
 
     def cancel(self) -> None:
         """Forget a pending value (the widget is closing)."""
@@ -139,11 +137,9 @@ class Throttle:
                 self._timer.cancel()
                 self._timer = None
 
-    def _schedule(self, wait: float, on_thread: bool = False) -> None:
+    def _schedule(self, wait: float) -> None:
         wait = max(wait, 0.0)
         try:
-            if on_thread:
-                raise RuntimeError("the final value outlives any loop")
             loop = asyncio.get_running_loop()
         except RuntimeError:  # plain code with no loop: a daemon timer thread
             timer = threading.Timer(wait, self._flush)
@@ -225,9 +221,10 @@ class BaseJobWidget(anywidget.AnyWidget):
     # ---------------------------------------------------------------- updates
     def _on_progress(self, snapshot: Snapshot) -> None:
         """Job callback (on the job's loop thread): send now, or once the interval passed;
-        a final state's wait runs off the loop, which may end next."""
+        a final state goes at once (a real job already spaced it from the one before:
+        it waits out its own 100 ms throttle before its final notification)."""
         if snapshot.get("state") in FINAL_STATES:
-            self._snapshot_throttle.last(snapshot)
+            self._snapshot_throttle.now(snapshot)
         else:
             self._snapshot_throttle.offer(snapshot)
 
@@ -286,8 +283,9 @@ class RowsJobWidget(BaseJobWidget):
 
     The rows are far too big for the snapshot's rate: they are refreshed from
     ``job.case_rows()`` only when the snapshot's ``rows_version`` moved, at most once a
-    second while the job runs, and delayed rather than dropped, so the final rows always
-    arrive (a final state asks once more even without a version bump).
+    second while the job runs, delayed rather than dropped; the final rows go at once
+    with the final state (asked once more even without a version bump), so they are
+    there when ``await job`` returns.
     """
 
     rows: traitlets.List[Any] = traitlets.List().tag(sync=True)
@@ -308,10 +306,10 @@ class RowsJobWidget(BaseJobWidget):
         final = snapshot.get("state") in FINAL_STATES
         moved, self._rows_version = version != self._rows_version, version
         if final and not self._final_rows_offered:
-            # off the loop, like the final snapshot; asking even without a version bump is
+            # at once, like the final snapshot; asking even without a version bump is
             # cheap (unchanged rows send nothing) and makes sure the final rows are shown
             self._final_rows_offered = True
-            self._rows_throttle.last(version)
+            self._rows_throttle.now(version)
         elif moved:
             self._rows_throttle.offer(version)
 
