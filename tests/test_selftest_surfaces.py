@@ -142,6 +142,9 @@ def test_compare_says_within_measurement_error_both_ways(
     near = base.compare(same).iloc[0]
     _assert_note_agrees(near, bound)
     assert near["timing_error_p99_ms"] == bound
+    # the same measurements reloaded from the store: no difference at all, on any machine
+    itself = base.compare(lj.load(base.run_id, store=store)).iloc[0]
+    assert itself["diff"] == 0 and itself["measurement"] == "within measurement error"
     assert "significant" in near.index  # the test result stays beside it
     far = base.compare(slow).iloc[0]
     assert far["diff"] > bound and far["measurement"] == "larger than measurement error"
