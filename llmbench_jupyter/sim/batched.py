@@ -17,7 +17,7 @@ from time import perf_counter_ns
 from typing import Any
 
 from llmbench_jupyter.sim.anthropic_wire import AnthropicStream
-from llmbench_jupyter.sim.openai_wire import OpenAIStream
+from llmbench_jupyter.sim.openai_wire import OpenAIStream, content_delta
 from llmbench_jupyter.sim.plan import Plan, Schedule
 from llmbench_jupyter.sim.scenarios import Fault, Scenario
 from llmbench_jupyter.sim.sendlog import KIND_CODE, LogEntry
@@ -88,6 +88,9 @@ async def burst(
     if delay > 0:
         await asyncio.sleep(delay / 1e9)
     planned = first - sched.arrived_ns
+    if plan.filler_only and not fmt.pending_role:
+        await _burst_filler(plan, fmt, entry, planned, write, limit)
+        return
     pieces = plan.pieces()
     cache: dict[Any, bytes] = {}
     get = cache.get
@@ -119,3 +122,35 @@ async def burst(
         stamps.extend([perf_counter_ns()] * n)
         await write(b"".join(parts))
         await asyncio.sleep(0)  # let other streams run between batches
+
+
+#: Content delta bytes by filler word, for every response (the words are a fixed list).
+_FILLER_DELTAS: dict[str, bytes] = {}
+
+
+async def _burst_filler(
+    plan: Plan, fmt: OpenAIStream, entry: LogEntry, planned: int, write: Any, limit: int
+) -> None:
+    """:func:`burst` for a plan of filler words only, with no Python step per chunk: a
+    write of chunks is ``head + (tail + head).join(deltas) + tail``, each word's delta
+    rendered once per process, and its log entries added by array ``extend``. The
+    throughput benchmark needs the server far cheaper per chunk than the client it
+    measures, on the same cores."""
+    head, tail = fmt.frame()
+    between = tail + head
+    deltas = _FILLER_DELTAS
+    code = LOG_KIND["answer"]
+    kinds, tokens, stamps, planned_log = entry.kinds, entry.tokens, entry.sent, entry.planned
+    for words in plan.filler_lists():
+        for word in set(words).difference(deltas):
+            deltas[word] = content_delta(word)
+        parts = list(map(deltas.__getitem__, words))
+        for start in range(0, len(parts), limit):
+            group = parts[start : start + limit]
+            n = len(group)
+            kinds.extend(bytes((code,)) * n)
+            tokens.extend([1] * n)
+            planned_log.extend([planned] * n)
+            stamps.extend([perf_counter_ns()] * n)
+            await write(head + between.join(group) + tail)
+            await asyncio.sleep(0)  # let other streams run between batches

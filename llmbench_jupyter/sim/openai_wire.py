@@ -28,6 +28,11 @@ def usage_dict(plan: Plan, prompt_tokens: int) -> dict[str, Any]:
     }
 
 
+def content_delta(text: str) -> bytes:
+    """A content delta's fields, the part of a chunk between :meth:`OpenAIStream.frame`."""
+    return ('"content":%s' % _esc(text)).encode()
+
+
 class OpenAIStream:
     """Bytes of each SSE event of one streamed chat completion."""
 
@@ -61,7 +66,7 @@ class OpenAIStream:
         kind, _tokens, text, index = piece
         role, self._role = self._role, ""
         if kind == "answer":
-            delta = '%s"content":%s' % (role, _esc(text))
+            delta = '%s"content":%s' % (role, _esc(text))  # as content_delta()
         elif kind == "reasoning":
             delta = '%s"reasoning_content":%s' % (role, _esc(text))
         elif kind == "tool_start":
@@ -77,6 +82,11 @@ class OpenAIStream:
                 _esc(text),
             )
         return self.pre, (self._open + delta + self._close).encode()
+
+    def frame(self) -> tuple[bytes, bytes]:
+        """The bytes before and after a delta's own fields: a content chunk is
+        ``head + b'"content":"…"' + tail`` (once the role went out on its own)."""
+        return self._open.encode(), self._close.encode()
 
     def malformed(self) -> bytes:
         return (self._open + '"content":"broken' + "\n\n").encode()

@@ -14,7 +14,12 @@ from collections.abc import Iterator
 
 from llmbench_jupyter.sim.rules import Rule
 from llmbench_jupyter.sim.scenarios import Scenario
-from llmbench_jupyter.sim.text import filler_words, filler_words_bulk, split_tokens
+from llmbench_jupyter.sim.text import (
+    filler_word_lists,
+    filler_words,
+    filler_words_bulk,
+    split_tokens,
+)
 
 # (kind, tokens, text, tool index); kind: reasoning | answer | tool_start | tool_args.
 # For tool_start the text is the function name. Plain tuples keep the per-chunk path cheap.
@@ -91,6 +96,23 @@ class Plan:
         if self.bulk:
             return filler_words_bulk(self._rng, n)
         return filler_words(self._rng, n)
+
+    @property
+    def filler_only(self) -> bool:
+        """Nothing but filler answer words, one per chunk, drawn in bulk: what
+        :func:`sim.batched.burst` can send without handling each chunk in Python."""
+        return (
+            self.bulk
+            and self.tpc == 1
+            and self._answer is None
+            and self.reasoning_n == 0
+            and not self.tool_calls
+        )
+
+    def filler_lists(self) -> Iterator[list[str]]:
+        """The answer's filler words (only when :attr:`filler_only`), a list per draw: the
+        same words, in the same order, as :meth:`pieces` would yield one by one."""
+        return filler_word_lists(self._rng, self.answer_n)
 
     def pieces(self) -> Iterator[Piece]:
         """Yield the chunks in order; filler words are drawn lazily to keep TTFT unaffected."""
