@@ -3,6 +3,9 @@ marked when the machine was too loaded, and absent for a run without a self-test
 
 from __future__ import annotations
 
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -45,3 +48,39 @@ def test_the_bound_is_shown_and_a_loaded_machine_is_marked(browser: Any) -> None
     assert not pg.locator(BOUND).nth(2).is_visible()
     pg.context.close()
     assert errors == [], errors
+
+
+def test_a_real_run_with_its_self_test_shows_the_measured_bound(
+    browser: Any, sim: Any, tmp_path: Path, artifacts: Path
+) -> None:
+    """A real job (a self-test, then a bench against the simulated endpoint over HTTP):
+    its own final snapshot, rendered by the widget's JS, shows the bound it measured."""
+    import llmbench_jupyter as lj
+    from llmbench_jupyter.jobs import JobManager, reset_manager
+    from llmbench_jupyter.store import open_store
+
+    reset_manager(JobManager(open_store(f"sqlite:///{tmp_path / 'b.db'}")))
+    try:
+
+        async def main() -> dict[str, Any]:
+            job = lj.bench(model="sim-fast", sim_url=sim.base_url, runs=6,
+                           warmup=1, concurrency=2, selftest=True, display=False,
+                           name="with its self-test")  # fmt: skip
+            await job
+            return dict(job.progress)
+
+        with ThreadPoolExecutor(1) as pool:  # Playwright's sync API holds this thread's loop
+            snapshot = pool.submit(asyncio.run, main()).result()
+    finally:
+        reset_manager(None)
+    timing = snapshot["timing_selftest"]
+    assert timing["bound_ms"] > 0 and timing["concurrency"] == 2
+    pg = open_widget_page(browser)
+    pg.evaluate("(s) => window.mountWidget('job', {snapshot: s})", snapshot)
+    shown = pg.locator(BOUND).first
+    assert shown.text_content() == f"Timing self-test: {timing['text']}"
+    assert timing["text"].startswith("timing error ≤ ") and "at 2 streams" in timing["text"]
+    pg.locator("[data-testid=llmbench-job]").first.screenshot(
+        path=artifacts / "timing-bound-widget.png"
+    )
+    pg.context.close()
