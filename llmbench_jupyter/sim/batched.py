@@ -12,6 +12,7 @@ before that write, so the send log stays the ground truth a timing test compares
 from __future__ import annotations
 
 import asyncio
+from array import array
 from itertools import islice
 from time import perf_counter_ns
 from typing import Any
@@ -139,7 +140,10 @@ async def _burst_filler(
     head, tail = fmt.frame()
     between = tail + head
     deltas = _FILLER_DELTAS
-    code = LOG_KIND["answer"]
+    # a whole write's log entries, ready to copy: arrays extend from arrays by memcpy
+    kinds_n = bytes((LOG_KIND["answer"],)) * limit
+    ones_n = array("i", [1]) * limit
+    planned_n = array("q", [planned]) * limit
     kinds, tokens, stamps, planned_log = entry.kinds, entry.tokens, entry.sent, entry.planned
     for words in plan.filler_lists():
         for word in set(words).difference(deltas):
@@ -148,9 +152,9 @@ async def _burst_filler(
         for start in range(0, len(parts), limit):
             group = parts[start : start + limit]
             n = len(group)
-            kinds.extend(bytes((code,)) * n)
-            tokens.extend([1] * n)
-            planned_log.extend([planned] * n)
-            stamps.extend([perf_counter_ns()] * n)
+            kinds += kinds_n[:n]
+            tokens += ones_n[:n]
+            planned_log += planned_n[:n]
+            stamps += array("q", [perf_counter_ns()]) * n
             await write(head + between.join(group) + tail)
             await asyncio.sleep(0)  # let other streams run between batches
