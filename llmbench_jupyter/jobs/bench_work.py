@@ -9,6 +9,7 @@ from llmbench_jupyter.analysis.bench_result import BenchResult
 from llmbench_jupyter.core.records import RequestRecord
 from llmbench_jupyter.core.workload import BenchSpec, plan
 from llmbench_jupyter.jobs.bench_run import arun
+from llmbench_jupyter.jobs.bench_tally import BenchTally
 
 if TYPE_CHECKING:
     from llmbench_jupyter.jobs.job import Job
@@ -37,6 +38,8 @@ class BenchWork:
         self._save = save
         self._config_snapshot = config_snapshot
         self._sim_url = sim_url
+        self._tally = BenchTally()
+        self._planned: dict[str, int] | None = None
 
     def describe(self) -> dict[str, Any]:
         return self.spec.describe()
@@ -84,26 +87,15 @@ class BenchWork:
         )
 
     def snapshot(self, job: Job[Any]) -> dict[str, Any]:
-        from llmbench_jupyter.stats import live_medians
-
         records: list[RequestRecord] = job._records
-        per_tier = live_medians(records)
+        tally = self._tally.catch_up(records)
+        per_tier = tally.per_tier.rows()
         planned_per_target = self._planned_per_target()
         # "done" counts every request sent (warm-ups included: the progress bar); the
         # names of the summary count measured requests only: ``requests`` and ``errors``,
         # with ``warmup_requests`` beside them
-        done_by: dict[str, int] = {}
-        errors_by: dict[str, int] = {}
-        warmup_by: dict[str, int] = {}
-        for r in records:
-            key = f"{r.provider}/{r.model}"
-            done_by[key] = done_by.get(key, 0) + 1
-            warmup_by[key] = warmup_by.get(key, 0) + r.is_warmup
-            errors_by[key] = errors_by.get(key, 0) + (r.status != "ok" and not r.is_warmup)
-        by_target = {
-            (row["provider"], row["model"]): row
-            for row in live_medians(records, by=("provider", "model"))
-        }
+        done_by, errors_by, warmup_by = tally.done, tally.errors, tally.warmup
+        by_target = tally.medians_by_target()
         targets = []
         for t in self.spec.targets:
             key = t.key
@@ -143,12 +135,14 @@ class BenchWork:
         }
 
     def _planned_per_target(self) -> dict[str, int]:
-        phases, _ = plan(self.spec)
-        per = self.spec.runs + self.spec.warmup
-        out: dict[str, int] = {}
-        for phase in phases:
-            out[phase.target.key] = out.get(phase.target.key, 0) + per
-        return out
+        if self._planned is None:  # the spec never changes: plan it once
+            phases, _ = plan(self.spec)
+            per = self.spec.runs + self.spec.warmup
+            out: dict[str, int] = {}
+            for phase in phases:
+                out[phase.target.key] = out.get(phase.target.key, 0) + per
+            self._planned = out
+        return self._planned
 
     def eta_s(self, job: Job[Any]) -> float | None:
         """Seconds left, from each target's own pace rather than the job's average.
@@ -160,16 +154,10 @@ class BenchWork:
         up when sequential and overlap otherwise; providers overlap when run in parallel.
         """
         spec = self.spec
-        done: dict[str, int] = {}
-        seconds: dict[str, list[float]] = {}
-        for r in job._records:
-            key = f"{r.provider}/{r.model}"
-            done[key] = done.get(key, 0) + 1
-            if r.e2e_ms is not None:
-                seconds.setdefault(key, []).append(r.e2e_ms / 1000.0)
-        if not seconds:
+        tally = self._tally.catch_up(job._records)
+        done, pace = tally.done, tally.paces()
+        if not pace:
             return None
-        pace = {k: sum(v) / len(v) for k, v in seconds.items()}
         slowest = max(pace.values())
         planned = self._planned_per_target()
         by_provider: dict[str, list[float]] = {}

@@ -9,13 +9,12 @@ from llmbench_jupyter.stats._columns import GROUP_KEYS, METRICS, STATS, StatsInp
 from llmbench_jupyter.stats._describe import describe
 from llmbench_jupyter.stats._judge import judge_mean
 from llmbench_jupyter.stats._latency import (
-    LIVE_METRICS,
     aggregate_throughput,
     compare,
-    live_medians,
     summarize,
     summary_rows,
 )
+from llmbench_jupyter.stats._live import LIVE_METRICS, LiveMedians, live_medians
 from llmbench_jupyter.stats._overhead import (
     client_bound_reason,
     combine_overhead,
@@ -59,6 +58,7 @@ __all__ = [
     "RELATIVE_ACCURACY",
     "SLO",
     "STATS",
+    "LiveMedians",
     "Sketch",
     "StatsInputError",
     "aggregate_throughput",

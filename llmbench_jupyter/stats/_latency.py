@@ -283,33 +283,3 @@ def _sample(records: Any, metric: str, where: str) -> np.ndarray:
         return _pool_lists((cols[metric][i] for i in keep), metric)
     x = _float_column([cols[metric][i] for i in keep], metric)
     return x[~np.isnan(x)]
-
-
-#: Metrics shown live while a job runs (medians only: cheap enough for 10 updates a second).
-LIVE_METRICS = ("ttft_ms", "decode_tps", "tpot_ms", "e2e_ms")
-
-
-def live_medians(
-    records: Sequence[RequestRecord], by: Sequence[str] = GROUP_KEYS
-) -> list[dict[str, Any]]:
-    """Per-group counts and medians of the live metrics, over successful measured requests.
-
-    Uses the stdlib median (no numpy) so a progress tick stays in the tens of microseconds
-    for the small samples a live run has; the final figures come from :func:`summarize`.
-    """
-    import statistics
-
-    groups: dict[tuple[Any, ...], list[RequestRecord]] = {}
-    for record in records:
-        if not record.is_warmup:
-            groups.setdefault(tuple(getattr(record, k) for k in by), []).append(record)
-    out = []
-    for key, members in groups.items():
-        ok = [r for r in members if r.status == "ok"]
-        row: dict[str, Any] = dict(zip(by, key, strict=True))
-        row.update(n=len(members), ok=len(ok), errors=len(members) - len(ok))
-        for metric in LIVE_METRICS:
-            values = [v for r in ok if (v := getattr(r, metric)) is not None]
-            row[f"{metric}_p50"] = statistics.median(values) if values else None
-        out.append(row)
-    return out
