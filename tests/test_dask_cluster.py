@@ -128,6 +128,33 @@ def test_cancelling_a_cluster_bench_leaves_no_task_running(
     assert open_store(store_url).get_run(job.run_id)["status"] == "cancelled"
 
 
+def test_a_cluster_bench_shows_progress_while_it_runs_and_a_cancel_keeps_its_records(
+    sim: SimServer, client: Any, store_url: str
+) -> None:
+    """Records stream back from the running tasks: the job's count moves between 0 and the
+    total, and a cancel keeps what the workers measured before it (it used to arrive only
+    with a finished task, so a cancelled run lost every running shard's records)."""
+    job = lj.bench(api_base=sim.base_url, model="sim:ttft=150,out=4,jitter=0", runs=200,
+                   warmup=0, concurrency=4, cluster=client, display=False)  # fmt: skip
+    seen: set[int] = set()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not job.done():
+        seen.add(job.progress["done"])
+        if job.progress["done"] >= 12:
+            break
+        time.sleep(0.05)
+    partial = {d for d in seen if 0 < d < 200}
+    assert len(partial) >= 2, seen  # the count moved while the tasks ran
+    assert _processing(client) == 2  # and they are still running
+    assert job.cancel() is True
+    result = job.wait(60)
+    assert job.state == "cancelled" and _processing(client) == 0 and _running(client) == 0
+    kept = [r for r in result.records if r.status == "ok"]
+    assert len(kept) >= 12 and len({r.run_index for r in kept}) == len(kept)
+    stored = open_store(store_url).records(job.run_id)
+    assert len(stored) == len(result.records)
+
+
 def test_cluster_eval_gives_the_same_verdicts(client: Any, store_url: str) -> None:
     srv = SimServer(rules=RULES).start_in_thread()
     try:

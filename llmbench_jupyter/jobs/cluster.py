@@ -16,8 +16,10 @@ results back together, so nothing here is a cluster of its own.
   wall clocks' disagreement (NTP, typically ~1 ms between machines; 0 on one host) plus
   the pairs' sampling gap (stored per task as ``clock``). Open-loop arrivals of a phase
   start at one wall-clock instant, :data:`OPEN_LOOP_LEAD_S` after the tasks are sent.
-- **Results** come back to the coordinator with each finished task and go to the run's
-  sink (the store writer, live progress) there, under the user's own store role.
+- **Results** stream back while the tasks run (:mod:`.cluster_stream`: a queue of the
+  run, drained a few times a second) and go to the run's sink (the store writer, live
+  progress) at the coordinator, under the user's own store role. A cancelled run keeps
+  what its tasks measured before they stopped.
 - **Cancellation** sets a Dask ``Event`` every task watches (a running task cannot be
   interrupted from outside), then cancels the futures; it returns once the scheduler
   shows none of the run's tasks processing.
@@ -41,6 +43,7 @@ from llmbench_jupyter.core.records import RequestRecord, new_id
 from llmbench_jupyter.core.workload import BenchSpec, WorkloadResult, describe_run, plan
 from llmbench_jupyter.core.workload.shard import Shard
 from llmbench_jupyter.core.workload.workers import completed_at, make_shards
+from llmbench_jupyter.jobs.cluster_stream import Collector
 
 OPEN_LOOP_LEAD_S = 2.0
 STOP_POLL_S = 0.2
@@ -120,13 +123,22 @@ def _watched(stop_name: str, main: Coroutine[Any, Any, Any]) -> Any:
 
 
 def bench_task(
-    spec: BenchSpec, shard: Shard, run_id: str, owner: str, start_wall_ns: int, stop_name: str
+    spec: BenchSpec,
+    shard: Shard,
+    run_id: str,
+    owner: str,
+    start_wall_ns: int,
+    phase_no: int,
+    stop_name: str,
 ) -> dict[str, Any]:
-    """One shard of one phase, on a Dask worker: the engine's records and overhead."""
+    """One shard of one phase, on a Dask worker: its records stream back as they complete
+    (:mod:`.cluster_stream`); it returns how many, its clock pair, status and overhead."""
     from llmbench_jupyter.core.workload import arun
+    from llmbench_jupyter.jobs.cluster_stream import Outbox
 
     mono_ns, wall_ns, gap_ns = clock_pair()
-    records: list[RequestRecord] = []
+    task_id = new_id()
+    outbox = Outbox(records_queue(stop_name), task_id, (mono_ns, wall_ns, gap_ns, phase_no))
     finished: dict[str, Any] = {"status": "cancelled", "overhead": None}
 
     async def sync(key: str) -> int:
@@ -140,23 +152,39 @@ def bench_task(
     shard.sync = sync
 
     async def main() -> None:
-        await arun(spec, sink=records.append, run_id=run_id, owner=owner, on_finish=on_finish,
+        await arun(spec, sink=outbox.put, run_id=run_id, owner=owner, on_finish=on_finish,
                    shard=shard)  # fmt: skip
 
-    with contextlib.suppress(asyncio.CancelledError):
-        _until_stopped(stop_name, main())
-    return {"records": records, "mono_ns": mono_ns, "wall_ns": wall_ns, "gap_ns": gap_ns,
-            **finished}  # fmt: skip
+    try:
+        with contextlib.suppress(asyncio.CancelledError):
+            _until_stopped(stop_name, main())
+    finally:
+        sent = outbox.close()  # a stopped task's records go back too
+    return {"task": task_id, "sent": sent, "mono_ns": mono_ns, "wall_ns": wall_ns,
+            "gap_ns": gap_ns, **finished}  # fmt: skip
 
 
-def eval_task(targets: list[Any], suite: Any, options: dict[str, Any], stop_name: str) -> list[Any]:
-    """Some cases of a suite, on a Dask worker: their case runs."""
+def eval_task(
+    targets: list[Any], suite: Any, options: dict[str, Any], stop_name: str
+) -> dict[str, Any]:
+    """Some cases of a suite, on a Dask worker: each case run streams back as it ends;
+    returns how many."""
     from llmbench_jupyter.evals.runner import run_suite
+    from llmbench_jupyter.jobs.cluster_stream import Outbox
 
-    runs: list[Any] = []
-    with contextlib.suppress(asyncio.CancelledError):
-        _until_stopped(stop_name, run_suite(targets, suite, on_case=runs.append, **options))
-    return runs
+    task_id = new_id()
+    outbox = Outbox(records_queue(stop_name), task_id)
+    try:
+        with contextlib.suppress(asyncio.CancelledError):
+            _until_stopped(stop_name, run_suite(targets, suite, on_case=outbox.put, **options))
+    finally:
+        sent = outbox.close()
+    return {"task": task_id, "sent": sent}
+
+
+def records_queue(stop_name: str) -> str:
+    """The name of a run's results queue (one run, one stop event, one queue)."""
+    return stop_name.replace("llmbench-stop-", "llmbench-results-")
 
 
 # ----------------------------------------------------------------------- coordinator
@@ -250,32 +278,42 @@ async def run_bench(
         on_start(len(phases) * (spec.runs + spec.warmup))
     fan = _Fanout(client)
     status = "failed"
+    coord_mono, coord_wall, coord_gap = clock_pair()
+
+    def offset_of(meta: tuple[int, ...]) -> int:
+        """A task's monotonic clock minus the coordinator's, through the wall clock."""
+        return (meta[0] - meta[1]) - (coord_mono - coord_wall)
+
+    def take_record(meta: tuple[int, ...], record: RequestRecord) -> None:
+        if record.send_mono_ns is not None:
+            record.send_mono_ns -= offset_of(meta)
+        records.append(record)
+        if sink is not None:
+            sink(record)
 
     def take(out: dict[str, Any]) -> None:
-        coord_mono, coord_wall, coord_gap = clock_pair()
-        offset = (out["mono_ns"] - out["wall_ns"]) - (coord_mono - coord_wall)
-        for record in out["records"]:
-            if record.send_mono_ns is not None:
-                record.send_mono_ns -= offset
-            records.append(record)
-            if sink is not None:
-                sink(record)
         # the bound covers the two pairs' sampling; wall clocks of different machines add
         # their own disagreement (NTP), unknown here and 0 on one host
         bound = (out["gap_ns"] + coord_gap) // 2
+        offset = offset_of((out["mono_ns"], out["wall_ns"], out["gap_ns"]))
         clock.append({"offset_ns": offset, "error_bound_ns": bound, "round_trip_ns": 0,
                       "method": "wall clock", "applied": True})  # fmt: skip
+        expected[out["task"]] = out["sent"]
         if out["overhead"] is not None:
             reports.append(out["overhead"])
 
+    expected: dict[str, int] = {}
+    stream = Collector(client, records_queue(fan.stop_name), take_record, _record_key)
+    stream.start()
     try:
-        for phase in phases:
+        for phase_no, phase in enumerate(phases):
             sub = dataclasses.replace(spec, targets=[phase.target], context_tiers=[phase.tier],
                                       workers=1)  # fmt: skip
             start_wall = time.time_ns() + int(OPEN_LOOP_LEAD_S * 1e9)
-            futures = [fan.submit(bench_task, sub, shard, run_id_used, owner, start_wall)
-                       for shard in make_shards(sub, n)]  # fmt: skip
+            futures = [fan.submit(bench_task, sub, shard, run_id_used, owner, start_wall,
+                                  phase_no) for shard in make_shards(sub, n)]  # fmt: skip
             await fan.each(futures, take)
+            await stream.settle(expected)
         measured = [r for r in records if not r.is_warmup]
         every_failed = bool(measured) and all(r.status != "ok" for r in measured)
         status = "failed" if every_failed else "done"
@@ -285,6 +323,7 @@ async def run_bench(
     finally:
         if status != "done":
             await fan.stop()
+        await stream.close()  # what a stopped task sent before it ended is kept
         overhead = combine_overhead(reports, clock=clock) if reports else None
         if overhead is not None:
             overhead["workers"] = {"count": n, "reason": "Dask cluster", **overhead["workers"]}
@@ -309,6 +348,9 @@ async def run_suite_on(
     n = min(cluster_workers(client), len(suite.cases))
     concurrency = options.pop("concurrency", 4)
     fan = _Fanout(client)
+    expected: dict[str, int] = {}
+    stream = Collector(client, records_queue(fan.stop_name), lambda _meta, run: on_case(run),
+                       lambda _meta, run: _case_key(run)).start()  # fmt: skip
     done = False
     try:
         futures = []
@@ -317,12 +359,24 @@ async def run_suite_on(
             opts = {**options, "concurrency": max(1, concurrency // n)}
             futures.append(fan.submit(eval_task, targets, part, opts))
 
-        def take(runs: list[Any]) -> None:
-            for run in runs:
-                on_case(run)
+        def take(out: dict[str, Any]) -> None:
+            expected[out["task"]] = out["sent"]
 
         await fan.each(futures, take)
+        await stream.settle(expected)
         done = True
     finally:
         if not done:
             await fan.stop()
+        await stream.close()
+
+
+def _record_key(meta: tuple[int, ...], record: RequestRecord) -> tuple[Any, ...]:
+    """One record per request of a phase (``meta[3]``, its number): a retried task's
+    repeats are dropped."""
+    return (meta[3], record.is_warmup, record.run_index)
+
+
+def _case_key(run: Any) -> tuple[Any, ...]:
+    """One case run per target, case and attempt."""
+    return (run.provider, run.model, run.case_id, run.attempt)
