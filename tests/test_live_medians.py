@@ -74,13 +74,46 @@ def test_warmups_errors_and_nan_never_move_a_median() -> None:
 def test_a_tally_catches_up_in_steps_as_a_fresh_one_does_at_once() -> None:
     records = _records(300, seed=3)
     stepped = BenchTally()
-    for end in (0, 1, 50, 51, 299, 300, 300):
-        stepped.catch_up(records[:end])
+    for end in (0, 1, 50, 51, 299, 300):
+        seen = stepped.catch_up(records[:end])
+    again = stepped.catch_up(records)  # nothing new: the same tallies
     fresh = BenchTally().catch_up(records)
-    for name in ("done", "warmup", "errors"):
-        assert getattr(stepped, name) == getattr(fresh, name)
-    assert stepped.paces() == fresh.paces()
-    assert stepped.per_tier.rows() == fresh.per_tier.rows() == live_medians(records)
+    assert seen == again == fresh
+    assert fresh.per_tier == live_medians(records)
     assert sum(fresh.done.values()) == 300
+    assert stepped.catch_up(records, medians=False).per_tier == []
     # following a different (shorter) list starts over rather than miscounting
     assert sum(stepped.catch_up(records[:10]).done.values()) == 10
+
+
+def test_a_view_stays_whole_while_another_thread_takes_in_records() -> None:
+    """A tick on the run's loop and a widget's repr on the kernel's thread both catch up;
+    each gets a copy, so reading one never meets the other's half-added record."""
+    import threading
+
+    records = _records(2000, seed=5)
+    growing: list[RequestRecord] = []
+    tally = BenchTally()
+    failures: list[BaseException] = []
+    stop = threading.Event()
+
+    def read() -> None:
+        try:
+            while not stop.is_set():
+                view = tally.catch_up(growing)
+                for row in view.per_tier:  # iterating copies: no "changed size" here
+                    assert row["n"] >= row["ok"]
+                assert sum(view.done.values()) >= sum(view.errors.values())
+        except BaseException as e:  # reported by the main thread
+            failures.append(e)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    for r in records:
+        growing.append(r)
+        if len(growing) % 50 == 0:
+            tally.catch_up(growing)
+    stop.set()
+    reader.join()
+    assert not failures
+    assert tally.catch_up(growing) == BenchTally().catch_up(records)

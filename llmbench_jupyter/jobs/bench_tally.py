@@ -10,10 +10,24 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from llmbench_jupyter.core.records import RequestRecord
 from llmbench_jupyter.stats import GROUP_KEYS, LiveMedians
+
+
+@dataclass(frozen=True)
+class TallyView:
+    """The tallies at one moment, copied under the lock: a tick on the loop and a
+    widget's repr on another thread can read while the other takes in records."""
+
+    done: dict[str, int]
+    warmup: dict[str, int]
+    errors: dict[str, int]
+    paces: dict[str, float]  # mean seconds per request of each target with a finished one
+    per_tier: list[dict[str, Any]]  # empty unless asked for (``medians=True``)
+    by_target: dict[tuple[Any, Any], dict[str, Any]]
 
 
 class BenchTally:
@@ -32,15 +46,24 @@ class BenchTally:
         self.errors: dict[str, int] = {}
         self._seconds: dict[str, list[float]] = {}  # [sum of e2e seconds, count] per target
 
-    def catch_up(self, records: Sequence[RequestRecord]) -> BenchTally:
-        """Take in the records added since the last call (the list only grows)."""
+    def catch_up(self, records: Sequence[RequestRecord], *, medians: bool = True) -> TallyView:
+        """Take in the records added since the last call (the list only grows) and return
+        the tallies as they stand; ``medians=False`` leaves the per-group medians out."""
         with self._lock:
             if len(records) < self._seen:  # not the list it followed: start over
                 self._reset()
             for r in records[self._seen :]:
                 self._add(r)
             self._seen = len(records)
-        return self
+            return TallyView(
+                done=dict(self.done),
+                warmup=dict(self.warmup),
+                errors=dict(self.errors),
+                paces={k: total / n for k, (total, n) in self._seconds.items()},
+                per_tier=self.per_tier.rows() if medians else [],
+                by_target={(row["provider"], row["model"]): row
+                           for row in self.per_target.rows()} if medians else {},
+            )  # fmt: skip
 
     def _add(self, r: RequestRecord) -> None:
         key = f"{r.provider}/{r.model}"
@@ -53,10 +76,3 @@ class BenchTally:
             pace[1] += 1
         self.per_tier.add(r)
         self.per_target.add(r)
-
-    def paces(self) -> dict[str, float]:
-        """Mean seconds per request of each target with a finished request."""
-        return {k: total / n for k, (total, n) in self._seconds.items()}
-
-    def medians_by_target(self) -> dict[tuple[Any, Any], dict[str, Any]]:
-        return {(row["provider"], row["model"]): row for row in self.per_target.rows()}

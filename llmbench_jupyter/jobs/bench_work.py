@@ -89,13 +89,13 @@ class BenchWork:
     def snapshot(self, job: Job[Any]) -> dict[str, Any]:
         records: list[RequestRecord] = job._records
         tally = self._tally.catch_up(records)
-        per_tier = tally.per_tier.rows()
+        per_tier = tally.per_tier
         planned_per_target = self._planned_per_target()
         # "done" counts every request sent (warm-ups included: the progress bar); the
         # names of the summary count measured requests only: ``requests`` and ``errors``,
         # with ``warmup_requests`` beside them
         done_by, errors_by, warmup_by = tally.done, tally.errors, tally.warmup
-        by_target = tally.medians_by_target()
+        by_target = tally.by_target
         targets = []
         for t in self.spec.targets:
             key = t.key
@@ -154,8 +154,8 @@ class BenchWork:
         up when sequential and overlap otherwise; providers overlap when run in parallel.
         """
         spec = self.spec
-        tally = self._tally.catch_up(job._records)
-        done, pace = tally.done, tally.paces()
+        tally = self._tally.catch_up(job._records, medians=False)
+        done, pace = tally.done, tally.paces
         if not pace:
             return None
         slowest = max(pace.values())
