@@ -55,6 +55,52 @@ export function renderEmpty(text: string): HTMLElement {
   );
 }
 
+/** How one list section shows its rows. */
+export interface IListSection<T> {
+  /** The line shown when the server answered with no rows. */
+  empty: string;
+  /** `ol` when the order is a ranking. */
+  tag?: 'ul' | 'ol';
+  listClass?: string;
+  rowsShown: number;
+  row: (item: T) => HTMLElement;
+}
+
+/**
+ * A section's body: its error (kept above stale rows), "Loading…" before the first
+ * answer, the empty-state line, or the first `rowsShown` rows. Every section goes
+ * through here, so they all show the same states.
+ */
+export function renderSectionList<T>(
+  section: ISection<T[]>,
+  trans: TranslationBundle,
+  how: IListSection<T>
+): HTMLElement {
+  const body = h('div', { class: 'jp-llmbench-section-body' });
+  if (section.error) {
+    body.appendChild(renderError(section.error, trans));
+  }
+  const items = section.data;
+  if (items === null) {
+    if (!section.error) {
+      body.appendChild(renderEmpty(trans.__('Loading…')));
+    }
+    return body;
+  }
+  if (items.length === 0) {
+    body.appendChild(renderEmpty(how.empty));
+    return body;
+  }
+  const list = h(how.tag ?? 'ul', {
+    class: how.listClass ?? 'jp-llmbench-list'
+  });
+  for (const item of items.slice(0, how.rowsShown)) {
+    list.appendChild(how.row(item));
+  }
+  body.appendChild(list);
+  return body;
+}
+
 /** An error with its hint, and a Retry button when `onRetry` is given. */
 export function renderError(
   error: IApiError,
@@ -258,29 +304,11 @@ export function renderJobs(
   handlers: IJobHandlers,
   rowsShown: number
 ): HTMLElement {
-  const body = h('div', { class: 'jp-llmbench-section-body' });
-  if (section.error) {
-    body.appendChild(renderError(section.error, trans));
-  }
-  const jobs = section.data;
-  if (jobs === null) {
-    if (!section.error) {
-      body.appendChild(renderEmpty(trans.__('Loading…')));
-    }
-    return body;
-  }
-  if (jobs.length === 0) {
-    body.appendChild(
-      renderEmpty(trans.__('No jobs yet: run lj.bench() in a notebook.'))
-    );
-    return body;
-  }
-  const list = h('ul', { class: 'jp-llmbench-list' });
-  for (const job of jobs.slice(0, rowsShown)) {
-    list.appendChild(renderJob(job, trans, handlers));
-  }
-  body.appendChild(list);
-  return body;
+  return renderSectionList(section, trans, {
+    empty: trans.__('No jobs yet: run lj.bench() in a notebook.'),
+    rowsShown,
+    row: job => renderJob(job, trans, handlers)
+  });
 }
 
 /** The figures shown for a run: TTFT and decode speed, or the pass rate. */
@@ -373,31 +401,11 @@ export function renderRuns(
   onOpen: (run: IRun) => void,
   rowsShown: number
 ): HTMLElement {
-  const body = h('div', { class: 'jp-llmbench-section-body' });
-  if (section.error) {
-    body.appendChild(renderError(section.error, trans));
-  }
-  const runs = section.data;
-  if (runs === null) {
-    if (!section.error) {
-      body.appendChild(renderEmpty(trans.__('Loading…')));
-    }
-    return body;
-  }
-  if (runs.length === 0) {
-    body.appendChild(
-      renderEmpty(
-        trans.__(
-          'No runs yet: a finished lj.bench() or lj.evaluate() lands here, with the runs others publish.'
-        )
-      )
-    );
-    return body;
-  }
-  const list = h('ul', { class: 'jp-llmbench-list' });
-  for (const run of runs.slice(0, rowsShown)) {
-    list.appendChild(renderRun(run, trans, onOpen));
-  }
-  body.appendChild(list);
-  return body;
+  return renderSectionList(section, trans, {
+    empty: trans.__(
+      'No runs yet: a finished lj.bench() or lj.evaluate() lands here, with the runs others publish.'
+    ),
+    rowsShown,
+    row: run => renderRun(run, trans, onOpen)
+  });
 }

@@ -23,7 +23,7 @@ import {
 
 import { ISection } from './model';
 
-import { h, renderEmpty, renderError } from './render';
+import { h, renderSectionList } from './render';
 
 export function leaderboardLabel(
   by: LeaderboardBy,
@@ -82,74 +82,89 @@ function leaderboardFigures(
   ];
 }
 
+function leaderboardRow(
+  row: ILeaderboardRow,
+  trans: TranslationBundle
+): HTMLElement {
+  const name = `${row.provider}/${row.model}`;
+  return h(
+    'li',
+    {
+      class: 'jp-llmbench-row jp-llmbench-leaderboard-row',
+      'data-testid': 'llmbench-panel-leaderboard-row'
+    },
+    h(
+      'div',
+      { class: 'jp-llmbench-row-head' },
+      h('span', { class: 'jp-llmbench-rank' }, String(row.rank)),
+      h('span', { class: 'jp-llmbench-name', title: name }, name),
+      row.context_tier
+        ? h('span', { class: 'jp-llmbench-tag' }, row.context_tier)
+        : null
+    ),
+    h(
+      'div',
+      { class: 'jp-llmbench-row-figures' },
+      leaderboardFigures(row, trans).join(' · ')
+    ),
+    row.n_runs !== null && row.n_runs !== undefined
+      ? h(
+          'div',
+          { class: 'jp-llmbench-row-meta' },
+          trans._n('%1 run', '%1 runs', row.n_runs) +
+            (row.requests !== null && row.requests !== undefined
+              ? ' · ' + trans._n('%1 request', '%1 requests', row.requests)
+              : '')
+        )
+      : null
+  );
+}
+
 export function renderLeaderboard(
   section: ISection<ILeaderboardRow[]>,
   trans: TranslationBundle,
   rowsShown: number
 ): HTMLElement {
-  const body = h('div', { class: 'jp-llmbench-section-body' });
-  if (section.error) {
-    body.appendChild(renderError(section.error, trans));
-  }
-  const rows = section.data;
-  if (rows === null) {
-    if (!section.error) {
-      body.appendChild(renderEmpty(trans.__('Loading…')));
-    }
-    return body;
-  }
-  if (rows.length === 0) {
-    body.appendChild(
-      renderEmpty(
-        trans.__(
-          'No leaderboard yet: it ranks the targets of finished bench runs.'
-        )
-      )
-    );
-    return body;
-  }
-  const list = h('ol', { class: 'jp-llmbench-list' });
-  for (const row of rows.slice(0, rowsShown)) {
-    const name = `${row.provider}/${row.model}`;
-    list.appendChild(
-      h(
-        'li',
-        {
-          class: 'jp-llmbench-row jp-llmbench-leaderboard-row',
-          'data-testid': 'llmbench-panel-leaderboard-row'
-        },
-        h(
-          'div',
-          { class: 'jp-llmbench-row-head' },
-          h('span', { class: 'jp-llmbench-rank' }, String(row.rank)),
-          h('span', { class: 'jp-llmbench-name', title: name }, name),
-          row.context_tier
-            ? h('span', { class: 'jp-llmbench-tag' }, row.context_tier)
-            : null
-        ),
-        h(
-          'div',
-          { class: 'jp-llmbench-row-figures' },
-          leaderboardFigures(row, trans).join(' · ')
-        ),
-        row.n_runs !== null && row.n_runs !== undefined
-          ? h(
-              'div',
-              { class: 'jp-llmbench-row-meta' },
-              trans._n('%1 run', '%1 runs', row.n_runs) +
-                (row.requests !== null && row.requests !== undefined
-                  ? ' · ' + trans._n('%1 request', '%1 requests', row.requests)
-                  : '')
-            )
-          : null
-      )
-    );
-  }
-  body.appendChild(list);
-  if (section.source) {
+  const body = renderSectionList(section, trans, {
+    empty: trans.__(
+      'No leaderboard yet: it ranks the targets of finished bench runs.'
+    ),
+    tag: 'ol',
+    rowsShown,
+    row: row => leaderboardRow(row, trans)
+  });
+  if (section.data?.length && section.source) {
     body.appendChild(h('div', { class: 'jp-llmbench-source' }, section.source));
   }
   return body;
+}
+
+function experimentRow(
+  item: IExperiment,
+  trans: TranslationBundle
+): HTMLElement {
+  const meta = [
+    trans._n('%1 run', '%1 runs', item.runs),
+    item.studies ? trans._n('%1 search', '%1 searches', item.studies) : '',
+    item.baseline ? trans.__('baseline %1', item.baseline) : '',
+    formatTime(item.updated_at)
+  ]
+    .filter(Boolean)
+    .join(' · ');
+  return h(
+    'li',
+    {
+      class: 'jp-llmbench-row',
+      title: item.description ?? '',
+      'data-testid': 'llmbench-panel-experiment'
+    },
+    h(
+      'div',
+      { class: 'jp-llmbench-row-head' },
+      h('span', { class: 'jp-llmbench-name' }, item.name)
+    ),
+    h('div', { class: 'jp-llmbench-row-meta' }, meta)
+  );
 }
 
 export function renderExperiments(
@@ -157,53 +172,43 @@ export function renderExperiments(
   trans: TranslationBundle,
   rowsShown: number
 ): HTMLElement {
-  const body = h('div', { class: 'jp-llmbench-section-body' });
-  if (section.error) {
-    body.appendChild(renderError(section.error, trans));
-  }
-  const items = section.data;
-  if (items === null) {
-    return body;
-  }
-  if (items.length === 0) {
-    body.appendChild(
-      renderEmpty(
-        trans.__(
-          'No experiments: group runs under a baseline with lj.experiment().'
-        )
-      )
-    );
-    return body;
-  }
-  const list = h('ul', { class: 'jp-llmbench-list jp-llmbench-compact' });
-  for (const item of items.slice(0, rowsShown)) {
-    const meta = [
-      trans._n('%1 run', '%1 runs', item.runs),
-      item.studies ? trans._n('%1 search', '%1 searches', item.studies) : '',
-      item.baseline ? trans.__('baseline %1', item.baseline) : '',
-      formatTime(item.updated_at)
-    ]
-      .filter(Boolean)
-      .join(' · ');
-    list.appendChild(
-      h(
-        'li',
-        {
-          class: 'jp-llmbench-row',
-          title: item.description ?? '',
-          'data-testid': 'llmbench-panel-experiment'
-        },
-        h(
-          'div',
-          { class: 'jp-llmbench-row-head' },
-          h('span', { class: 'jp-llmbench-name' }, item.name)
-        ),
-        h('div', { class: 'jp-llmbench-row-meta' }, meta)
-      )
-    );
-  }
-  body.appendChild(list);
-  return body;
+  return renderSectionList(section, trans, {
+    empty: trans.__(
+      'No experiments: group runs under a baseline with lj.experiment().'
+    ),
+    listClass: 'jp-llmbench-list jp-llmbench-compact',
+    rowsShown,
+    row: item => experimentRow(item, trans)
+  });
+}
+
+function scheduleRow(item: ISchedule, trans: TranslationBundle): HTMLElement {
+  const meta = [
+    `${item.cron}${item.timezone ? ` (${item.timezone})` : ''}`,
+    item.enabled && item.next_due_at
+      ? trans.__('next %1', formatTime(item.next_due_at))
+      : '',
+    item.last_status ? trans.__('last %1', item.last_status) : ''
+  ]
+    .filter(Boolean)
+    .join(' · ');
+  return h(
+    'li',
+    {
+      class: `jp-llmbench-row${item.enabled ? '' : ' jp-llmbench-disabled'}`,
+      'data-testid': 'llmbench-panel-schedule'
+    },
+    h(
+      'div',
+      { class: 'jp-llmbench-row-head' },
+      h('span', { class: 'jp-llmbench-name' }, item.name),
+      h('span', { class: 'jp-llmbench-tag' }, item.kind),
+      item.enabled
+        ? null
+        : h('span', { class: 'jp-llmbench-state' }, trans.__('paused'))
+    ),
+    h('div', { class: 'jp-llmbench-row-meta' }, meta)
+  );
 }
 
 export function renderSchedules(
@@ -211,55 +216,12 @@ export function renderSchedules(
   trans: TranslationBundle,
   rowsShown: number
 ): HTMLElement {
-  const body = h('div', { class: 'jp-llmbench-section-body' });
-  if (section.error) {
-    body.appendChild(renderError(section.error, trans));
-  }
-  const items = section.data;
-  if (items === null) {
-    return body;
-  }
-  if (items.length === 0) {
-    body.appendChild(
-      renderEmpty(
-        trans.__(
-          'No schedules: run a bench or eval on a cron with lj.schedule().'
-        )
-      )
-    );
-    return body;
-  }
-  const list = h('ul', { class: 'jp-llmbench-list jp-llmbench-compact' });
-  for (const item of items.slice(0, rowsShown)) {
-    const meta = [
-      `${item.cron}${item.timezone ? ` (${item.timezone})` : ''}`,
-      item.enabled && item.next_due_at
-        ? trans.__('next %1', formatTime(item.next_due_at))
-        : '',
-      item.last_status ? trans.__('last %1', item.last_status) : ''
-    ]
-      .filter(Boolean)
-      .join(' · ');
-    list.appendChild(
-      h(
-        'li',
-        {
-          class: `jp-llmbench-row${item.enabled ? '' : ' jp-llmbench-disabled'}`,
-          'data-testid': 'llmbench-panel-schedule'
-        },
-        h(
-          'div',
-          { class: 'jp-llmbench-row-head' },
-          h('span', { class: 'jp-llmbench-name' }, item.name),
-          h('span', { class: 'jp-llmbench-tag' }, item.kind),
-          item.enabled
-            ? null
-            : h('span', { class: 'jp-llmbench-state' }, trans.__('paused'))
-        ),
-        h('div', { class: 'jp-llmbench-row-meta' }, meta)
-      )
-    );
-  }
-  body.appendChild(list);
-  return body;
+  return renderSectionList(section, trans, {
+    empty: trans.__(
+      'No schedules: run a bench or eval on a cron with lj.schedule().'
+    ),
+    listClass: 'jp-llmbench-list jp-llmbench-compact',
+    rowsShown,
+    row: item => scheduleRow(item, trans)
+  });
 }

@@ -123,19 +123,19 @@ class Throttle:
         cell ended is lost to a notebook run by nbconvert or nbclient (its widget state
         would keep a stale table)."""
         with self._lock:
-            self._pending = _NOTHING
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
+            self._forget()
             self._emit(value)
 
     def cancel(self) -> None:
         """Forget a pending value (the widget is closing)."""
         with self._lock:
-            self._pending = _NOTHING
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
+            self._forget()
+
+    def _forget(self) -> None:
+        self._pending = _NOTHING
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
     def _schedule(self, wait: float) -> None:
         wait = max(wait, 0.0)

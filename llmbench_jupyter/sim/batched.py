@@ -95,16 +95,12 @@ async def burst(
     pieces = plan.pieces()
     cache: dict[Any, bytes] = {}
     get = cache.get
-    kinds, tokens, stamps, planned_log = entry.kinds, entry.tokens, entry.sent, entry.planned
     if fmt.pending_role:  # the first chunk carries the role: render it alone
         head = next(pieces, None)
         if head is None:
             return
         _, data = fmt.piece(head)
-        kinds.append(LOG_KIND[head[0]])
-        tokens.append(head[1])
-        stamps.append(perf_counter_ns())
-        planned_log.append(planned)
+        entry.add(LOG_KIND[head[0]], head[1], perf_counter_ns(), planned)
         await write(data)
     while True:
         group = list(islice(pieces, limit))
@@ -116,11 +112,8 @@ async def burst(
             if cached is None:
                 cached = cache[piece] = fmt.piece(piece)[1]
             parts.append(cached)
-        n = len(group)
-        kinds.extend(bytes(LOG_KIND[p[0]] for p in group))
-        tokens.extend([p[1] for p in group])
-        planned_log.extend([planned] * n)
-        stamps.extend([perf_counter_ns()] * n)
+        entry.add_group(bytes(LOG_KIND[p[0]] for p in group), array("i", [p[1] for p in group]),
+                        array("q", [planned]) * len(group))  # fmt: skip
         await write(b"".join(parts))
         await asyncio.sleep(0)  # let other streams run between batches
 
@@ -144,7 +137,6 @@ async def _burst_filler(
     kinds_n = bytes((LOG_KIND["answer"],)) * limit
     ones_n = array("i", [1]) * limit
     planned_n = array("q", [planned]) * limit
-    kinds, tokens, stamps, planned_log = entry.kinds, entry.tokens, entry.sent, entry.planned
     for words in plan.filler_lists():
         for word in set(words).difference(deltas):
             deltas[word] = content_delta(word)
@@ -152,9 +144,6 @@ async def _burst_filler(
         for start in range(0, len(parts), limit):
             group = parts[start : start + limit]
             n = len(group)
-            kinds += kinds_n[:n]
-            tokens += ones_n[:n]
-            planned_log += planned_n[:n]
-            stamps += array("q", [perf_counter_ns()]) * n
+            entry.add_group(kinds_n[:n], ones_n[:n], planned_n[:n])
             await write(head + between.join(group) + tail)
             await asyncio.sleep(0)  # let other streams run between batches
