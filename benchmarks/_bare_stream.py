@@ -21,6 +21,31 @@ from typing import Any
 import aiohttp
 
 
+async def read_content_stamps(resp: aiohttp.ClientResponse) -> tuple[Any, Any, list[int]]:
+    """The minimal correct read of a streamed chat completion: stamp each read on arrival,
+    split SSE on blank lines, ``json.loads`` every event. Returns the response id, the
+    usage, and the stamps of the content chunks (``perf_counter_ns``)."""
+    resp.raise_for_status()
+    stamps: list[int] = []
+    usage, rid, buf = None, None, b""
+    async for data in resp.content.iter_any():
+        now = perf_counter_ns()
+        *events, buf = (buf + data).split(b"\n\n")
+        for event in events:
+            if not event.startswith(b"data:"):
+                continue
+            body = event[5:].strip()
+            if body == b"[DONE]":
+                continue
+            obj = json.loads(body)
+            rid = rid or obj.get("id")
+            usage = obj.get("usage") or usage
+            for choice in obj.get("choices") or ():
+                if (choice.get("delta") or {}).get("content"):
+                    stamps.append(now)
+    return rid, usage, stamps
+
+
 async def main(url: str, model: str, n: int, streams: int, max_tokens: int) -> dict[str, Any]:
     session = aiohttp.ClientSession(
         connector=aiohttp.TCPConnector(limit=0), timeout=aiohttp.ClientTimeout(total=300)
@@ -40,28 +65,11 @@ async def main(url: str, model: str, n: int, streams: int, max_tokens: int) -> d
     async def one() -> None:
         send = perf_counter_ns()
         first.setdefault("send_ns", send)
-        stamps: list[int] = []
-        usage, rid, buf = None, None, b""
         async with session.post(
             endpoint, data=json.dumps(payload).encode(),
             headers={"Content-Type": "application/json"},
         ) as resp:  # fmt: skip
-            resp.raise_for_status()
-            async for data in resp.content.iter_any():
-                now = perf_counter_ns()
-                *events, buf = (buf + data).split(b"\n\n")
-                for event in events:
-                    if not event.startswith(b"data:"):
-                        continue
-                    body = event[5:].strip()
-                    if body == b"[DONE]":
-                        continue
-                    obj = json.loads(body)
-                    rid = rid or obj.get("id")
-                    usage = obj.get("usage") or usage
-                    for choice in obj.get("choices") or ():
-                        if (choice.get("delta") or {}).get("content"):
-                            stamps.append(now)
+            rid, usage, stamps = await read_content_stamps(resp)
         if send == first["send_ns"]:
             first["response_id"] = rid
         results.append((send, stamps, usage))

@@ -27,10 +27,10 @@ CloseFn = Callable[[], Coroutine[Any, Any, None]]
 
 
 async def _bare_client(url: str) -> tuple[RequestFn, CloseFn]:
-    """The minimal correct streaming client: stamp on arrival, split SSE, keep content chunks."""
-    from time import perf_counter_ns
-
+    """The minimal correct streaming client: stamp on arrival, split SSE, keep content chunks
+    (the same read as ``cold_start.py``'s bare process)."""
     import aiohttp
+    from _bare_stream import read_content_stamps
 
     session = aiohttp.ClientSession(
         connector=aiohttp.TCPConnector(limit=0), timeout=aiohttp.ClientTimeout(total=120)
@@ -41,29 +41,12 @@ async def _bare_client(url: str) -> tuple[RequestFn, CloseFn]:
         payload: dict[str, Any] = {"model": model, "messages": MESSAGES, "stream": True}
         if max_tokens is not None:
             payload["max_tokens"] = max_tokens
-        stamps: list[int] = []
-        rid = None
-        buf = b""
         async with session.post(
             endpoint,
             data=json.dumps(payload).encode(),
             headers={"Content-Type": "application/json"},
         ) as resp:
-            resp.raise_for_status()
-            async for data in resp.content.iter_any():
-                now = perf_counter_ns()
-                *events, buf = (buf + data).split(b"\n\n")
-                for event in events:
-                    if not event.startswith(b"data:"):
-                        continue
-                    body = event[5:].strip()
-                    if body == b"[DONE]":
-                        continue
-                    obj = json.loads(body)
-                    rid = rid or obj.get("id")
-                    for choice in obj.get("choices") or ():
-                        if (choice.get("delta") or {}).get("content"):
-                            stamps.append(now)
+            rid, _, stamps = await read_content_stamps(resp)
         return rid, stamps
 
     return request, session.close

@@ -45,6 +45,13 @@ def _outputs_text(cell: Any) -> str:
     return "\n".join(parts)
 
 
+def _cells_in_plan(code: list[Any], plan: list[str]) -> dict[str, Any]:
+    """The first code cell holding each step of ``plan``; the steps come in that order."""
+    positions = [next(i for i, c in enumerate(code) if step in c.source) for step in plan]
+    assert positions == sorted(positions), dict(zip(plan, positions, strict=True))
+    return {step: code[i] for step, i in zip(plan, positions, strict=True)}
+
+
 @pytest.mark.parametrize("name", SHIPPED)
 def test_saved_notebook_is_small_has_outputs_and_nothing_flaky(name: str) -> None:
     path = NOTEBOOKS / name
@@ -63,7 +70,7 @@ def test_saved_notebook_is_small_has_outputs_and_nothing_flaky(name: str) -> Non
 
 def test_quickstart_follows_the_cell_plan() -> None:
     nb = nbformat.read(NOTEBOOKS / "quickstart.ipynb", as_version=4)
-    code = [c.source for c in nb.cells if c.cell_type == "code"]
+    code = [c for c in nb.cells if c.cell_type == "code"]
     plan = [
         "lj.onboarding()",
         "SimServer(seed=0).start_in_thread()",
@@ -76,9 +83,8 @@ def test_quickstart_follows_the_cell_plan() -> None:
         "lj.leaderboard(",
         "sim.stop_thread()",
     ]
-    positions = [next(i for i, src in enumerate(code) if step in src) for step in plan]
-    assert positions == sorted(positions)
-    assert "api_key" not in "\n".join(code)
+    _cells_in_plan(code, plan)
+    assert "api_key" not in "\n".join(c.source for c in code)
 
 
 def test_tool_eval_follows_the_cell_plan_and_shows_the_verdicts() -> None:
@@ -99,9 +105,8 @@ def test_tool_eval_follows_the_cell_plan_and_shows_the_verdicts() -> None:
         "%llmbench eval",
         "sim.stop_thread()",
     ]
-    positions = [next(i for i, c in enumerate(code) if step in c.source) for step in plan]
-    assert positions == sorted(positions)
-    text = {step: _outputs_text(code[i]) for step, i in zip(plan, positions, strict=True)}
+    cells = _cells_in_plan(code, plan)
+    text = {step: _outputs_text(cell) for step, cell in cells.items()}
     assert "EvalWidget(job" in text["lj.evaluate("]  # the live widget, no address
     assert "local-sim/sim-fast 68%, local-sim/sim-medium 64%" in text["await job"]
     assert "'p_value': 0.625" in text["result.compare_models("]
@@ -128,14 +133,13 @@ def test_tuning_follows_the_cell_plan_and_shows_the_verdicts() -> None:
         "to_optuna(",
         "optuna.visualization",
     ]
-    positions = [next(i for i, c in enumerate(code) if step in c.source) for step in plan]
-    assert positions == sorted(positions)
-    text = {step: _outputs_text(code[i]) for step, i in zip(plan, positions, strict=True)}
+    cells = _cells_in_plan(code, plan)
+    text = {step: _outputs_text(cell) for step, cell in cells.items()}
     assert "TuneWidget(job" in text["lj.tune("]  # the live widget, no address
     assert "held-out: no significant improvement" in text["await job"]
     assert "'verdict': 'no significant improvement'" in text["result.holdout"]
     assert "'p_value': 0.125" in text["result.holdout"]
-    assert "application/vnd.plotly.v1+json" in json.dumps(code[positions[5]].outputs)
+    assert "application/vnd.plotly.v1+json" in json.dumps(cells["result.plot_history()"].outputs)
     verdict = next(_outputs_text(c) for c in code if "pareto.verdict" in c.source)
     assert "('significant improvement', 0.03125, 6)" in verdict
     assert "same study: True; trials 0 to 34; baselines: 1" in text["await job3"]
@@ -152,15 +156,12 @@ def test_load_sweep_follows_the_cell_plan_and_finds_the_known_capacity() -> None
     code = [c for c in nb.cells if c.cell_type == "code"]
     plan = ["parse_config(", "lj.sweep(", "sweep.plot()", "lj.slo_search(",
             "search.to_pandas()", "search.plot()", "lj.load_sweep("]  # fmt: skip
-    positions = [next(i for i, c in enumerate(code) if step in c.source) for step in plan]
-    assert positions == sorted(positions)
-    text = {step: _outputs_text(code[i]) for step, i in zip(plan, positions, strict=True)}
+    cells = _cells_in_plan(code, plan)
+    text = {step: _outputs_text(cell) for step, cell in cells.items()}
     assert "known capacity: 100 requests/s" in text["parse_config("]
     assert "JobWidget(job" in text["lj.sweep("] and "goodput_rps" in text["lj.sweep("]
     for chart in ("sweep.plot()", "search.plot()"):
-        assert "application/vnd.plotly.v1+json" in json.dumps(
-            code[positions[plan.index(chart)]].outputs
-        )
+        assert "application/vnd.plotly.v1+json" in json.dumps(cells[chart].outputs)
     found = re.search(r"found ([\d.]+) req/s .*, ([\d.]+) req/s, failed", text["lj.slo_search("])
     assert found, text["lj.slo_search("]
     limit, above = float(found.group(1)), float(found.group(2))

@@ -55,15 +55,18 @@ def _old_records() -> list[RequestRecord]:
     return out
 
 
-@pytest.fixture
-def sqlite_0005(tmp_path: Path) -> str:
-    path = tmp_path / "old.db"
-    shutil.copy(FIXTURE, path)
-    return f"sqlite:///{path}"
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def store_0005(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The URL of a store at schema 0005 holding the fixture's rows, on each backend."""
+    if request.param == "sqlite":
+        path = tmp_path / "old.db"
+        shutil.copy(FIXTURE, path)
+        yield f"sqlite:///{path}"
+    else:
+        yield from _pg_0005()
 
 
-@pytest.fixture
-def pg_0005() -> Iterator[str]:
+def _pg_0005() -> Iterator[str]:
     """A fresh PostgreSQL database at schema 0005 holding the fixture's rows."""
     admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     name = f"llmbench_upgrade_{uuid.uuid4().hex[:10]}"
@@ -185,13 +188,8 @@ def _check_upgraded(url: str) -> None:
         store.close()
 
 
-def test_a_sqlite_store_of_schema_0005_upgrades_without_loss(sqlite_0005: str) -> None:
-    _check_upgraded(sqlite_0005)
-
-
-@pytest.mark.postgres
-def test_a_postgresql_store_of_schema_0005_upgrades_without_loss(pg_0005: str) -> None:
-    _check_upgraded(pg_0005)
+def test_a_store_of_schema_0005_upgrades_without_loss(store_0005: str) -> None:
+    _check_upgraded(store_0005)
 
 
 def test_the_fixture_is_what_the_docstring_says() -> None:
@@ -203,21 +201,32 @@ def test_the_fixture_is_what_the_docstring_says() -> None:
     assert any(r.concurrency > 1 for r in records) and OLD["eval_results"]
 
 
-def _round_trip_0006(url: str) -> None:
-    """0007 undone and redone: every record the same afterwards."""
-    store = Store(url)
+def _bench_records_then_close(store: Store) -> tuple[list[str], dict[str, Any]]:
+    """The bench runs' records as the store reads them now; then every engine closed, so
+    Alembic can take the database."""
+    from llmbench_jupyter.store import close_all
+
     runs = [r["run_id"] for r in OLD["runs"] if r["kind"] == "bench"]
     before = {run: store.records(run) for run in runs}
     store.close()
-    from llmbench_jupyter.store import close_all
-
     close_all()
+    return runs, before
+
+
+def _downgrade(engine: sa.Engine, revision: str) -> None:
+    with engine.begin() as conn:
+        cfg = alembic_config(engine.url)
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, revision)
+
+
+def test_a_store_goes_back_to_0006_and_up_again_unchanged(store_0005: str) -> None:
+    """0007 undone and redone: every record the same afterwards."""
+    url = store_0005
+    runs, before = _bench_records_then_close(Store(url))
     engine = sa.create_engine(parse_url(url))
     try:
-        with engine.begin() as conn:
-            cfg = alembic_config(engine.url)
-            cfg.attributes["connection"] = conn
-            command.downgrade(cfg, "0006")
+        _downgrade(engine, "0006")
         with engine.connect() as conn:  # the wide rows are back, one per record
             wide = conn.execute(sa.text("SELECT count(*), count(DISTINCT provider) FROM requests"))
             assert tuple(wide.one()) == (
@@ -234,35 +243,19 @@ def _round_trip_0006(url: str) -> None:
         store.close()
 
 
-def test_a_sqlite_store_goes_back_to_0006_and_up_again_unchanged(sqlite_0005: str) -> None:
-    _round_trip_0006(sqlite_0005)
-
-
-@pytest.mark.postgres
-def test_a_postgresql_store_goes_back_to_0006_and_up_again_unchanged(pg_0005: str) -> None:
-    _round_trip_0006(pg_0005)
-
-
-def _round_trip_0007(url: str) -> None:
+def test_a_store_goes_back_to_0007_and_up_again_unchanged(store_0005: str) -> None:
     """0008 undone and redone: the tuning tables go and come back, nothing else changes."""
+    url = store_0005
     store = Store(url)
     study = store.create_study(
         name="s", kind="params", target="p/m", directions=["maximize"], objectives=["score"],
         spec={}, owner="u",
     )  # fmt: skip
     store.start_trial(study, 0, params={"t": 0.5}, distributions={})
-    runs = [r["run_id"] for r in OLD["runs"] if r["kind"] == "bench"]
-    before = {run: store.records(run) for run in runs}
-    store.close()
-    from llmbench_jupyter.store import close_all
-
-    close_all()
+    runs, before = _bench_records_then_close(store)
     engine = sa.create_engine(parse_url(url))
     try:
-        with engine.begin() as conn:
-            cfg = alembic_config(engine.url)
-            cfg.attributes["connection"] = conn
-            command.downgrade(cfg, "0007")
+        _downgrade(engine, "0007")
         with engine.connect() as conn:
             tables = set(sa.inspect(conn).get_table_names())
             assert not tables & {"tune_studies", "tune_trials"}
@@ -283,25 +276,11 @@ def _round_trip_0007(url: str) -> None:
         store.close()
 
 
-def test_a_sqlite_store_goes_back_to_0007_and_up_again_unchanged(sqlite_0005: str) -> None:
-    _round_trip_0007(sqlite_0005)
-
-
-@pytest.mark.postgres
-def test_a_postgresql_store_goes_back_to_0007_and_up_again_unchanged(pg_0005: str) -> None:
-    _round_trip_0007(pg_0005)
-
-
-def _round_trip_0008(url: str) -> None:
+def test_a_store_goes_back_to_0008_and_up_again_unchanged(store_0005: str) -> None:
     """0009 undone and redone: PostgreSQL's ``requests`` gets its key index back and
     loses it again; the records read the same throughout, and new ones still go in."""
-    store = Store(url)
-    runs = [r["run_id"] for r in OLD["runs"] if r["kind"] == "bench"]
-    before = {run: store.records(run) for run in runs}
-    store.close()
-    from llmbench_jupyter.store import close_all
-
-    close_all()
+    url = store_0005
+    runs, before = _bench_records_then_close(Store(url))
     engine = sa.create_engine(parse_url(url))
     postgres = engine.dialect.name == "postgresql"
 
@@ -311,10 +290,7 @@ def _round_trip_0008(url: str) -> None:
 
     try:
         assert keyed() is not postgres  # SQLite's seq is its rowid: a key, no index
-        with engine.begin() as conn:
-            cfg = alembic_config(engine.url)
-            cfg.attributes["connection"] = conn
-            command.downgrade(cfg, "0008")
+        _downgrade(engine, "0008")
         assert keyed()
     finally:
         engine.dispose()
@@ -332,12 +308,3 @@ def _round_trip_0008(url: str) -> None:
         assert keyed() is not postgres
     finally:
         engine.dispose()
-
-
-def test_a_sqlite_store_goes_back_to_0008_and_up_again_unchanged(sqlite_0005: str) -> None:
-    _round_trip_0008(sqlite_0005)
-
-
-@pytest.mark.postgres
-def test_a_postgresql_store_goes_back_to_0008_and_up_again_unchanged(pg_0005: str) -> None:
-    _round_trip_0008(pg_0005)
